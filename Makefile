@@ -1,0 +1,45 @@
+# fdleak: top-level build. `make` builds the shim and the command; `make test`, `make demo`,
+# `make bench` install what is missing first (scripts/deps.sh, Debian packages).
+#
+#   make SANITIZER=address|undefined|address,undefined   sanitizer build in build-san/
+#   make CC=clang                                          any C11 compiler
+
+CC        ?= gcc
+PREFIX    ?= /usr/local
+SANITIZER ?=
+ifeq ($(SANITIZER),)
+BUILD     ?= build
+SANFLAGS   =
+else
+BUILD     ?= build-san
+SANFLAGS   = -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+endif
+
+PKG_CONFIG ?= pkg-config
+WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CSTD    = -std=gnu11 -D_GNU_SOURCE
+OPT     = -O2 -g
+CFLAGS_BASE = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) $(EXTRA_CFLAGS)
+
+.PHONY: all deps demo test test-unit test-e2e test-sanitize bench install uninstall \
+        format lint clean
+all:
+
+include shim/shim.mk
+include tools/tools.mk
+include tests/tests.mk
+-include bench/bench.mk
+
+deps:
+	@scripts/deps.sh
+
+format:
+	clang-format -i shim/*.c shim/*.h tools/*.c tools/*.h tests/unit/*.c tests/cases/*.c tests/cases/*.cc
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -I shim shim tools
+	shellcheck scripts/*.sh .ci/run
+
+clean:
+	rm -rf build build-san

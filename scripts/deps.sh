@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fdleak needs to build, test, demo and bench, if any is missing.
+# Usage: scripts/deps.sh [build|test|bench]   (default: test)
+set -euo pipefail
+want=${1:-test}
+pkgs=(gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libjansson-dev python3)
+case "$want" in
+  build) ;;
+  test)  pkgs+=(bash procps) ;;
+  bench) pkgs+=(bash procps valgrind redis-server redis-tools hyperfine) ;;
+  *) echo "deps.sh: unknown set '$want' (build, test or bench)" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

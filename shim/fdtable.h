@@ -1,0 +1,56 @@
+/* The fd table: one 32-byte record per descriptor number, in a two-level array indexed by fd
+ * (chunks of 1024 records mapped on first use, never freed), so lookups take no lock and a
+ * million live descriptors cost 32 MiB. Each record is guarded by its own sequence counter:
+ * writers make it odd while they change the record, readers (the dump, possibly in a signal
+ * handler that interrupted a writer) retry a bounded number of times. */
+#ifndef FDL_FDTABLE_H
+#define FDL_FDTABLE_H
+
+#include <stdint.h>
+
+enum fdl_state {
+    FDL_FREE = 0,
+    FDL_TRACKED,   /* acquired through a wrapped call */
+    FDL_INHERITED, /* open when the shim started */
+    FDL_PRIVATE,   /* fdleak's own (reserve fd, libunwind's pipe): never reported */
+};
+
+#define FDL_F_CLOEXEC 0x1
+
+struct fdl_entry {
+    _Atomic uint32_t seq; /* odd while a writer is changing the record */
+    uint32_t stack;       /* stack id, 0 = none */
+    uint32_t pystack;     /* Python stack id, 0 = none */
+    uint32_t path;        /* path id, 0 = none */
+    uint32_t tid;
+    uint8_t state; /* enum fdl_state */
+    uint8_t call;  /* enum fdl_call */
+    uint8_t kind;  /* enum fdl_kind */
+    uint8_t flags; /* FDL_F_* */
+    uint64_t time_ns; /* CLOCK_MONOTONIC_COARSE at acquisition */
+};
+
+#define FDL_TABLE_CHUNK 1024
+#define FDL_TABLE_MAX_FD (1 << 30)
+
+/* Writes the record of fd (allocating its chunk if needed). Returns -1 if fd is out of range
+ * or the chunk could not be mapped. */
+int fdl_table_set(int fd, const struct fdl_entry *e);
+
+/* Marks fd free; returns the state it had. */
+int fdl_table_clear(int fd);
+
+/* Copies a consistent record of fd into *out; returns its state (FDL_FREE if none). */
+int fdl_table_get(int fd, struct fdl_entry *out);
+
+/* Changes only the flags of a live record (F_SETFD, close_range(CLOEXEC)). */
+void fdl_table_set_flags(int fd, uint8_t set, uint8_t clear);
+
+/* One past the highest fd whose chunk exists: every live record is below it. */
+int fdl_table_limit(void);
+
+/* Calls fn for every non-free record with fd in [lo, hi]; stops if fn returns non-zero. */
+int fdl_table_each(int lo, int hi, int (*fn)(int fd, const struct fdl_entry *e, void *arg),
+                   void *arg);
+
+#endif

@@ -1,0 +1,29 @@
+# libfdleak.so: the LD_PRELOAD interposer. libunwind is located with pkg-config at build time
+# and dlopen()ed by soname at run time, RTLD_LOCAL, so its exported _Unwind_* and backtrace
+# never take over the host's C++ exception handling (see shim/capture.c).
+SHIM_SRC  = $(wildcard shim/*.c)
+SHIM_ASM  = $(wildcard shim/*.S)
+SHIM_OBJ  = $(patsubst shim/%.c,$(BUILD)/shim/%.o,$(SHIM_SRC)) \
+            $(patsubst shim/%.S,$(BUILD)/shim/%.o,$(SHIM_ASM))
+UNWIND_CFLAGS := $(shell $(PKG_CONFIG) --cflags libunwind 2>/dev/null)
+UNWIND_LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libunwind 2>/dev/null)
+UNWIND_SONAME := $(shell objdump -p $(UNWIND_LIBDIR)/libunwind.so 2>/dev/null | awk '/SONAME/{print $$2}')
+SHIM_CFLAGS = $(CFLAGS_BASE) -fPIC -fvisibility=hidden -ftls-model=initial-exec \
+              -fno-strict-aliasing $(UNWIND_CFLAGS) \
+              -DFDL_UNWIND_SONAME='"$(or $(UNWIND_SONAME),libunwind.so.8)"'
+
+all: $(BUILD)/libfdleak.so
+
+$(BUILD)/libfdleak.so: $(SHIM_OBJ) shim/exports.map
+	$(CC) -shared $(SANFLAGS) -Wl,--version-script=shim/exports.map -Wl,-z,now -Wl,-z,relro \
+	  -o $@ $(SHIM_OBJ) -ldl -lpthread
+
+$(BUILD)/shim/%.o: shim/%.c shim/*.h | $(BUILD)/shim
+	@if [ -z "$(UNWIND_LIBDIR)" ]; then echo "libunwind not found by pkg-config: run 'make deps'" >&2; exit 1; fi
+	$(CC) $(SHIM_CFLAGS) -c -o $@ $<
+
+$(BUILD)/shim/%.o: shim/%.S | $(BUILD)/shim
+	$(CC) $(SANFLAGS) -fPIC -c -o $@ $<
+
+$(BUILD)/shim:
+	mkdir -p $@
