@@ -1,1 +1,57 @@
-# placeholder, replaced by the tests work
+# Tests: fixtures (tests/cases/*.c, *.cc: one small program per entry point and per case, run
+# under the shim by tests/test_shim.py), unit tests (tests/unit/*.c linked with the fd table and
+# the stack store directly, no preload) and the runner tests/run.py.
+#
+#   make test            build everything, run all tests; ends with `N passed, N failed`
+#   make test-unit       unit tests only
+#   make test-sanitize   the same tests against an ASan+UBSan build of the shim (build-san/)
+#   make test T=dup2     only tests whose module.function contains `dup2`
+
+PYTHON      ?= /usr/bin/python3
+CXX         ?= g++
+# Fixtures are never built with sanitizers: the programs under test are ordinary binaries.
+FIX_CFLAGS   = -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE -pthread
+FIX_LIBS     = -lutil -lrt -ldl
+FIX_C        = $(wildcard tests/cases/*.c)
+FIX_CC       = $(wildcard tests/cases/*.cc)
+FIX_BIN      = $(patsubst tests/cases/%.c,$(BUILD)/tests/%,$(FIX_C)) \
+               $(patsubst tests/cases/%.cc,$(BUILD)/tests/%,$(FIX_CC))
+FIX_LIBSO    = $(BUILD)/tests/libctoropen.so
+UNIT_SRC     = $(wildcard tests/unit/*.c)
+UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+UNIT_DEPS    = shim/fdtable.c shim/intern.c shim/fdtable.h shim/intern.h
+
+.PHONY: test-fixtures test-unit-bins
+
+test-fixtures: $(FIX_BIN) $(FIX_LIBSO)
+test-unit-bins: $(UNIT_BIN)
+
+test: deps all test-fixtures test-unit-bins
+	FDLEAK_BUILD=$(BUILD) $(PYTHON) tests/run.py $(T)
+
+test-unit: test-unit-bins
+	FDLEAK_BUILD=$(BUILD) $(PYTHON) tests/run.py test_unit.
+
+test-sanitize:
+	$(MAKE) SANITIZER=address,undefined test
+
+$(BUILD)/tests/%: tests/cases/%.c tests/cases/fixture.h | $(BUILD)/tests
+	$(CC) $(FIX_CFLAGS) $(FIX_EXTRA) -o $@ $< $(FIX_LDEXTRA) $(FIX_LIBS)
+
+$(BUILD)/tests/%: tests/cases/%.cc | $(BUILD)/tests
+	$(CXX) $(FIX_CFLAGS) $(FIX_EXTRA) -o $@ $< $(FIX_LDEXTRA) $(FIX_LIBS)
+
+# names must reach dladdr for the text report
+$(BUILD)/tests/textreport: FIX_EXTRA = -rdynamic
+
+# a library whose constructor opens files before the shim's constructor runs
+$(BUILD)/tests/libctoropen.so: tests/cases/lib/ctoropen.c | $(BUILD)/tests
+	$(CC) -g -O1 -Wall -Wextra -Werror -fPIC -shared -o $@ $<
+$(BUILD)/tests/ctor_before_shim: $(BUILD)/tests/libctoropen.so
+$(BUILD)/tests/ctor_before_shim: FIX_LDEXTRA = -L$(BUILD)/tests -lctoropen -Wl,-rpath,'$$ORIGIN'
+
+$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(UNIT_DEPS) | $(BUILD)/tests/unit
+	$(CC) $(CFLAGS_BASE) -pthread -I shim -o $@ $< shim/fdtable.c shim/intern.c
+
+$(BUILD)/tests $(BUILD)/tests/unit:
+	mkdir -p $@

@@ -1,0 +1,54 @@
+/* Exhaustion. `emfile once`: opens /dev/null in exhaust() until EMFILE, then keeps hitting
+ * EMFILE (open, socket, pipe, dup) 50 more times, holding every descriptor to the end.
+ * `emfile rearm`: exhausts, closes everything it opened, exhausts again.
+ * Run it at a low RLIMIT_NOFILE (the test uses 64). */
+#include "fixture.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+static int held[100000];
+static int nheld;
+
+NOINLINE static int exhaust(void)
+{
+    int n = 0;
+    for (int i = 0; i < 100000; i++) {
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd < 0) {
+            CHECK(errno == EMFILE);
+            break;
+        }
+        held[nheld++] = fd;
+        n++;
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    fixture_init();
+    CHECK(argc == 2);
+    int n = exhaust();
+    fact("opened %d", n);
+    if (strcmp(argv[1], "rearm") == 0) {
+        for (int i = 0; i < nheld; i++)
+            CHECK(close(held[i]) == 0);
+        nheld = 0;
+        fact("closed all");
+        n = exhaust();
+        fact("opened %d", n);
+    } else {
+        int p[2], fails = 0;
+        for (int i = 0; i < 50; i++) {
+            fails += open("/dev/null", O_RDONLY) < 0 && errno == EMFILE;
+            fails += socket(AF_UNIX, SOCK_DGRAM, 0) < 0 && errno == EMFILE;
+            fails += pipe(p) < 0 && errno == EMFILE;
+            fails += dup(0) < 0 && errno == EMFILE;
+        }
+        fact("emfile_failures %d", fails);
+    }
+    for (int i = 0; i < nheld; i++)
+        fact("leak open %d", held[i]);
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* A plain leak for settings and output tests. `simple [leak|clearenv|wait]`:
+ * leak: leaks one descriptor from simple_leak(); clearenv: clears the environment first
+ * (settings were read at start-up); wait: prints `ready <pid>` and waits for a line on stdin. */
+#include "fixture.h"
+
+#include <fcntl.h>
+
+NOINLINE static int simple_leak(void) { int fd = open("/dev/null", O_RDONLY); KEEP(fd); return fd; }
+
+int main(int argc, char **argv)
+{
+    fixture_init();
+    const char *mode = argc > 1 ? argv[1] : "leak";
+    if (strcmp(mode, "clearenv") == 0)
+        CHECK(clearenv() == 0);
+    int fd = simple_leak();
+    CHECK(fd >= 0);
+    fact("leak open %d", fd);
+    fact("pid %d", (int)getpid());
+    if (strcmp(mode, "wait") == 0) {
+        fact("ready %d", (int)getpid());
+        char buf[64];
+        for (int i = 0; i < 1000; i++) {
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n >= 0 || errno != EINTR)
+                break;
+        }
+    }
+    fact("done");
+    return 0;
+}

@@ -1,0 +1,400 @@
+"""Helpers shared by the fdleak tests: locating the build, running programs under the shim,
+reading raw dumps (docs/dump-format.md) and checking which function acquired a descriptor."""
+import glob
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS)
+TIMEOUT = 30
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def build_dir():
+    b = os.environ.get("FDLEAK_BUILD", "build")
+    return b if os.path.isabs(b) else os.path.join(ROOT, b)
+
+
+def shim():
+    """Absolute path of the preload library under test."""
+    path = os.path.join(build_dir(), "libfdleak.so")
+    if not os.path.exists(path):
+        raise TestFailure("shim not built: %s" % path)
+    return path
+
+
+def tool():
+    return os.path.join(build_dir(), "fdleak")
+
+
+def fixture(name):
+    """Absolute path of a compiled tests/cases/<name>.c(c)."""
+    path = os.path.join(build_dir(), "tests", name)
+    if not os.path.exists(path):
+        raise TestFailure("fixture not built: %s" % path)
+    return path
+
+
+def unit(name):
+    path = os.path.join(build_dir(), "tests", "unit", name)
+    if not os.path.exists(path):
+        raise TestFailure("unit test not built: %s" % path)
+    return path
+
+
+def py_script(name):
+    return os.path.join(TESTS, "py", name)
+
+
+_asan_cache = {}
+
+
+def _asan_runtime():
+    """Path of libasan when the shim is a sanitizer build, else None."""
+    lib = shim()
+    if lib not in _asan_cache:
+        out = subprocess.run(["ldd", lib], capture_output=True, text=True, timeout=TIMEOUT).stdout
+        rt = None
+        if "libasan" in out:
+            name = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                                  text=True, timeout=TIMEOUT).stdout.strip()
+            rt = os.path.realpath(name)
+        _asan_cache[lib] = rt
+    return _asan_cache[lib]
+
+
+def preload_value():
+    """The LD_PRELOAD value that loads the shim (after the ASan runtime in a sanitizer build)."""
+    rt = _asan_runtime()
+    return "%s:%s" % (rt, shim()) if rt else shim()
+
+
+def shim_env(extra=None, output=None):
+    """Environment for a program under the shim. `output` is the FDLEAK_OUTPUT template (None
+    leaves it unset). FDLEAK_* inherited from the caller are removed first."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FDLEAK_") or k == "FDLEAK_BUILD"}
+    env.pop("LD_PRELOAD", None)
+    env["LD_PRELOAD"] = preload_value()
+    if _asan_runtime():
+        env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"
+    if output is not None:
+        env["FDLEAK_OUTPUT"] = output
+    if extra:
+        for k, v in extra.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+    return env
+
+
+def plain_env(extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FDLEAK_")}
+    env.pop("LD_PRELOAD", None)
+    if extra:
+        env.update({k: v for k, v in extra.items() if v is not None})
+    return env
+
+
+def _preexec(ulimit_n, no_core=True):
+    def fn():
+        if no_core:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if ulimit_n is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (ulimit_n, ulimit_n))
+        # default dispositions for the signals the tests rely on
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
+            signal.signal(s, signal.SIG_DFL)
+    return fn
+
+
+class Result:
+    """What a run produced: returncode, stdout, stderr (text), dumps (parsed), outdir."""
+
+    def __init__(self, proc, dumps, outdir, dump_files):
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.dumps = dumps
+        self.outdir = outdir
+        self.dump_files = dump_files
+
+    def facts(self, *kinds):
+        return facts(self.stdout, *kinds)
+
+    def describe(self):
+        return "rc=%s\n--- stdout\n%s--- stderr\n%s" % (self.returncode, self.stdout[-3000:],
+                                                       self.stderr[-3000:])
+
+
+def new_outdir():
+    return tempfile.mkdtemp(prefix="fdleak-test-")
+
+
+def run_under_shim(argv, env=None, outdir=None, timeout=TIMEOUT, ulimit_n=None, output=True,
+                   stdin=subprocess.DEVNULL, input=None, cwd=None, pass_fds=()):
+    """Runs argv with the shim preloaded and FDLEAK_OUTPUT=<outdir>/d.%p.%n.json (unless
+    output is False: then the report goes to stderr). Returns (Result, dumps), dumps sorted by
+    (pid, seq)."""
+    if outdir is None:
+        outdir = new_outdir()
+    out = os.path.join(outdir, "d.%p.%n.json") if output is True else (output or None)
+    e = shim_env(env, out)
+    if input is not None:
+        stdin = None
+    proc = subprocess.run(argv, env=e, capture_output=True, text=True, timeout=timeout,
+                          stdin=stdin, input=input, cwd=cwd, pass_fds=pass_fds,
+                          preexec_fn=_preexec(ulimit_n), errors="replace")
+    dumps, files = read_dumps(outdir)
+    res = Result(proc, dumps, outdir, files)
+    return res, dumps
+
+
+def run_plain(argv, env=None, timeout=TIMEOUT, ulimit_n=None, stdin=subprocess.DEVNULL,
+              input=None, cwd=None):
+    """Runs argv without the shim (reference behaviour)."""
+    if input is not None:
+        stdin = None
+    return subprocess.run(argv, env=plain_env(env), capture_output=True, text=True,
+                          timeout=timeout, stdin=stdin, input=input, cwd=cwd,
+                          preexec_fn=_preexec(ulimit_n), errors="replace")
+
+
+def read_dumps(outdir, pattern="*"):
+    """Parses every dump file in outdir. A file that is not a complete fdleak-dump raises."""
+    files = sorted(f for f in glob.glob(os.path.join(outdir, pattern)) if os.path.isfile(f)
+                   and not os.path.islink(f))
+    dumps = []
+    for f in files:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        if not data.endswith(b"}\n"):
+            raise TestFailure("truncated dump %s (%d bytes, ends %r)" % (f, len(data), data[-20:]))
+        try:
+            d = json.loads(data.decode("utf-8"))
+        except ValueError as exc:
+            raise TestFailure("invalid JSON in %s: %s" % (f, exc))
+        if d.get("format") != "fdleak-dump" or d.get("version") != 1:
+            raise TestFailure("not an fdleak-dump v1: %s" % f)
+        d["_file"] = f
+        dumps.append(d)
+    dumps.sort(key=lambda d: (d.get("pid", 0), d.get("seq", 0)))
+    return dumps, files
+
+
+def cleanup(outdir):
+    shutil.rmtree(outdir, ignore_errors=True)
+
+
+# ---- facts printed by fixtures: one per line, words separated by spaces -----------------
+
+def facts(stdout, *kinds):
+    """Lines of the program's stdout split into words; filtered by first word if kinds."""
+    out = []
+    for line in stdout.splitlines():
+        w = line.split()
+        if not w:
+            continue
+        if kinds and w[0] not in kinds:
+            continue
+        out.append(w)
+    return out
+
+
+def fact_fds(stdout, kind, call=None):
+    """fd numbers of lines `<kind> <call> <fd> ...` (call filtered when given)."""
+    fds = []
+    for w in facts(stdout, kind):
+        if call is None or w[1] == call:
+            fds.append(int(w[2]))
+    return fds
+
+
+def fact_map(stdout, kind):
+    """{call: [fd, ...]} for lines `<kind> <call> <fd>`."""
+    m = {}
+    for w in facts(stdout, kind):
+        m.setdefault(w[1], []).append(int(w[2]))
+    return m
+
+
+# ---- dump queries ---------------------------------------------------------------------------
+
+def by_trigger(dumps, trigger):
+    return [d for d in dumps if d.get("trigger") == trigger]
+
+
+def one_dump(dumps, trigger="exit", pid=None):
+    got = [d for d in dumps if d.get("trigger") == trigger and (pid is None or d["pid"] == pid)]
+    if len(got) != 1:
+        raise TestFailure("expected one %r dump%s, got %d (triggers: %s)" % (
+            trigger, "" if pid is None else " for pid %d" % pid, len(got),
+            [(d.get("pid"), d.get("trigger")) for d in dumps]))
+    return got[0]
+
+
+def fd_entry(dump, fd):
+    for e in dump["fds"]:
+        if e["fd"] == fd:
+            return e
+    return None
+
+
+def need_fd(dump, fd):
+    e = fd_entry(dump, fd)
+    if e is None:
+        raise TestFailure("fd %d missing from dump (pid %s, trigger %s); fds: %s" % (
+            fd, dump.get("pid"), dump.get("trigger"), brief(dump)))
+    return e
+
+
+def leaks(dump):
+    """fd entries with origin tracked."""
+    return [e for e in dump["fds"] if e.get("origin") == "tracked"]
+
+
+def by_call(dump, call):
+    return [e for e in dump["fds"] if e.get("call") == call]
+
+
+def by_path(dump, path):
+    return [e for e in dump["fds"] if e.get("path") == path]
+
+
+def brief(dump):
+    return ", ".join("%d:%s/%s/%s/%s" % (e["fd"], e.get("origin"), e.get("call"), e.get("kind"),
+                                        e.get("path") or e.get("target"))
+                     for e in dump["fds"])
+
+
+def stack_ips(dump, stack_id):
+    for s in dump.get("stacks", []):
+        if s["id"] == stack_id:
+            return [int(x, 16) for x in s["ips"]]
+    return None
+
+
+def _modules(dump):
+    mods = []
+    for m in dump.get("modules", []):
+        try:
+            mods.append((int(m["start"], 16), int(m["end"], 16), int(m["base"], 16), m["path"]))
+        except (KeyError, ValueError):
+            continue
+    return mods
+
+
+_nm_cache = {}
+
+
+def nm_functions(binary):
+    """{name: [(start, end), ...]} of the functions defined in binary (nm -S)."""
+    binary = os.path.realpath(binary)
+    if binary not in _nm_cache:
+        out = subprocess.run(["nm", "-S", "--defined-only", binary], capture_output=True,
+                             text=True, timeout=TIMEOUT).stdout
+        funcs = {}
+        for line in out.splitlines():
+            w = line.split()
+            if len(w) == 4 and w[2] in "tTwW":
+                start, size = int(w[0], 16), int(w[1], 16)
+                name = w[3]
+                funcs.setdefault(name, []).append((start, start + size))
+        _nm_cache[binary] = funcs
+    return _nm_cache[binary]
+
+
+def stack_functions(dump, stack_id, binary):
+    """Names of binary's functions on the stack (innermost first), by address ranges."""
+    ips = stack_ips(dump, stack_id)
+    if not ips:
+        return []
+    real = os.path.realpath(binary)
+    funcs = nm_functions(binary)
+    names = []
+    for ip in ips:
+        for start, end, base, path in _modules(dump):
+            if start <= ip < end and path and os.path.exists(path) and \
+                    os.path.realpath(path) == real:
+                addr = ip - base - 1
+                for name, ranges in funcs.items():
+                    if any(lo <= addr < hi for lo, hi in ranges):
+                        names.append(name)
+                break
+    return names
+
+
+def stack_has_function(dump, fd_entry_or_stack, binary_path, func_name):
+    """True if the stack of an fd entry (or a stack id) holds a frame inside func_name of
+    binary_path (a PIE or shared object: runtime ip - module base = address in nm)."""
+    sid = fd_entry_or_stack if isinstance(fd_entry_or_stack, int) else \
+        fd_entry_or_stack.get("stack", 0)
+    names = stack_functions(dump, sid, binary_path)
+    return any(n == func_name or n.startswith(func_name + ".") for n in names)
+
+
+def need_stack_function(dump, entry, binary, func):
+    if not stack_has_function(dump, entry, binary, func):
+        sid = entry if isinstance(entry, int) else entry.get("stack")
+        raise TestFailure("%s not on the stack of %s (stack %s: %s; functions %s)" % (
+            func, entry if isinstance(entry, int) else "fd %d" % entry["fd"], sid,
+            [hex(x) for x in (stack_ips(dump, sid) or [])],
+            stack_functions(dump, sid, binary)))
+
+
+# ---- assertions with readable messages -----------------------------------------------------
+
+def check(cond, msg, *detail):
+    if not cond:
+        raise TestFailure(msg + "".join("\n" + str(d) for d in detail))
+
+
+def eq(got, want, what, *detail):
+    if got != want:
+        raise TestFailure("%s: expected %r, got %r" % (what, want, got) +
+                          "".join("\n" + str(d) for d in detail))
+
+
+def fdleak_lines(text):
+    return [l for l in text.splitlines() if l.startswith("fdleak:")]
+
+
+def check_complete(dump, res=None):
+    """Structural checks every dump must pass: keys, ascending fds, stack ids resolvable."""
+    for k in ("pid", "seq", "trigger", "fds", "stacks", "modules", "stats"):
+        check(k in dump, "dump lacks %r: %s" % (k, dump.get("_file")))
+    fds = [e["fd"] for e in dump["fds"]]
+    check(fds == sorted(set(fds)), "fds not ascending/unique in %s: %s" % (dump["_file"], fds))
+    ids = {s["id"] for s in dump["stacks"]}
+    for e in dump["fds"]:
+        check(e.get("origin") in ("tracked", "inherited", "unknown"),
+              "bad origin %r for fd %d" % (e.get("origin"), e["fd"]))
+        if e.get("stack"):
+            check(e["stack"] in ids, "fd %d refers to missing stack %d" % (e["fd"], e["stack"]))
+        if e.get("origin") != "tracked":
+            eq(e.get("call"), "", "call of non-tracked fd %d" % e["fd"])
+
+
+def wait_line(stream, prefix, limit=200):
+    """Reads lines from stream until one starts with prefix (bounded)."""
+    for _ in range(limit):
+        line = stream.readline()
+        if not line:
+            break
+        if line.startswith(prefix):
+            return line
+    raise TestFailure("no %r line from the program" % prefix)
+
+
+def word_in(text, word):
+    return re.search(r"(?<![\w.])%s(?![\w])" % re.escape(str(word)), text) is not None
