@@ -1,1 +1,54 @@
-# placeholder, replaced by the tools work
+# build/fdleak: the command (tools/*.c), linked with elfutils (libdw) and jansson, plus the
+# bundled examples, `make demo`, `make install` and `make uninstall`.
+TOOL_SRC  = $(wildcard tools/*.c)
+TOOL_OBJ  = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(TOOL_SRC))
+# Recursively expanded: pkg-config runs only when the command is built, after `make deps`.
+TOOL_CFLAGS = $(CFLAGS_BASE) $(shell $(PKG_CONFIG) --cflags libdw jansson 2>/dev/null)
+TOOL_LIBS   = $(shell $(PKG_CONFIG) --libs libdw jansson 2>/dev/null)
+DESTDIR ?=
+
+all: $(BUILD)/fdleak
+
+$(BUILD)/fdleak: $(TOOL_OBJ)
+	$(CC) $(SANFLAGS) -o $@ $(TOOL_OBJ) $(TOOL_LIBS)
+
+$(BUILD)/tools/%.o: tools/%.c tools/*.h | $(BUILD)/tools
+	@if ! $(PKG_CONFIG) --exists libdw jansson; then \
+	  echo "libdw or jansson not found by pkg-config: run 'make deps'" >&2; exit 1; fi
+	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tools $(BUILD)/examples:
+	mkdir -p $@
+
+# Examples: a server-like C program (-O0 so every line maps plainly) and a Python script.
+EXAMPLES = $(BUILD)/examples/leaky_server
+
+examples: $(EXAMPLES)
+
+$(BUILD)/examples/%: examples/%.c | $(BUILD)/examples
+	$(CC) -std=gnu11 -g -O0 -Wall -Wextra -o $@ $<
+
+# `make demo` on a fresh machine: install what is missing, then build in a second make so the
+# pkg-config lookups of shim.mk and tools.mk see the newly installed packages.
+demo: deps
+	@$(MAKE) --no-print-directory all examples
+	@echo
+	@echo '=== fdleak run -- $(BUILD)/examples/leaky_server'
+	$(BUILD)/fdleak run -- $(BUILD)/examples/leaky_server
+	@echo
+	@echo '=== fdleak run -- /usr/bin/python3 examples/leaky.py'
+	$(BUILD)/fdleak run -- /usr/bin/python3 examples/leaky.py
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/fdleak \
+	  $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/fdleak $(DESTDIR)$(PREFIX)/bin/fdleak
+	install -m 0755 $(BUILD)/libfdleak.so $(DESTDIR)$(PREFIX)/lib/fdleak/libfdleak.so
+	install -m 0644 docs/fdleak.1 $(DESTDIR)$(PREFIX)/share/man/man1/fdleak.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/fdleak $(DESTDIR)$(PREFIX)/lib/fdleak/libfdleak.so \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/fdleak.1
+	-rmdir $(DESTDIR)$(PREFIX)/lib/fdleak 2>/dev/null
+
+.PHONY: examples

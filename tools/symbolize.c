@@ -1,0 +1,287 @@
+/* Symbolization with elfutils. Each module of the dump is reported to an offline Dwfl on first
+ * use, at the dump's load bias, after checking that the file on disk has the build-id the dump
+ * recorded (else the matching /usr/lib/debug/.build-id/xx/yyy.debug is used if installed, else
+ * the module's frames stay as module+offset). Separate debug info is found by build-id and
+ * debuglink through dwfl_standard_find_debuginfo. Function names come from DWARF (which names
+ * gcc's .constprop/.isra clones by their source name) or else the ELF symbol table, static
+ * functions included; inlined frames from the DW_TAG_inlined_subroutine scopes around the
+ * address, each caller's line from DW_AT_call_file/DW_AT_call_line. The dump holds return
+ * addresses, so ip - 1 is looked up. Results are cached per ip in an open-addressing table. */
+#include "symbolize.h"
+
+#include "util.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { FDL_MOD_NEW = 0, FDL_MOD_READY, FDL_MOD_NONE };
+
+struct fdl_sym_entry {
+    uint64_t ip; /* 0 = empty slot */
+    size_t n;
+    struct fdl_frame *frames;
+};
+
+struct fdl_sym {
+    const struct fdl_dump *dump;
+    Dwfl *dwfl;
+    int *mod_state;        /* per dump module, FDL_MOD_* */
+    Dwfl_Module **mod_dwfl; /* per dump module when READY */
+    struct fdl_sym_entry *table;
+    size_t mask, used;
+};
+
+static char *fdl_debuginfo_path;
+
+static const Dwfl_Callbacks fdl_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &fdl_debuginfo_path,
+};
+
+struct fdl_sym *fdl_sym_new(const struct fdl_dump *d)
+{
+    struct fdl_sym *s = fdl_xcalloc(1, sizeof *s);
+    s->dump = d;
+    elf_version(EV_CURRENT);
+    s->dwfl = dwfl_begin(&fdl_callbacks);
+    s->mod_state = fdl_xcalloc(d->nmodules, sizeof *s->mod_state);
+    s->mod_dwfl = fdl_xcalloc(d->nmodules, sizeof *s->mod_dwfl);
+    s->mask = 1023;
+    s->table = fdl_xcalloc(s->mask + 1, sizeof *s->table);
+    return s;
+}
+
+void fdl_sym_free(struct fdl_sym *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i <= s->mask; i++)
+        free(s->table[i].frames);
+    free(s->table);
+    free(s->mod_state);
+    free(s->mod_dwfl);
+    if (s->dwfl)
+        dwfl_end(s->dwfl);
+    free(s);
+}
+
+/* Reads the GNU build-id of an ELF file as lower-case hex into out. 0, or -1 if the file
+ * cannot be opened (errno set) or has no build-id (out = ""). */
+static int fdl_file_build_id(const char *path, char *out, size_t outlen)
+{
+    out[0] = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    if (elf) {
+        const void *id;
+        ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+        for (ssize_t i = 0; i < n && (size_t)(2 * i + 2) < outlen; i++)
+            snprintf(out + 2 * i, 3, "%02x", ((const unsigned char *)id)[i]);
+        elf_end(elf);
+    }
+    close(fd);
+    return 0;
+}
+
+/* Reports module i of the dump to dwfl, choosing the file to read. */
+static void fdl_sym_report(struct fdl_sym *s, size_t i)
+{
+    const struct fdl_dmodule *m = &s->dump->modules[i];
+    s->mod_state[i] = FDL_MOD_NONE;
+    if (m->path[0] != '/')
+        return; /* [vdso] and other file-less mappings */
+    char have[256], debug[512] = "";
+    const char *file = m->path;
+    int missing = fdl_file_build_id(m->path, have, sizeof have);
+    size_t idlen = strlen(m->build_id);
+    if (idlen > 2)
+        snprintf(debug, sizeof debug, "/usr/lib/debug/.build-id/%.2s/%s.debug", m->build_id,
+                 m->build_id + 2);
+    if (missing || (idlen && strcmp(have, m->build_id) != 0)) {
+        if (debug[0] && access(debug, R_OK) == 0) {
+            file = debug;
+        } else {
+            if (missing)
+                fdl_msg("%s: cannot read it; its frames show as module+offset", m->path);
+            else
+                fdl_msg("%s: build-id differs from the dump (the file changed since); its "
+                        "frames show as module+offset",
+                        m->path);
+            return;
+        }
+    }
+    dwfl_report_begin_add(s->dwfl);
+    Dwfl_Module *mod = dwfl_report_elf(s->dwfl, m->path, file, -1, m->base, true);
+    dwfl_report_end(s->dwfl, NULL, NULL);
+    if (!mod) {
+        fdl_msg("%s: %s; its frames show as module+offset", m->path, dwfl_errmsg(-1));
+        return;
+    }
+    s->mod_dwfl[i] = mod;
+    s->mod_state[i] = FDL_MOD_READY;
+}
+
+static int fdl_is_function(Dwarf_Die *die)
+{
+    int tag = dwarf_tag(die);
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_entry_point;
+}
+
+/* Appends frames for addr in mod (DWARF scopes, inlined first). Returns the count, 0 if the
+ * module has no DWARF for addr. */
+static size_t fdl_sym_dwarf(Dwfl_Module *mod, Dwarf_Addr addr, struct fdl_frame **out)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &bias);
+    if (!cudie)
+        return 0;
+    Dwarf_Die *scopes = NULL, *chain = NULL;
+    int n = dwarf_getscopes(cudie, addr - bias, &scopes);
+    if (n <= 0) {
+        free(scopes);
+        return 0;
+    }
+    int nchain = dwarf_getscopes_die(&scopes[0], &chain);
+    free(scopes);
+    if (nchain <= 0) {
+        free(chain);
+        return 0;
+    }
+    Dwarf_Files *files = NULL;
+    if (dwarf_getsrcfiles(cudie, &files, NULL) != 0)
+        files = NULL;
+
+    struct fdl_frame *fr = fdl_xcalloc((size_t)nchain, sizeof *fr);
+    size_t nf = 0;
+    int k = 0;
+    while (k < nchain && !fdl_is_function(&chain[k]))
+        k++;
+    if (k == nchain) {
+        free(chain);
+        free(fr);
+        return 0;
+    }
+    /* Innermost frame: its line from the line table. */
+    fr[0].function = dwarf_diename(&chain[k]);
+    Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
+    if (line) {
+        int ln = 0;
+        fr[0].file = dwfl_lineinfo(line, NULL, &ln, NULL, NULL, NULL);
+        fr[0].line = ln;
+    }
+    nf = 1;
+    /* Each inlined scope: the next outer function called it at DW_AT_call_file:line. */
+    while (k < nchain && dwarf_tag(&chain[k]) == DW_TAG_inlined_subroutine) {
+        int outer = k + 1;
+        while (outer < nchain && !fdl_is_function(&chain[outer]))
+            outer++;
+        if (outer == nchain)
+            break;
+        fr[nf - 1].inlined = true;
+        Dwarf_Attribute attr;
+        Dwarf_Word val;
+        fr[nf].function = dwarf_diename(&chain[outer]);
+        if (files && dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_file, &attr), &val) == 0)
+            fr[nf].file = dwarf_filesrc(files, val, NULL, NULL);
+        if (dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_line, &attr), &val) == 0)
+            fr[nf].line = (int)val;
+        nf++;
+        k = outer;
+    }
+    free(chain);
+    *out = fr;
+    return nf;
+}
+
+static void fdl_sym_lookup(struct fdl_sym *s, struct fdl_sym_entry *e)
+{
+    uint64_t ip = e->ip, addr = ip ? ip - 1 : 0;
+    const struct fdl_dmodule *m = fdl_dump_module(s->dump, ip);
+    Dwfl_Module *mod = NULL;
+    if (m) {
+        size_t i = (size_t)(m - s->dump->modules);
+        if (s->mod_state[i] == FDL_MOD_NEW)
+            fdl_sym_report(s, i);
+        if (s->mod_state[i] == FDL_MOD_READY)
+            mod = s->mod_dwfl[i];
+    }
+    struct fdl_frame *fr = NULL;
+    size_t n = mod ? fdl_sym_dwarf(mod, addr, &fr) : 0;
+    if (n == 0) {
+        fr = fdl_xcalloc(1, sizeof *fr);
+        n = 1;
+    }
+    if (mod && !fr[n - 1].function) {
+        GElf_Off off;
+        GElf_Sym sym;
+        fr[n - 1].function = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+    }
+    for (size_t j = 0; j < n; j++) {
+        fr[j].ip = ip;
+        fr[j].module = m ? m->path : "";
+        fr[j].offset = m ? addr - m->base : addr;
+    }
+    e->frames = fr;
+    e->n = n;
+}
+
+static size_t fdl_hash(uint64_t ip)
+{
+    ip ^= ip >> 33;
+    ip *= 0xff51afd7ed558ccdULL;
+    ip ^= ip >> 33;
+    return (size_t)ip;
+}
+
+static void fdl_sym_grow(struct fdl_sym *s)
+{
+    size_t oldmask = s->mask;
+    struct fdl_sym_entry *old = s->table;
+    s->mask = oldmask * 2 + 1;
+    s->table = fdl_xcalloc(s->mask + 1, sizeof *s->table);
+    for (size_t i = 0; i <= oldmask; i++) {
+        if (!old[i].ip)
+            continue;
+        size_t h = fdl_hash(old[i].ip) & s->mask;
+        while (s->table[h].ip)
+            h = (h + 1) & s->mask;
+        s->table[h] = old[i];
+    }
+    free(old);
+}
+
+size_t fdl_sym_ip(struct fdl_sym *s, uint64_t ip, const struct fdl_frame **frames)
+{
+    static struct fdl_frame zero = {.module = ""};
+    if (ip == 0) {
+        *frames = &zero;
+        return 1;
+    }
+    size_t h = fdl_hash(ip) & s->mask;
+    while (s->table[h].ip && s->table[h].ip != ip)
+        h = (h + 1) & s->mask;
+    if (!s->table[h].ip) {
+        if (2 * (s->used + 1) > s->mask) {
+            fdl_sym_grow(s);
+            return fdl_sym_ip(s, ip, frames);
+        }
+        s->table[h].ip = ip;
+        s->used++;
+        fdl_sym_lookup(s, &s->table[h]);
+    }
+    *frames = s->table[h].frames;
+    return s->table[h].n;
+}
