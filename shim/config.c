@@ -1,0 +1,173 @@
+/* Configuration: the FDLEAK_* variables (docs/environment.md), read once at start-up because
+ * some servers wipe their environment before their workers exit. A bad value costs one
+ * "fdleak:" line and falls back to the default; the program always runs. */
+#include "fdleak.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+struct fdl_config fdl_cfg;
+
+static void bad(const char *var, const char *val, const char *why, const char *dflt)
+{
+    char head[256];
+    size_t n = 0;
+    for (const char *p = var; *p && n < 100; p++)
+        head[n++] = *p;
+    head[n++] = '=';
+    for (const char *p = val; *p && n < 200; p++)
+        head[n++] = *p;
+    head[n] = 0;
+    fdl_msg(head, ": ", why, dflt);
+}
+
+/* Decimal integer in [lo, hi], whole string; -1 on error (all our ranges are >= 0). */
+static long parse_long(const char *s, long lo, long hi)
+{
+    if (!s || !*s)
+        return -1;
+    long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+        if (v > hi)
+            return -1;
+    }
+    return v < lo ? -1 : v;
+}
+
+static int parse_bool(const char *var, int dflt)
+{
+    const char *v = getenv(var);
+    if (!v)
+        return dflt;
+    if (!strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "true"))
+        return 1;
+    if (!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "false"))
+        return 0;
+    bad(var, v, "not 0 or 1; using ", dflt ? "1" : "0");
+    return dflt;
+}
+
+/* "61", "USR2", "SIGUSR2", "RTMIN+3", "SIGRTMAX-2", "0"/"none". -1 if invalid. */
+static int parse_signal(const char *s)
+{
+    if (!strcmp(s, "none") || !strcmp(s, "0"))
+        return 0;
+    if (!strncmp(s, "SIG", 3))
+        s += 3;
+    long n = parse_long(s, 1, 64);
+    if (n > 0)
+        return n >= SIGRTMIN || n == SIGUSR1 || n == SIGUSR2 || n == SIGWINCH || n == SIGPWR ||
+                       n == SIGURG
+                   ? (int)n
+                   : -1;
+    if (!strcmp(s, "USR1"))
+        return SIGUSR1;
+    if (!strcmp(s, "USR2"))
+        return SIGUSR2;
+    int base = 0, sign = 0;
+    if (!strncmp(s, "RTMIN", 5))
+        base = SIGRTMIN, sign = 1;
+    else if (!strncmp(s, "RTMAX", 5))
+        base = SIGRTMAX, sign = -1;
+    else
+        return -1;
+    s += 5;
+    long off = 0;
+    if (*s) {
+        if ((sign > 0 && *s != '+') || (sign < 0 && *s != '-'))
+            return -1;
+        off = parse_long(s + 1, 0, 64);
+        if (off < 0)
+            return -1;
+    }
+    long sig = base + sign * off;
+    return sig >= SIGRTMIN && sig <= SIGRTMAX ? (int)sig : -1;
+}
+
+void fdl_config_load(void)
+{
+    const char *v;
+    struct fdl_config *c = &fdl_cfg;
+
+    c->output[0] = 0;
+    if ((v = getenv("FDLEAK_OUTPUT")) && *v) {
+        if (strlen(v) >= sizeof(c->output))
+            bad("FDLEAK_OUTPUT", "...", "too long; using ", "stderr");
+        else
+            strcpy(c->output, v);
+    }
+
+    c->depth = 32;
+    if ((v = getenv("FDLEAK_DEPTH"))) {
+        long d = parse_long(v, 1, 128);
+        if (d < 0)
+            bad("FDLEAK_DEPTH", v, "not a number from 1 to 128; using ", "32");
+        else
+            c->depth = (int)d;
+    }
+
+    c->dump_signal = SIGRTMAX - 3;
+    if ((v = getenv("FDLEAK_SIGNAL"))) {
+        int s = parse_signal(v);
+        if (s < 0)
+            bad("FDLEAK_SIGNAL", v,
+                "not a usable signal (USR1, USR2, RTMIN+N, RTMAX-N, a number, or none); using ",
+                "RTMAX-3");
+        else
+            c->dump_signal = s;
+    }
+
+    c->threshold = 0;
+    if ((v = getenv("FDLEAK_THRESHOLD")) && *v) {
+        size_t l = strlen(v);
+        if (v[l - 1] == '%') {
+            char num[16];
+            long p = -1;
+            if (l - 1 < sizeof(num)) {
+                memcpy(num, v, l - 1);
+                num[l - 1] = 0;
+                p = parse_long(num, 1, 100);
+            }
+            struct rlimit rl;
+            if (p < 0)
+                bad("FDLEAK_THRESHOLD", v, "not a count or a percentage from 1% to 100%; using ",
+                    "no threshold");
+            else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+                c->threshold = (long)((rl.rlim_cur * (unsigned long)p + 99) / 100);
+        } else {
+            long n = parse_long(v, 1, 1L << 30);
+            if (n < 0)
+                bad("FDLEAK_THRESHOLD", v, "not a count or a percentage from 1% to 100%; using ",
+                    "no threshold");
+            else
+                c->threshold = n;
+        }
+    }
+
+    c->on_exit = parse_bool("FDLEAK_EXIT", 1);
+    c->on_fatal = parse_bool("FDLEAK_FATAL", 1);
+    c->on_emfile = parse_bool("FDLEAK_EMFILE", 1);
+    c->python = parse_bool("FDLEAK_PYTHON", 1);
+
+    c->snapdir[0] = 0;
+    if ((v = getenv("FDLEAK_SNAPSHOT_DIR")) && *v && strlen(v) < sizeof(c->snapdir)) {
+        strcpy(c->snapdir, v);
+    } else {
+        /* /tmp/fdleak-<euid> */
+        char num[16];
+        int i = sizeof(num);
+        unsigned u = geteuid();
+        num[--i] = 0;
+        do
+            num[--i] = (char)('0' + u % 10);
+        while ((u /= 10) && i > 0);
+        strcpy(c->snapdir, "/tmp/fdleak-");
+        strcat(c->snapdir, num + i);
+    }
+}

@@ -1,0 +1,149 @@
+/* Shared internals of libfdleak.so: call and kind names, per-thread state, configuration,
+ * and the narrow interfaces between the modules. Nothing here is exported (see exports.map). */
+#ifndef FDL_FDLEAK_H
+#define FDL_FDLEAK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FDL_HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Public names of acquiring calls, as reported in dumps. Fortified variants (__open_2) report
+ * the function the programmer wrote (open). */
+#define FDL_CALLS(X)                                                                           \
+    X(none, "") X(open, "open") X(open64, "open64") X(openat, "openat")                       \
+    X(openat64, "openat64") X(creat, "creat") X(creat64, "creat64") X(fopen, "fopen")         \
+    X(fopen64, "fopen64") X(freopen, "freopen") X(freopen64, "freopen64") X(fdopen, "fdopen") \
+    X(opendir, "opendir") X(fdopendir, "fdopendir") X(tmpfile, "tmpfile")                     \
+    X(tmpfile64, "tmpfile64") X(mkstemp, "mkstemp") X(mkostemp, "mkostemp")                   \
+    X(mkstemps, "mkstemps") X(mkostemps, "mkostemps") X(mkstemp64, "mkstemp64")               \
+    X(mkostemp64, "mkostemp64") X(mkstemps64, "mkstemps64") X(mkostemps64, "mkostemps64")     \
+    X(popen, "popen") X(socket, "socket") X(socketpair, "socketpair") X(accept, "accept")     \
+    X(accept4, "accept4") X(pipe, "pipe") X(pipe2, "pipe2") X(dup, "dup") X(dup2, "dup2")     \
+    X(dup3, "dup3") X(fcntl, "fcntl") X(fcntl64, "fcntl64") X(eventfd, "eventfd")             \
+    X(timerfd_create, "timerfd_create") X(signalfd, "signalfd")                               \
+    X(epoll_create, "epoll_create") X(epoll_create1, "epoll_create1")                         \
+    X(inotify_init, "inotify_init") X(inotify_init1, "inotify_init1")                         \
+    X(fanotify_init, "fanotify_init") X(memfd_create, "memfd_create")                         \
+    X(posix_openpt, "posix_openpt") X(getpt, "getpt") X(openpty, "openpty")                   \
+    X(forkpty, "forkpty") X(shm_open, "shm_open") X(mq_open, "mq_open")                       \
+    X(pidfd_open, "pidfd_open") X(pidfd_getfd, "pidfd_getfd")                                 \
+    X(open_by_handle_at, "open_by_handle_at") X(recvmsg, "recvmsg") X(recvmmsg, "recvmmsg")   \
+    X(fsopen, "fsopen") X(fsmount, "fsmount") X(fspick, "fspick") X(open_tree, "open_tree")   \
+    X(close, "close") X(fclose, "fclose") X(closedir, "closedir") X(pclose, "pclose")         \
+    X(mq_close, "mq_close") X(close_range, "close_range") X(closefrom, "closefrom")
+
+#define FDL_KINDS(X)                                                                           \
+    X(unknown, "unknown") X(file, "file") X(directory, "directory") X(pipe, "pipe")           \
+    X(socket, "socket") X(eventfd, "eventfd") X(epoll, "epoll") X(timerfd, "timerfd")         \
+    X(signalfd, "signalfd") X(inotify, "inotify") X(fanotify, "fanotify") X(memfd, "memfd")   \
+    X(pty, "pty") X(shm, "shm") X(mqueue, "mqueue") X(pidfd, "pidfd")
+
+#define FDL_ENUM_CALL(id, name) FDL_CALL_##id,
+#define FDL_ENUM_KIND(id, name) FDL_KIND_##id,
+enum fdl_call { FDL_CALLS(FDL_ENUM_CALL) FDL_CALL_COUNT };
+enum fdl_kind { FDL_KINDS(FDL_ENUM_KIND) FDL_KIND_COUNT };
+extern const char *const fdl_call_names[FDL_CALL_COUNT] FDL_HIDDEN;
+extern const char *const fdl_kind_names[FDL_KIND_COUNT] FDL_HIDDEN;
+
+enum fdl_trigger {
+    FDL_TRIG_EXIT,
+    FDL_TRIG_FATAL,
+    FDL_TRIG_SIGNAL,
+    FDL_TRIG_EMFILE,
+    FDL_TRIG_THRESHOLD,
+};
+
+/* ---- per-thread state (initial-exec TLS: no allocation on first touch) ---- */
+struct fdl_thread {
+    int busy;     /* inside the shim: nested wrapper calls pass straight through */
+    uint32_t tid; /* cached gettid(), 0 until first use; reset in a fork child */
+};
+extern __thread struct fdl_thread fdl_tls FDL_HIDDEN;
+/* Set by the vfork trampoline (vfork.S) while a vfork child borrows this thread's memory. */
+extern __thread int fdl_vfork_child FDL_HIDDEN;
+
+/* ---- configuration (config.c), read once at start-up ---- */
+struct fdl_config {
+    char output[1024];  /* FDLEAK_OUTPUT template, "" = text on stderr */
+    char snapdir[1024]; /* FDLEAK_SNAPSHOT_DIR */
+    int depth;
+    int dump_signal; /* 0 = none */
+    long threshold;  /* absolute count, 0 = off (resolved from a percentage at init) */
+    int on_exit, on_fatal, on_emfile, python;
+};
+extern struct fdl_config fdl_cfg FDL_HIDDEN;
+void fdl_config_load(void) FDL_HIDDEN;
+
+/* ---- lifecycle (init.c) ---- */
+extern int fdl_ready FDL_HIDDEN; /* init finished: wrappers track */
+extern int fdl_pid FDL_HIDDEN;   /* getpid() of this process, refreshed after fork */
+int fdl_enter_slow(void) FDL_HIDDEN;
+void fdl_init(void) FDL_HIDDEN;
+uint32_t fdl_tid(void) FDL_HIDDEN;
+
+/* True when a wrapper should record: the shim is ready, this thread is not already inside the
+ * shim, and this is not a vfork child running on its parent's memory. One predictable branch. */
+static inline int fdl_enter(void)
+{
+    if (likely(fdl_ready))
+        return !(fdl_tls.busy | fdl_vfork_child);
+    return fdl_enter_slow();
+}
+
+/* ---- messages (msg.c): one line on stderr, prefixed "fdleak: " ---- */
+void fdl_msgv(const char *const *parts) FDL_HIDDEN;
+#define fdl_msg(...) fdl_msgv((const char *const[]){__VA_ARGS__, NULL})
+void fdl_msg_once(int *done, const char *a, const char *b, const char *c) FDL_HIDDEN;
+
+/* ---- recording (track.c) ---- */
+struct fdl_intern;
+extern struct fdl_intern fdl_stacks FDL_HIDDEN;
+extern struct fdl_intern fdl_paths FDL_HIDDEN;
+extern struct fdl_intern fdl_pyframes FDL_HIDDEN; /* Python frames and Python stacks */
+
+void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, const char *path,
+               int cloexec) FDL_HIDDEN;
+void fdl_track_dup(int newfd, int oldfd, enum fdl_call call, int cloexec) FDL_HIDDEN;
+void fdl_track_adopt(int fd, enum fdl_call call, enum fdl_kind kind) FDL_HIDDEN;
+void fdl_release(int fd) FDL_HIDDEN;
+void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only) FDL_HIDDEN;
+void fdl_set_cloexec(int fd, int on) FDL_HIDDEN;
+void fdl_failed(enum fdl_call call, int err) FDL_HIDDEN;
+int fdl_privatize(int fd) FDL_HIDDEN;
+void fdl_track_init(void) FDL_HIDDEN;
+void fdl_track_after_fork(void) FDL_HIDDEN;
+extern long fdl_live FDL_HIDDEN; /* live tracked+inherited count, kept when a threshold is set */
+extern uint64_t fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed FDL_HIDDEN;
+
+/* ---- stack capture (capture.c) ---- */
+int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;
+
+/* ---- Python stacks (python.c) ---- */
+void fdl_python_init(void) FDL_HIDDEN;
+uint32_t fdl_python_stack(void) FDL_HIDDEN; /* id in fdl_pyframes of the pending Python stack */
+
+/* ---- dumps (dump.c) ---- */
+struct fdl_dump_req {
+    enum fdl_trigger trigger;
+    int signal;          /* fatal-signal / signal */
+    int safe;            /* not in a signal handler: dladdr and waiting are allowed */
+    int snapshot_token;  /* >= 0: write to the snapshot dir for `fdleak snapshot` */
+    enum fdl_call call;  /* emfile / threshold */
+    int err;             /* emfile */
+    uint32_t stack;      /* emfile / threshold */
+    long threshold;
+};
+void fdl_dump(const struct fdl_dump_req *req) FDL_HIDDEN;
+void fdl_dump_after_fork(void) FDL_HIDDEN;
+void fdl_dump_init(void) FDL_HIDDEN;
+extern int fdl_reserve_fd FDL_HIDDEN; /* kept open for reports written at the fd limit */
+
+/* ---- signals (signals.c) ---- */
+void fdl_signals_init(void) FDL_HIDDEN;
+void fdl_exit_dump(void) FDL_HIDDEN;
+extern int fdl_final_dump_done FDL_HIDDEN;
+
+#endif

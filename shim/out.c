@@ -1,0 +1,143 @@
+/* Report output (see out.h). */
+#include "out.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void fdl_out_start(struct fdl_out *o, int fd)
+{
+    o->fd = fd;
+    o->failed = 0;
+    o->err = 0;
+    o->n = 0;
+}
+
+void fdl_out_flush(struct fdl_out *o)
+{
+    size_t off = 0;
+    int stalls = 0;
+    while (off < o->n && !o->failed) {
+        long w = syscall(SYS_write, o->fd, o->buf + off, o->n - off);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        /* A non-blocking stderr (the program set O_NONBLOCK on a shared tty or pipe): wait a
+         * little for room, but never hang the program on a reader that went away. */
+        if (w < 0 && errno == EAGAIN && stalls++ < 50) {
+            struct pollfd p = {.fd = o->fd, .events = POLLOUT};
+            syscall(SYS_poll, &p, 1, 100);
+            continue;
+        }
+        o->failed = 1;
+        o->err = w < 0 ? errno : ENOSPC;
+    }
+    o->n = 0;
+}
+
+void fdl_out_mem(struct fdl_out *o, const char *s, size_t len)
+{
+    while (len) {
+        size_t room = sizeof(o->buf) - o->n;
+        if (!room) {
+            fdl_out_flush(o);
+            continue;
+        }
+        size_t k = len < room ? len : room;
+        memcpy(o->buf + o->n, s, k);
+        o->n += k;
+        s += k;
+        len -= k;
+    }
+}
+
+void fdl_out_str(struct fdl_out *o, const char *s)
+{
+    fdl_out_mem(o, s, strlen(s));
+}
+
+size_t fdl_fmt_u64(char *dst, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do
+        tmp[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    memcpy(dst, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}
+
+void fdl_out_u64(struct fdl_out *o, uint64_t v)
+{
+    char b[24];
+    fdl_out_mem(o, b, fdl_fmt_u64(b, v));
+}
+
+void fdl_out_i64(struct fdl_out *o, int64_t v)
+{
+    if (v < 0) {
+        fdl_out_mem(o, "-", 1);
+        fdl_out_u64(o, (uint64_t)0 - (uint64_t)v);
+    } else {
+        fdl_out_u64(o, (uint64_t)v);
+    }
+}
+
+void fdl_out_hex(struct fdl_out *o, uint64_t v)
+{
+    char tmp[18];
+    size_t i = sizeof(tmp);
+    do
+        tmp[--i] = "0123456789abcdef"[v & 15];
+    while (v >>= 4);
+    tmp[--i] = 'x';
+    tmp[--i] = '0';
+    fdl_out_mem(o, tmp + i, sizeof(tmp) - i);
+}
+
+void fdl_out_json(struct fdl_out *o, const char *s, size_t len)
+{
+    fdl_out_mem(o, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7f)
+            continue;
+        if (c >= 0x80) {
+            /* Paths are bytes; JSON is UTF-8. Valid sequences pass, stray bytes become
+             * \u00XX so readers never reject the dump. */
+            size_t k = c >= 0xf0 && c < 0xf5 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : 0;
+            if (c >= 0xf5)
+                k = 0;
+            size_t j = 1;
+            while (k && j <= k && i + j < len && ((unsigned char)s[i + j] & 0xc0) == 0x80)
+                j++;
+            if (k && j == k + 1) {
+                i += k;
+                continue;
+            }
+        }
+        fdl_out_mem(o, s + run, i - run);
+        run = i + 1;
+        char esc[7] = {'\\', 'u', '0', '0', "0123456789abcdef"[c >> 4],
+                       "0123456789abcdef"[c & 15], 0};
+        if (c == '"' || c == '\\') {
+            esc[1] = (char)c;
+            fdl_out_mem(o, esc, 2);
+        } else {
+            fdl_out_mem(o, esc, 6);
+        }
+    }
+    fdl_out_mem(o, s + run, len - run);
+    fdl_out_mem(o, "\"", 1);
+}
+
+void fdl_out_jstr(struct fdl_out *o, const char *s)
+{
+    fdl_out_json(o, s, strlen(s));
+}

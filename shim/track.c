@@ -1,0 +1,252 @@
+/* Recording: what the wrappers hand over after a real call succeeded or failed. Unwinding and
+ * interning happen before the record is written and under no lock, so threads never queue
+ * behind each other's unwinding; the only shared writes are one CAS per new distinct stack or
+ * path and the record itself. A release is recorded before the real close (heaptrack's rule
+ * for free): a racing thread can only get the same number after the close, and so records
+ * after us. */
+#include "fdleak.h"
+#include "fdtable.h"
+#include "intern.h"
+#include "real.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct fdl_intern fdl_stacks, fdl_paths, fdl_pyframes;
+long fdl_live;
+uint64_t fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed;
+static int threshold_armed = 1, emfile_armed = 1;
+static long emfile_rearm_below;
+
+void fdl_track_init(void)
+{
+    /* Virtual reservations; pages are committed as stacks arrive. 1M distinct stacks of 32
+     * frames fit. A failed mapping just leaves the store empty (ids 0). */
+    fdl_intern_init(&fdl_stacks, 1u << 20, 512ull << 20);
+    fdl_intern_init(&fdl_paths, 1u << 20, 256ull << 20);
+    fdl_intern_init(&fdl_pyframes, 1u << 18, 64ull << 20);
+}
+
+void fdl_track_after_fork(void)
+{
+    threshold_armed = 1;
+    emfile_armed = 1;
+}
+
+static uint64_t now_coarse(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t capture_stack(void)
+{
+    uintptr_t ips[128];
+    int n = fdl_capture(ips, fdl_cfg.depth);
+    if (n <= 0) {
+        __atomic_fetch_add(&fdl_stat_unwind_failed, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    return fdl_intern_put(&fdl_stacks, ips, (uint32_t)n * sizeof(uintptr_t));
+}
+
+static void check_threshold(enum fdl_call call, long live, uint32_t stack)
+{
+    if (live >= fdl_cfg.threshold) {
+        if (__atomic_exchange_n(&threshold_armed, 0, __ATOMIC_ACQ_REL)) {
+            struct fdl_dump_req r = {.trigger = FDL_TRIG_THRESHOLD, .safe = 1,
+                                     .snapshot_token = -1, .call = call,
+                                     .stack = stack ? stack : capture_stack(),
+                                     .threshold = fdl_cfg.threshold};
+            fdl_dump(&r);
+        }
+    }
+}
+
+static void count(long delta, enum fdl_call call, uint32_t stack)
+{
+    if (!fdl_cfg.threshold)
+        return;
+    long live = __atomic_add_fetch(&fdl_live, delta, __ATOMIC_RELAXED);
+    if (delta > 0)
+        check_threshold(call, live, stack);
+    else if (live < fdl_cfg.threshold)
+        __atomic_store_n(&threshold_armed, 1, __ATOMIC_RELAXED);
+}
+
+static void note_release(int fd, int old_state)
+{
+    if (old_state == FDL_FREE)
+        return;
+    if (old_state == FDL_PRIVATE) {
+        /* The program closed or replaced one of ours (a close-all loop, closefrom): it is
+         * the program's number now. The reserve is made again after the next dump. */
+        if (fd == fdl_reserve_fd)
+            fdl_reserve_fd = -1;
+        return;
+    }
+    __atomic_fetch_add(&fdl_stat_released, 1, __ATOMIC_RELAXED);
+    count(-1, FDL_CALL_none, 0);
+}
+
+static void put(int fd, const struct fdl_entry *e, enum fdl_call call)
+{
+    int old = fdl_table_clear(fd);
+    note_release(fd, old);
+    if (fdl_table_set(fd, e) == 0) {
+        __atomic_fetch_add(&fdl_stat_acquired, 1, __ATOMIC_RELAXED);
+        count(1, call, e->stack);
+    }
+}
+
+void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, const char *path,
+               int cloexec)
+{
+    fdl_tls.busy++;
+    struct fdl_entry e = {0};
+    e.state = FDL_TRACKED;
+    e.call = (uint8_t)call;
+    e.kind = (uint8_t)kind;
+    e.flags = cloexec ? FDL_F_CLOEXEC : 0;
+    e.stack = capture_stack();
+    e.pystack = fdl_cfg.python ? fdl_python_stack() : 0;
+    if (path)
+        e.path = fdl_intern_put(&fdl_paths, path, (uint32_t)strlen(path) + 1);
+    e.tid = fdl_tid();
+    e.time_ns = now_coarse();
+    for (int i = 0; i < n; i++)
+        put(fds[i], &e, call);
+    fdl_tls.busy--;
+}
+
+void fdl_track_dup(int newfd, int oldfd, enum fdl_call call, int cloexec)
+{
+    struct fdl_entry src;
+    int st = fdl_table_get(oldfd, &src);
+    fdl_tls.busy++;
+    struct fdl_entry e = {0};
+    e.state = FDL_TRACKED;
+    e.call = (uint8_t)call;
+    /* The copy is a new reference to the same open file: same kind and path as opened. */
+    e.kind = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.kind : FDL_KIND_unknown;
+    e.path = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.path : 0;
+    e.flags = cloexec ? FDL_F_CLOEXEC : 0;
+    e.stack = capture_stack();
+    e.pystack = fdl_cfg.python ? fdl_python_stack() : 0;
+    e.tid = fdl_tid();
+    e.time_ns = now_coarse();
+    put(newfd, &e, call);
+    fdl_tls.busy--;
+}
+
+void fdl_track_adopt(int fd, enum fdl_call call, enum fdl_kind kind)
+{
+    /* fdopen/fdopendir take over an fd: its acquisition stays the original one. Only an fd we
+     * never saw acquired is charged to the adopting call. */
+    struct fdl_entry cur;
+    int st = fdl_table_get(fd, &cur);
+    if (st == FDL_TRACKED || st == FDL_INHERITED)
+        return;
+    fdl_track(&fd, 1, call, kind, NULL, 0);
+}
+
+void fdl_release(int fd)
+{
+    note_release(fd, fdl_table_clear(fd));
+}
+
+static int release_one(int fd, const struct fdl_entry *e, void *arg)
+{
+    int cloexec_only = *(int *)arg;
+    if (cloexec_only) {
+        if (e->state != FDL_PRIVATE)
+            fdl_table_set_flags(fd, FDL_F_CLOEXEC, 0);
+    } else {
+        fdl_release(fd);
+    }
+    return 0;
+}
+
+void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only)
+{
+    if (lo > (unsigned)FDL_TABLE_MAX_FD)
+        return;
+    if (hi > (unsigned)FDL_TABLE_MAX_FD)
+        hi = FDL_TABLE_MAX_FD;
+    fdl_table_each((int)lo, (int)hi, release_one, &cloexec_only);
+}
+
+void fdl_set_cloexec(int fd, int on)
+{
+    fdl_table_set_flags(fd, on ? FDL_F_CLOEXEC : 0, on ? 0 : FDL_F_CLOEXEC);
+}
+
+static long live_now(void)
+{
+    struct fdl_entry e;
+    long n = 0;
+    int lim = fdl_table_limit();
+    for (int fd = 0; fd < lim; fd++) {
+        int st = fdl_table_get(fd, &e);
+        n += st == FDL_TRACKED || st == FDL_INHERITED;
+    }
+    return n;
+}
+
+void fdl_failed(enum fdl_call call, int err)
+{
+    if ((err != EMFILE && err != ENFILE) || !fdl_cfg.on_emfile)
+        return;
+    fdl_tls.busy++;
+    /* Counting live records walks the table: while disarmed, look at most once a second. */
+    static uint64_t last_look;
+    uint64_t t = now_coarse();
+    long live = -1;
+    if (!__atomic_load_n(&emfile_armed, __ATOMIC_ACQUIRE) && t - last_look > 1000000000ull) {
+        last_look = t;
+        live = live_now();
+        if (live < emfile_rearm_below)
+            __atomic_store_n(&emfile_armed, 1, __ATOMIC_RELEASE);
+    }
+    if (__atomic_exchange_n(&emfile_armed, 0, __ATOMIC_ACQ_REL)) {
+        /* Re-armed only once the count has fallen well below this exhaustion, so a program
+         * spinning on EMFILE gets one report, not one per failed call. */
+        if (live < 0)
+            live = live_now();
+        emfile_rearm_below = live - live / 10;
+        struct fdl_dump_req r = {.trigger = FDL_TRIG_EMFILE, .safe = 1, .snapshot_token = -1,
+                                 .call = call, .err = err, .stack = capture_stack()};
+        fdl_dump(&r);
+    }
+    fdl_tls.busy--;
+}
+
+int fdl_privatize(int fd)
+{
+    /* Our descriptors (and libunwind's) move to the top of the range so the program's own
+     * open() keeps returning the numbers it would get without us. */
+    if (fd < 0)
+        return fd;
+    int target = fd;
+    /* Raw syscalls: this also runs in the dump, possibly in a signal handler. */
+    struct rlimit rl;
+    if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur > 16 &&
+        rl.rlim_cur <= (1ul << 30)) {
+        long hi = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, (long)(rl.rlim_cur - 8));
+        if (hi >= 0) {
+            syscall(SYS_close, fd);
+            target = (int)hi;
+        }
+    }
+    struct fdl_entry e = {0};
+    e.state = FDL_PRIVATE;
+    e.flags = FDL_F_CLOEXEC;
+    fdl_table_set(target, &e);
+    return target;
+}
