@@ -1,8 +1,9 @@
-/* Reading raw dumps: the whole file is parsed with jansson, checked for the signs of a cut-short
+/* Reading raw dumps: the whole file is parsed with json.c, checked for the signs of a cut-short
  * write (a complete dump ends with "}\n") and for the "fdleak-dump" format tag, then copied into
  * the arrays of struct fdl_dump, sorted for lookup. Errors are one line naming the file. */
 #include "dump.h"
 
+#include "json.h"
 #include "util.h"
 
 #include <errno.h>
@@ -52,26 +53,42 @@ static char *fdl_read_file(const char *file, size_t *lenp, char *err, size_t err
     return buf;
 }
 
-static uint64_t fdl_hex(json_t *v)
+typedef const struct fdl_jval jv;
+
+static uint64_t fdl_hex(jv *v)
 {
-    const char *s = json_string_value(v);
+    const char *s = fdl_json_str(v);
     if (s)
         return strtoull(s, NULL, 16);
-    if (json_is_integer(v))
-        return (uint64_t)json_integer_value(v);
-    return 0;
+    return fdl_json_is_int(v) ? (uint64_t)v->u.i : 0;
 }
 
-static const char *fdl_str(json_t *o, const char *key)
+static const char *fdl_str(jv *o, const char *key)
 {
-    const char *s = json_string_value(json_object_get(o, key));
+    const char *s = fdl_json_str(fdl_json_get(o, key));
     return s ? s : "";
 }
 
-static int64_t fdl_int(json_t *o, const char *key)
+static int64_t fdl_int(jv *o, const char *key)
 {
-    json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+    jv *v = fdl_json_get(o, key);
+    return fdl_json_is_int(v) ? v->u.i : 0;
+}
+
+static size_t fdl_size(jv *a)
+{
+    return a && a->type == FDL_J_ARR ? a->n : 0;
+}
+
+/* First element of an array (NULL if empty or not an array); iterate with ->next. */
+static jv *fdl_first(jv *a)
+{
+    return a && a->type == FDL_J_ARR ? a->u.kids : NULL;
+}
+
+static bool fdl_is(jv *v, enum fdl_jtype t)
+{
+    return v && v->type == t;
 }
 
 static int fdl_cmp_module(const void *a, const void *b)
@@ -99,8 +116,7 @@ static int fdl_cmp_fd(const void *a, const void *b)
 }
 
 /* Returns 0, or -1 with err set, after checking that the text looks like a whole dump. */
-static int fdl_check_shape(const char *file, const char *buf, size_t len, char *err,
-                           size_t errlen)
+static int fdl_check_shape(const char *file, const char *buf, size_t len, char *err, size_t errlen)
 {
     size_t i = 0;
     while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r'))
@@ -120,51 +136,54 @@ static int fdl_check_shape(const char *file, const char *buf, size_t len, char *
     return 0;
 }
 
-static int fdl_load_modules(struct fdl_dump *d, json_t *arr)
+static int fdl_load_modules(struct fdl_dump *d, jv *arr)
 {
-    d->nmodules = json_array_size(arr);
+    d->nmodules = fdl_size(arr);
     d->modules = fdl_xcalloc(d->nmodules, sizeof *d->modules);
-    for (size_t i = 0; i < d->nmodules; i++) {
-        json_t *m = json_array_get(arr, i);
+    jv *m = fdl_first(arr);
+    for (size_t i = 0; i < d->nmodules; i++, m = m->next) {
         struct fdl_dmodule *dm = &d->modules[i];
         dm->path = fdl_str(m, "path");
         dm->build_id = fdl_str(m, "build_id");
-        dm->base = fdl_hex(json_object_get(m, "base"));
-        dm->start = fdl_hex(json_object_get(m, "start"));
-        dm->end = fdl_hex(json_object_get(m, "end"));
+        dm->base = fdl_hex(fdl_json_get(m, "base"));
+        dm->start = fdl_hex(fdl_json_get(m, "start"));
+        dm->end = fdl_hex(fdl_json_get(m, "end"));
     }
     qsort(d->modules, d->nmodules, sizeof *d->modules, fdl_cmp_module);
     return 0;
 }
 
-static void fdl_load_stacks(struct fdl_dump *d, json_t *arr)
+static void fdl_load_stacks(struct fdl_dump *d, jv *arr)
 {
-    d->nstacks = json_array_size(arr);
+    d->nstacks = fdl_size(arr);
     d->stacks = fdl_xcalloc(d->nstacks, sizeof *d->stacks);
-    for (size_t i = 0; i < d->nstacks; i++) {
-        json_t *s = json_array_get(arr, i), *ips = json_object_get(s, "ips");
+    jv *s = fdl_first(arr);
+    for (size_t i = 0; i < d->nstacks; i++, s = s->next) {
+        jv *ips = fdl_json_get(s, "ips");
         struct fdl_dstack *ds = &d->stacks[i];
         ds->id = (uint32_t)fdl_int(s, "id");
-        ds->nips = json_array_size(ips);
+        ds->nips = fdl_size(ips);
         ds->ips = fdl_xcalloc(ds->nips, sizeof *ds->ips);
-        for (size_t j = 0; j < ds->nips; j++)
-            ds->ips[j] = fdl_hex(json_array_get(ips, j));
+        jv *ip = fdl_first(ips);
+        for (size_t j = 0; j < ds->nips; j++, ip = ip->next)
+            ds->ips[j] = fdl_hex(ip);
     }
     qsort(d->stacks, d->nstacks, sizeof *d->stacks, fdl_cmp_stack);
 }
 
-static void fdl_load_pystacks(struct fdl_dump *d, json_t *arr)
+static void fdl_load_pystacks(struct fdl_dump *d, jv *arr)
 {
-    d->npystacks = json_array_size(arr);
+    d->npystacks = fdl_size(arr);
     d->pystacks = fdl_xcalloc(d->npystacks, sizeof *d->pystacks);
-    for (size_t i = 0; i < d->npystacks; i++) {
-        json_t *s = json_array_get(arr, i), *fr = json_object_get(s, "frames");
+    jv *s = fdl_first(arr);
+    for (size_t i = 0; i < d->npystacks; i++, s = s->next) {
+        jv *fr = fdl_json_get(s, "frames");
         struct fdl_dpystack *ps = &d->pystacks[i];
         ps->id = (uint32_t)fdl_int(s, "id");
-        ps->nframes = json_array_size(fr);
+        ps->nframes = fdl_size(fr);
         ps->frames = fdl_xcalloc(ps->nframes, sizeof *ps->frames);
-        for (size_t j = 0; j < ps->nframes; j++) {
-            json_t *f = json_array_get(fr, j);
+        jv *f = fdl_first(fr);
+        for (size_t j = 0; j < ps->nframes; j++, f = f->next) {
             ps->frames[j].file = fdl_str(f, "file");
             ps->frames[j].function = fdl_str(f, "function");
             ps->frames[j].line = (long)fdl_int(f, "line");
@@ -173,14 +192,14 @@ static void fdl_load_pystacks(struct fdl_dump *d, json_t *arr)
     qsort(d->pystacks, d->npystacks, sizeof *d->pystacks, fdl_cmp_pystack);
 }
 
-static int fdl_load_fds(struct fdl_dump *d, json_t *arr, char *err, size_t errlen)
+static int fdl_load_fds(struct fdl_dump *d, jv *arr, char *err, size_t errlen)
 {
-    d->nfds = json_array_size(arr);
+    d->nfds = fdl_size(arr);
     d->fds = fdl_xcalloc(d->nfds, sizeof *d->fds);
-    for (size_t i = 0; i < d->nfds; i++) {
-        json_t *f = json_array_get(arr, i);
+    jv *f = fdl_first(arr);
+    for (size_t i = 0; i < d->nfds; i++, f = f->next) {
         struct fdl_dfd *df = &d->fds[i];
-        if (!json_is_object(f) || !json_is_integer(json_object_get(f, "fd"))) {
+        if (!fdl_json_is_int(fdl_json_get(f, "fd"))) {
             fdl_err(err, errlen, "%s: bad dump: fds[%zu] has no integer \"fd\"", d->file, i);
             return -1;
         }
@@ -200,7 +219,7 @@ static int fdl_load_fds(struct fdl_dump *d, json_t *arr, char *err, size_t errle
         df->target = fdl_str(f, "target");
         df->local = fdl_str(f, "local");
         df->peer = fdl_str(f, "peer");
-        df->cloexec = json_is_true(json_object_get(f, "cloexec"));
+        df->cloexec = fdl_is(fdl_json_get(f, "cloexec"), FDL_J_TRUE);
         df->age_ms = fdl_int(f, "age_ms");
         df->tid = (long)fdl_int(f, "tid");
         df->stack = (uint32_t)fdl_int(f, "stack");
@@ -220,59 +239,58 @@ struct fdl_dump *fdl_dump_load(const char *file, char *err, size_t errlen)
         free(buf);
         return NULL;
     }
-    json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(buf);
-    if (!root) {
-        if (strstr(jerr.text, "premature end"))
+    int line, col;
+    const char *what;
+    bool truncated;
+    struct fdl_jdoc *doc = fdl_json_parse(buf, len, &line, &col, &what, &truncated);
+    if (!doc) {
+        if (truncated)
             fdl_err(err, errlen, "%s: truncated dump", file);
         else
-            fdl_err(err, errlen, "%s: invalid JSON at line %d column %d: %s", file, jerr.line,
-                    jerr.column, jerr.text);
+            fdl_err(err, errlen, "%s: invalid JSON at line %d column %d: %s", file, line, col,
+                    what);
+        free(buf);
         return NULL;
     }
-    if (!json_is_object(root) || strcmp(fdl_str(root, "format"), "fdleak-dump") != 0) {
-        fdl_err(err, errlen, "%s: not an fdleak dump", file);
-        json_decref(root);
-        return NULL;
-    }
-    json_t *ver = json_object_get(root, "version");
-    if (!json_is_integer(ver) || json_integer_value(ver) != FDL_DUMP_VERSION) {
-        if (json_is_integer(ver))
-            fdl_err(err, errlen, "%s: unsupported dump version %lld (this fdleak reads %d)",
-                    file, (long long)json_integer_value(ver), FDL_DUMP_VERSION);
-        else
-            fdl_err(err, errlen, "%s: bad dump: no integer \"version\"", file);
-        json_decref(root);
-        return NULL;
-    }
-    static const char *const arrays[] = {"modules", "stacks", "fds"};
-    for (size_t i = 0; i < 3; i++)
-        if (!json_is_array(json_object_get(root, arrays[i]))) {
-            fdl_err(err, errlen, "%s: bad dump: no \"%s\" array", file, arrays[i]);
-            json_decref(root);
-            return NULL;
-        }
-    if (!json_is_integer(json_object_get(root, "pid"))) {
-        fdl_err(err, errlen, "%s: bad dump: no integer \"pid\"", file);
-        json_decref(root);
-        return NULL;
-    }
-
     struct fdl_dump *d = fdl_xcalloc(1, sizeof *d);
     d->file = fdl_xstrdup(file);
-    d->root = root;
+    d->buf = buf;
+    d->doc = doc;
+    jv *root = fdl_json_root(doc), *ver = fdl_json_get(root, "version");
+    static const char *const arrays[] = {"modules", "stacks", "fds"};
+    if (!fdl_is(root, FDL_J_OBJ) || strcmp(fdl_str(root, "format"), "fdleak-dump") != 0) {
+        fdl_err(err, errlen, "%s: not an fdleak dump", file);
+        goto fail;
+    }
+    if (!fdl_json_is_int(ver)) {
+        fdl_err(err, errlen, "%s: bad dump: no integer \"version\"", file);
+        goto fail;
+    }
+    if (ver->u.i != FDL_DUMP_VERSION) {
+        fdl_err(err, errlen, "%s: unsupported dump version %lld (this fdleak reads %d)", file,
+                (long long)ver->u.i, FDL_DUMP_VERSION);
+        goto fail;
+    }
+    for (size_t i = 0; i < 3; i++)
+        if (!fdl_is(fdl_json_get(root, arrays[i]), FDL_J_ARR)) {
+            fdl_err(err, errlen, "%s: bad dump: no \"%s\" array", file, arrays[i]);
+            goto fail;
+        }
+    if (!fdl_json_is_int(fdl_json_get(root, "pid"))) {
+        fdl_err(err, errlen, "%s: bad dump: no integer \"pid\"", file);
+        goto fail;
+    }
+
     d->pid = (long)fdl_int(root, "pid");
     d->ppid = (long)fdl_int(root, "ppid");
     d->seq = (long)fdl_int(root, "seq");
     d->exe = fdl_str(root, "exe");
-    json_t *cmd = json_object_get(root, "cmdline");
-    d->ncmdline = json_array_size(cmd);
+    jv *cmd = fdl_json_get(root, "cmdline");
+    d->ncmdline = fdl_size(cmd);
     d->cmdline = fdl_xcalloc(d->ncmdline, sizeof *d->cmdline);
-    for (size_t i = 0; i < d->ncmdline; i++) {
-        const char *s = json_string_value(json_array_get(cmd, i));
-        d->cmdline[i] = s ? s : "";
-    }
+    jv *arg = fdl_first(cmd);
+    for (size_t i = 0; i < d->ncmdline; i++, arg = arg->next)
+        d->cmdline[i] = fdl_json_str(arg) ? fdl_json_str(arg) : "";
     d->trigger = fdl_str(root, "trigger");
     if (!*d->trigger)
         d->trigger = "unknown";
@@ -285,7 +303,7 @@ struct fdl_dump *fdl_dump_load(const char *file, char *err, size_t errlen)
     d->open_fds = (long)fdl_int(root, "open_fds");
     d->limit_nofile = (long)fdl_int(root, "limit_nofile");
     d->limit_nofile_max = (long)fdl_int(root, "limit_nofile_max");
-    json_t *st = json_object_get(root, "stats");
+    jv *st = fdl_json_get(root, "stats");
     d->stats.acquired = fdl_int(st, "acquired");
     d->stats.released = fdl_int(st, "released");
     d->stats.stacks = fdl_int(st, "stacks");
@@ -293,14 +311,15 @@ struct fdl_dump *fdl_dump_load(const char *file, char *err, size_t errlen)
     d->stats.path_store_full = fdl_int(st, "path_store_full");
     d->stats.unwind_failed = fdl_int(st, "unwind_failed");
 
-    fdl_load_modules(d, json_object_get(root, "modules"));
-    fdl_load_stacks(d, json_object_get(root, "stacks"));
-    fdl_load_pystacks(d, json_object_get(root, "pystacks"));
-    if (fdl_load_fds(d, json_object_get(root, "fds"), err, errlen)) {
-        fdl_dump_free(d);
-        return NULL;
-    }
+    fdl_load_modules(d, fdl_json_get(root, "modules"));
+    fdl_load_stacks(d, fdl_json_get(root, "stacks"));
+    fdl_load_pystacks(d, fdl_json_get(root, "pystacks"));
+    if (fdl_load_fds(d, fdl_json_get(root, "fds"), err, errlen))
+        goto fail;
     return d;
+fail:
+    fdl_dump_free(d);
+    return NULL;
 }
 
 void fdl_dump_free(struct fdl_dump *d)
@@ -316,7 +335,8 @@ void fdl_dump_free(struct fdl_dump *d)
     free(d->modules);
     free(d->fds);
     free(d->cmdline);
-    json_decref(d->root);
+    fdl_json_free(d->doc);
+    free(d->buf);
     free(d->file);
     free(d);
 }

@@ -3,10 +3,11 @@
 #ifndef FDL_TOOL_DUMP_H
 #define FDL_TOOL_DUMP_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct fdl_jdoc;
 
 enum fdl_origin { FDL_ORIGIN_TRACKED, FDL_ORIGIN_INHERITED, FDL_ORIGIN_UNKNOWN };
 
@@ -48,8 +49,9 @@ struct fdl_dstats {
 };
 
 struct fdl_dump {
-    char *file; /* where it was read from */
-    json_t *root;
+    char *file;           /* where it was read from */
+    char *buf;            /* the file's text, parsed in place */
+    struct fdl_jdoc *doc; /* its JSON tree */
     long pid, ppid, seq;
     const char *exe;
     size_t ncmdline;

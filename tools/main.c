@@ -213,24 +213,24 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
             o->timeout = v;
             break;
         case ':':
-            fprintf(stderr, "fdleak %s: option '%s' needs a value (see 'fdleak %s --help')\n",
-                    cmd, argv[optind - 1], cmd);
+            fprintf(stderr, "fdleak %s: option '%s' needs a value (see 'fdleak %s --help')\n", cmd,
+                    argv[optind - 1], cmd);
             return -1;
         default:
             if (optopt && optopt < 256)
-                fprintf(stderr, "fdleak %s: unknown option '-%c' (see 'fdleak %s --help')\n",
-                        cmd, optopt, cmd);
+                fprintf(stderr, "fdleak %s: unknown option '-%c' (see 'fdleak %s --help')\n", cmd,
+                        optopt, cmd);
             else
-                fprintf(stderr, "fdleak %s: unknown option '%s' (see 'fdleak %s --help')\n",
-                        cmd, argv[optind - 1], cmd);
+                fprintf(stderr, "fdleak %s: unknown option '%s' (see 'fdleak %s --help')\n", cmd,
+                        argv[optind - 1], cmd);
             return -1;
         }
-        if (!bad && ((c >= OPT_DEPTH && c <= OPT_KEEP_DUMPS && !is_run) ||
-                     (c == OPT_TIMEOUT && !is_snap)))
+        if (!bad &&
+            ((c >= OPT_DEPTH && c <= OPT_KEEP_DUMPS && !is_run) || (c == OPT_TIMEOUT && !is_snap)))
             bad = "not an option of this command";
         if (bad) {
-            fprintf(stderr, "fdleak %s: --%s=%s: %s\n", cmd, common[idx].name,
-                    optarg ? optarg : "", bad);
+            fprintf(stderr, "fdleak %s: --%s=%s: %s\n", cmd, common[idx].name, optarg ? optarg : "",
+                    bad);
             return -1;
         }
     }
@@ -399,8 +399,7 @@ static int fdl_cmd_snapshot(int argc, char **argv)
     }
     int shim = fdl_proc_has_shim(pid);
     if (shim < 0) {
-        fdl_msg("cannot read /proc/%ld/maps: %s (run as its user or root)", pid,
-                strerror(errno));
+        fdl_msg("cannot read /proc/%ld/maps: %s (run as its user or root)", pid, strerror(errno));
         return 1;
     }
     if (!shim) {
@@ -520,8 +519,8 @@ static char *fdl_find_lib(void)
             return r;
         }
     }
-    fdl_msg("cannot find libfdleak.so next to %s or in %s/../lib/fdleak (set FDLEAK_LIB)",
-            self, self);
+    fdl_msg("cannot find libfdleak.so next to %s or in %s/../lib/fdleak (set FDLEAK_LIB)", self,
+            self);
     free(self);
     return NULL;
 }
@@ -724,8 +723,7 @@ static int fdl_cmd_run(int argc, char **argv)
     const char *tmp = getenv("TMPDIR");
     char *dir = fdl_xasprintf("%s/fdleak-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
-        fdl_msg("cannot create a directory in %s: %s", tmp && *tmp ? tmp : "/tmp",
-                strerror(errno));
+        fdl_msg("cannot create a directory in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
         return 1;
     }
     const char *old = getenv("LD_PRELOAD");
@@ -743,8 +741,8 @@ static int fdl_cmd_run(int argc, char **argv)
     free(output);
     free(lib);
 
-    struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = fdl_forward}, oint,
-                     oquit, ohup, oterm;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = fdl_forward}, oint, oquit,
+                     ohup, oterm;
     sigemptyset(&ign.sa_mask);
     sigemptyset(&fwd.sa_mask);
     fwd.sa_flags = SA_RESTART;
@@ -848,8 +846,9 @@ int main(int argc, char **argv)
         printf("fdleak %s\n", FDL_VERSION);
         return 0;
     }
-    fprintf(stderr, "fdleak: unknown command '%s' (expected run, snapshot or report; see "
-                    "'fdleak --help')\n",
+    fprintf(stderr,
+            "fdleak: unknown command '%s' (expected run, snapshot or report; see "
+            "'fdleak --help')\n",
             cmd);
     return FDL_EXIT_USAGE;
 }

@@ -252,8 +252,7 @@ static void fdl_fd_ranges(const struct fdl_dump *d, const size_t *idx, size_t n,
             j++;
         int w = j > i ? snprintf(buf + used, len - used, "%s%d-%d", i ? ", " : "",
                                  d->fds[idx[i]].fd, d->fds[idx[j]].fd)
-                      : snprintf(buf + used, len - used, "%s%d", i ? ", " : "",
-                                 d->fds[idx[i]].fd);
+                      : snprintf(buf + used, len - used, "%s%d", i ? ", " : "", d->fds[idx[i]].fd);
         used += (size_t)w;
         i = j + 1;
         if (i < n && used + 32 >= len)
@@ -360,10 +359,9 @@ void fdl_render_text(FILE *out, struct fdl_proc *p, const struct fdl_render_opts
                             d->open_fds, d->limit_nofile, p->leaked, p->ngroups,
                             fdl_plural(p->ngroups, "group", "groups"), d->trigger);
     if (d->stats.stack_store_full || d->stats.path_store_full)
-        used += (size_t)snprintf(buf + used, sizeof buf - used,
-                                 "; stores full: %lld stacks, %lld paths not kept",
-                                 (long long)d->stats.stack_store_full,
-                                 (long long)d->stats.path_store_full);
+        used += (size_t)snprintf(
+            buf + used, sizeof buf - used, "; stores full: %lld stacks, %lld paths not kept",
+            (long long)d->stats.stack_store_full, (long long)d->stats.path_store_full);
     for (size_t i = 0; i < p->nearlier && used < sizeof buf; i++)
         used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s (dump %ld)",
                                  i ? ", " : "; earlier dumps: ", p->earlier[i]->trigger,
@@ -373,140 +371,157 @@ void fdl_render_text(FILE *out, struct fdl_proc *p, const struct fdl_render_opts
 
 /* ------------------------------------------------------------------------------------ JSON */
 
-static json_t *fdl_json_str_or_null(const char *s)
+static void fdl_json_frames(struct fdl_jw *w, const char *key, struct fdl_proc *p, uint32_t stack)
 {
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *fdl_json_frames(struct fdl_proc *p, uint32_t stack)
-{
-    json_t *arr = json_array();
     const struct fdl_frame **v;
     size_t n = fdl_stack_frames(p, stack, &v);
+    fdl_jw_arr(w, key);
     for (size_t i = 0; i < n; i++) {
         const struct fdl_frame *f = v[i];
         char ip[32], off[32];
         snprintf(ip, sizeof ip, "0x%llx", (unsigned long long)f->ip);
         snprintf(off, sizeof off, "0x%llx", (unsigned long long)f->offset);
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "ip", ip, "module", f->module,
-                           "offset", off, "function", fdl_json_str_or_null(f->function), "file",
-                           fdl_json_str_or_null(f->file), "line",
-                           f->line ? json_integer(f->line) : json_null(), "inlined",
-                           f->inlined));
+        fdl_jw_obj(w, NULL);
+        fdl_jw_str(w, "ip", ip);
+        fdl_jw_str(w, "module", f->module);
+        fdl_jw_str(w, "offset", off);
+        fdl_jw_str(w, "function", f->function);
+        fdl_jw_str(w, "file", f->file);
+        if (f->line)
+            fdl_jw_int(w, "line", f->line);
+        else
+            fdl_jw_null(w, "line");
+        fdl_jw_bool(w, "inlined", f->inlined);
+        fdl_jw_end(w, '}');
     }
+    fdl_jw_end(w, ']');
     free(v);
-    return arr;
 }
 
-static json_t *fdl_json_fd(const struct fdl_dfd *f)
+static void fdl_json_fd(struct fdl_jw *w, const struct fdl_dfd *f)
 {
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I}", "fd", f->fd, "kind",
-                     f->kind, "path", *f->path ? f->path : f->target, "target", f->target,
-                     "local", f->local, "peer", f->peer, "cloexec", f->cloexec, "age_ms",
-                     (json_int_t)f->age_ms, "tid", (json_int_t)f->tid);
+    fdl_jw_obj(w, NULL);
+    fdl_jw_int(w, "fd", f->fd);
+    fdl_jw_str(w, "kind", f->kind);
+    fdl_jw_str(w, "path", *f->path ? f->path : f->target);
+    fdl_jw_str(w, "target", f->target);
+    fdl_jw_str(w, "local", f->local);
+    fdl_jw_str(w, "peer", f->peer);
+    fdl_jw_bool(w, "cloexec", f->cloexec);
+    fdl_jw_int(w, "age_ms", f->age_ms);
+    fdl_jw_int(w, "tid", f->tid);
+    fdl_jw_end(w, '}');
 }
 
-static json_t *fdl_json_other(const struct fdl_dfd *f)
+static void fdl_json_others(struct fdl_jw *w, const char *key, const struct fdl_dump *d,
+                            const size_t *idx, size_t n)
 {
-    return json_pack("{s:i, s:s, s:s}", "fd", f->fd, "kind", f->kind, "path",
-                     *f->path ? f->path : f->target);
+    fdl_jw_arr(w, key);
+    for (size_t i = 0; i < n; i++) {
+        const struct fdl_dfd *f = &d->fds[idx[i]];
+        fdl_jw_obj(w, NULL);
+        fdl_jw_int(w, "fd", f->fd);
+        fdl_jw_str(w, "kind", f->kind);
+        fdl_jw_str(w, "path", *f->path ? f->path : f->target);
+        fdl_jw_end(w, '}');
+    }
+    fdl_jw_end(w, ']');
 }
 
-json_t *fdl_render_json(struct fdl_proc *p)
+void fdl_render_json(struct fdl_jw *w, struct fdl_proc *p)
 {
     const struct fdl_dump *d = p->dump;
-    json_t *cmd = json_array(), *groups = json_array(), *inh = json_array(), *unk = json_array();
+    fdl_jw_obj(w, NULL);
+    fdl_jw_int(w, "pid", d->pid);
+    fdl_jw_int(w, "ppid", d->ppid);
+    fdl_jw_str(w, "exe", d->exe);
+    fdl_jw_arr(w, "cmdline");
     for (size_t i = 0; i < d->ncmdline; i++)
-        json_array_append_new(cmd, json_string(d->cmdline[i]));
+        fdl_jw_str(w, NULL, d->cmdline[i]);
+    fdl_jw_end(w, ']');
+    fdl_jw_str(w, "dump", d->file);
+    fdl_jw_int(w, "seq", d->seq);
+    fdl_jw_str(w, "trigger", d->trigger);
+    fdl_jw_int(w, "signal", d->signal);
+    fdl_jw_str(w, "trigger_call", d->trigger_call);
+    fdl_jw_int(w, "trigger_errno", d->trigger_errno);
+    fdl_jw_int(w, "threshold", d->threshold);
+    fdl_json_frames(w, "trigger_stack", p, d->trigger_stack);
+    fdl_jw_int(w, "time_realtime_ns", d->time_realtime_ns);
+    fdl_jw_int(w, "open_fds", d->open_fds);
+    fdl_jw_int(w, "limit_nofile", d->limit_nofile);
+    fdl_jw_int(w, "limit_nofile_max", d->limit_nofile_max);
+    fdl_jw_int(w, "leaked", (int64_t)p->leaked);
+    fdl_jw_arr(w, "groups");
     for (size_t gi = 0; gi < p->ngroups; gi++) {
         struct fdl_group *g = &p->groups[gi];
-        json_t *fds = json_array(), *py = json_array();
-        for (size_t i = 0; i < g->count; i++)
-            json_array_append_new(fds, fdl_json_fd(&d->fds[g->fds[i]]));
+        fdl_jw_obj(w, NULL);
+        fdl_jw_int(w, "count", (int64_t)g->count);
+        fdl_jw_str(w, "call", g->call);
+        fdl_jw_str(w, "kind", g->kind);
+        fdl_json_frames(w, "stack", p, g->stack);
+        fdl_jw_arr(w, "pystack");
         const struct fdl_dpystack *ps = fdl_dump_pystack(d, g->pystack);
-        for (size_t i = 0; ps && i < ps->nframes; i++)
-            json_array_append_new(py, json_pack("{s:s, s:s, s:I}", "file", ps->frames[i].file,
-                                                "function", ps->frames[i].function, "line",
-                                                (json_int_t)ps->frames[i].line));
-        json_array_append_new(groups,
-                              json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "count",
-                                        (json_int_t)g->count, "call", g->call, "kind", g->kind,
-                                        "stack", fdl_json_frames(p, g->stack), "pystack", py,
-                                        "fds", fds));
+        for (size_t i = 0; ps && i < ps->nframes; i++) {
+            fdl_jw_obj(w, NULL);
+            fdl_jw_str(w, "file", ps->frames[i].file);
+            fdl_jw_str(w, "function", ps->frames[i].function);
+            fdl_jw_int(w, "line", ps->frames[i].line);
+            fdl_jw_end(w, '}');
+        }
+        fdl_jw_end(w, ']');
+        fdl_jw_arr(w, "fds");
+        for (size_t i = 0; i < g->count; i++)
+            fdl_json_fd(w, &d->fds[g->fds[i]]);
+        fdl_jw_end(w, ']');
+        fdl_jw_end(w, '}');
     }
-    for (size_t i = 0; i < p->ninherited; i++)
-        json_array_append_new(inh, fdl_json_other(&d->fds[p->inherited[i]]));
-    for (size_t i = 0; i < p->nunknown; i++)
-        json_array_append_new(unk, fdl_json_other(&d->fds[p->unknown[i]]));
-    json_t *earlier = json_array();
-    for (size_t i = 0; i < p->nearlier; i++)
-        json_array_append_new(earlier,
-                              json_pack("{s:I, s:s, s:s, s:I}", "seq",
-                                        (json_int_t)p->earlier[i]->seq, "trigger",
-                                        p->earlier[i]->trigger, "trigger_call",
-                                        p->earlier[i]->trigger_call, "threshold",
-                                        (json_int_t)p->earlier[i]->threshold));
-    json_t *stats = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I}", "acquired", (json_int_t)d->stats.acquired, "released",
-        (json_int_t)d->stats.released, "stacks", (json_int_t)d->stats.stacks,
-        "stack_store_full", (json_int_t)d->stats.stack_store_full, "path_store_full",
-        (json_int_t)d->stats.path_store_full, "unwind_failed", (json_int_t)d->stats.unwind_failed);
-    json_t *o = json_object();
-    json_object_set_new(o, "pid", json_integer(d->pid));
-    json_object_set_new(o, "ppid", json_integer(d->ppid));
-    json_object_set_new(o, "exe", json_string(d->exe));
-    json_object_set_new(o, "cmdline", cmd);
-    json_object_set_new(o, "dump", json_string(d->file));
-    json_object_set_new(o, "seq", json_integer(d->seq));
-    json_object_set_new(o, "trigger", json_string(d->trigger));
-    json_object_set_new(o, "signal", json_integer(d->signal));
-    json_object_set_new(o, "trigger_call", json_string(d->trigger_call));
-    json_object_set_new(o, "trigger_errno", json_integer(d->trigger_errno));
-    json_object_set_new(o, "threshold", json_integer(d->threshold));
-    json_object_set_new(o, "trigger_stack", d->trigger_stack
-                                                ? fdl_json_frames(p, d->trigger_stack)
-                                                : json_array());
-    json_object_set_new(o, "time_realtime_ns", json_integer(d->time_realtime_ns));
-    json_object_set_new(o, "open_fds", json_integer(d->open_fds));
-    json_object_set_new(o, "limit_nofile", json_integer(d->limit_nofile));
-    json_object_set_new(o, "limit_nofile_max", json_integer(d->limit_nofile_max));
-    json_object_set_new(o, "leaked", json_integer((json_int_t)p->leaked));
-    json_object_set_new(o, "groups", groups);
-    json_object_set_new(o, "inherited", inh);
-    json_object_set_new(o, "unknown_origin", unk);
-    json_object_set_new(o, "earlier_dumps", earlier);
-    json_object_set_new(o, "stats", stats);
-    return o;
+    fdl_jw_end(w, ']');
+    fdl_json_others(w, "inherited", d, p->inherited, p->ninherited);
+    fdl_json_others(w, "unknown_origin", d, p->unknown, p->nunknown);
+    fdl_jw_arr(w, "earlier_dumps");
+    for (size_t i = 0; i < p->nearlier; i++) {
+        fdl_jw_obj(w, NULL);
+        fdl_jw_int(w, "seq", p->earlier[i]->seq);
+        fdl_jw_str(w, "trigger", p->earlier[i]->trigger);
+        fdl_jw_str(w, "trigger_call", p->earlier[i]->trigger_call);
+        fdl_jw_int(w, "threshold", p->earlier[i]->threshold);
+        fdl_jw_end(w, '}');
+    }
+    fdl_jw_end(w, ']');
+    fdl_jw_obj(w, "stats");
+    fdl_jw_int(w, "acquired", d->stats.acquired);
+    fdl_jw_int(w, "released", d->stats.released);
+    fdl_jw_int(w, "stacks", d->stats.stacks);
+    fdl_jw_int(w, "stack_store_full", d->stats.stack_store_full);
+    fdl_jw_int(w, "path_store_full", d->stats.path_store_full);
+    fdl_jw_int(w, "unwind_failed", d->stats.unwind_failed);
+    fdl_jw_end(w, '}');
+    fdl_jw_end(w, '}');
 }
 
 int fdl_render_json_file(const char *path, struct fdl_proc *procs, size_t n)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, fdl_render_json(&procs[i]));
-    json_t *root = json_pack("{s:s, s:i, s:o}", "format", "fdleak-report", "version", 1,
-                             "processes", arr);
-    int rc = 0;
-    size_t flags = JSON_INDENT(1) | JSON_PRESERVE_ORDER;
-    if (!strcmp(path, "-")) {
-        rc = json_dumpf(root, stdout, flags);
-        fputc('\n', stdout);
-        fflush(stdout);
-    } else {
-        FILE *f = fopen(path, "we");
-        if (!f) {
-            fdl_msg("%s: %s", path, strerror(errno));
-            json_decref(root);
-            return -1;
-        }
-        rc = json_dumpf(root, f, flags);
-        fputc('\n', f);
-        if (fclose(f) != 0)
-            rc = -1;
+    bool to_stdout = !strcmp(path, "-");
+    FILE *f = to_stdout ? stdout : fopen(path, "we");
+    if (!f) {
+        fdl_msg("%s: %s", path, strerror(errno));
+        return -1;
     }
-    if (rc)
-        fdl_msg("%s: cannot write the JSON report", path);
-    json_decref(root);
-    return rc ? -1 : 0;
+    struct fdl_jw w;
+    fdl_jw_init(&w, f);
+    fdl_jw_obj(&w, NULL);
+    fdl_jw_str(&w, "format", "fdleak-report");
+    fdl_jw_int(&w, "version", 1);
+    fdl_jw_arr(&w, "processes");
+    for (size_t i = 0; i < n; i++)
+        fdl_render_json(&w, &procs[i]);
+    fdl_jw_end(&w, ']');
+    fdl_jw_end(&w, '}');
+    int rc = to_stdout ? fflush(f) : fclose(f);
+    if (rc != 0) {
+        fdl_msg("%s: cannot write the JSON report: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

@@ -5,9 +5,9 @@
 #define FDL_TOOL_RENDER_H
 
 #include "dump.h"
+#include "json.h"
 #include "symbolize.h"
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -22,7 +22,7 @@ struct fdl_proc {
     struct fdl_dump *dump;
     struct fdl_sym *sym;
     size_t ngroups, leaked, ninherited, nunknown;
-    struct fdl_group *groups; /* largest first, ties by first fd */
+    struct fdl_group *groups;    /* largest first, ties by first fd */
     size_t *inherited, *unknown; /* indices into dump->fds */
     size_t nearlier;
     const struct fdl_dump **earlier; /* earlier dumps of the same process (fdleak run) */
@@ -31,7 +31,7 @@ struct fdl_proc {
 struct fdl_render_opts {
     bool show_inherited;
     bool color;
-    size_t max_fds; /* descriptors listed per group in text, 0 = all */
+    size_t max_fds;  /* descriptors listed per group in text, 0 = all */
     const char *cwd; /* file names under it are shown relative in text; may be NULL */
 };
 
@@ -40,8 +40,8 @@ void fdl_proc_init(struct fdl_proc *p, struct fdl_dump *d);
 void fdl_proc_fini(struct fdl_proc *p);
 
 void fdl_render_text(FILE *out, struct fdl_proc *p, const struct fdl_render_opts *o);
-/* One element of the JSON "processes" array. */
-json_t *fdl_render_json(struct fdl_proc *p);
+/* Writes one element of the JSON "processes" array. */
+void fdl_render_json(struct fdl_jw *w, struct fdl_proc *p);
 /* Writes {"version": 1, "processes": [...]} to path ("-" = stdout). 0 or -1 (message given). */
 int fdl_render_json_file(const char *path, struct fdl_proc *procs, size_t n);
 

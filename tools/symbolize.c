@@ -33,7 +33,7 @@ struct fdl_sym_entry {
 struct fdl_sym {
     const struct fdl_dump *dump;
     Dwfl *dwfl;
-    int *mod_state;        /* per dump module, FDL_MOD_* */
+    int *mod_state;         /* per dump module, FDL_MOD_* */
     Dwfl_Module **mod_dwfl; /* per dump module when READY */
     struct fdl_sym_entry *table;
     size_t mask, used;

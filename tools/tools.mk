@@ -1,10 +1,10 @@
-# build/fdleak: the command (tools/*.c), linked with elfutils (libdw) and jansson, plus the
+# build/fdleak: the command (tools/*.c), linked with elfutils (libdw), plus the
 # bundled examples, `make demo`, `make install` and `make uninstall`.
 TOOL_SRC  = $(wildcard tools/*.c)
 TOOL_OBJ  = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(TOOL_SRC))
 # Recursively expanded: pkg-config runs only when the command is built, after `make deps`.
-TOOL_CFLAGS = $(CFLAGS_BASE) $(shell $(PKG_CONFIG) --cflags libdw jansson 2>/dev/null)
-TOOL_LIBS   = $(shell $(PKG_CONFIG) --libs libdw jansson 2>/dev/null)
+TOOL_CFLAGS = $(CFLAGS_BASE) $(shell $(PKG_CONFIG) --cflags libdw 2>/dev/null)
+TOOL_LIBS   = $(shell $(PKG_CONFIG) --libs libdw 2>/dev/null)
 DESTDIR ?=
 
 all: $(BUILD)/fdleak
@@ -13,8 +13,8 @@ $(BUILD)/fdleak: $(TOOL_OBJ)
 	$(CC) $(SANFLAGS) -o $@ $(TOOL_OBJ) $(TOOL_LIBS)
 
 $(BUILD)/tools/%.o: tools/%.c tools/*.h | $(BUILD)/tools
-	@if ! $(PKG_CONFIG) --exists libdw jansson; then \
-	  echo "libdw or jansson not found by pkg-config: run 'make deps'" >&2; exit 1; fi
+	@if ! $(PKG_CONFIG) --exists libdw; then \
+	  echo "libdw not found by pkg-config: run 'make deps'" >&2; exit 1; fi
 	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tools $(BUILD)/examples:
