@@ -170,6 +170,16 @@ def run_plain(argv, env=None, timeout=TIMEOUT, ulimit_n=None, stdin=subprocess.D
                           preexec_fn=_preexec(ulimit_n), errors="replace")
 
 
+def spawn_under_shim(argv, env=None, outdir=None, ulimit_n=None):
+    """Starts argv under the shim with pipes on stdin/stdout/stderr; returns (Popen, outdir)."""
+    if outdir is None:
+        outdir = new_outdir()
+    e = shim_env(env, os.path.join(outdir, "d.%p.%n.json"))
+    proc = subprocess.Popen(argv, env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_preexec(ulimit_n))
+    return proc, outdir
+
+
 def read_dumps(outdir, pattern="*"):
     """Parses every dump file in outdir. A file that is not a complete fdleak-dump raises."""
     files = sorted(f for f in glob.glob(os.path.join(outdir, pattern)) if os.path.isfile(f)
@@ -301,11 +311,11 @@ def nm_functions(binary):
     """{name: [(start, end), ...]} of the functions defined in binary (nm -S)."""
     binary = os.path.realpath(binary)
     if binary not in _nm_cache:
-        out = subprocess.run(["nm", "-S", "--defined-only", binary], capture_output=True,
+        out = subprocess.run(["nm", "-S", "-C", "--defined-only", binary], capture_output=True,
                              text=True, timeout=TIMEOUT).stdout
         funcs = {}
         for line in out.splitlines():
-            w = line.split()
+            w = line.split(None, 3)
             if len(w) == 4 and w[2] in "tTwW":
                 start, size = int(w[0], 16), int(w[1], 16)
                 name = w[3]
@@ -340,7 +350,10 @@ def stack_has_function(dump, fd_entry_or_stack, binary_path, func_name):
     sid = fd_entry_or_stack if isinstance(fd_entry_or_stack, int) else \
         fd_entry_or_stack.get("stack", 0)
     names = stack_functions(dump, sid, binary_path)
-    return any(n == func_name or n.startswith(func_name + ".") for n in names)
+    if isinstance(func_name, str):
+        func_name = (func_name,)
+    return any(n == f or n.startswith(f + ".") or n.startswith(f + "(")
+               for n in names for f in func_name)
 
 
 def need_stack_function(dump, entry, binary, func):
@@ -385,14 +398,17 @@ def check_complete(dump, res=None):
             eq(e.get("call"), "", "call of non-tracked fd %d" % e["fd"])
 
 
-def wait_line(stream, prefix, limit=200):
-    """Reads lines from stream until one starts with prefix (bounded)."""
+def wait_line(stream, prefix, limit=200, lines=False):
+    """Reads lines from stream until one starts with prefix (bounded). Returns that line, or
+    with lines=True every line read (the last one is the match)."""
+    seen = []
     for _ in range(limit):
         line = stream.readline()
         if not line:
             break
+        seen.append(line)
         if line.startswith(prefix):
-            return line
+            return seen if lines else line
     raise TestFailure("no %r line from the program" % prefix)
 
 

@@ -40,5 +40,6 @@ int main(int argc, char **argv)
     fact("leak open %d after", n);
     int n2 = after_closefrom();
     fact("leak open %d after", n2);
+    report_fdflags();
     return 0;
 }

@@ -11,6 +11,7 @@ NOINLINE static int via_pipe2(int p[2]) { int r = pipe2(p, O_CLOEXEC); KEEP(r); 
 NOINLINE static int open_source(void) { int fd = open(path_f, O_RDONLY); KEEP(fd); return fd; }
 NOINLINE static int open_victim(void) { int fd = open(path_g, O_RDONLY); KEEP(fd); return fd; }
 NOINLINE static int open_self_target(void) { int fd = open(path_g, O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int open_cloexec(void) { int fd = open(path_f, O_RDONLY | O_CLOEXEC); KEEP(fd); return fd; }
 NOINLINE static int via_dup(int fd) { int r = dup(fd); KEEP(r); return r; }
 NOINLINE static int via_dup2(int a, int b) { int r = dup2(a, b); KEEP(r); return r; }
 NOINLINE static int via_dup3(int a, int b, int fl) { int r = dup3(a, b, fl); KEEP(r); return r; }
@@ -78,10 +79,11 @@ int main(int argc, char **argv)
     fact("leak fcntl64 %d cloexec", g2);
 
     /* F_SETFD changes only the flag */
-    int s1 = open_source(), s2 = open(path_f, O_RDONLY | O_CLOEXEC);
+    int s1 = open_source(), s2 = open_cloexec();
     CHECK(s1 >= 0 && s2 >= 0);
     CHECK(fcntl(s1, F_SETFD, FD_CLOEXEC) == 0 && fcntl(s2, F_SETFD, 0) == 0);
     fact("leak open %d setfd cloexec", s1);
     fact("leak open %d setfd nocloexec", s2);
+    report_fdflags();
     return 0;
 }

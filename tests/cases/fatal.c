@@ -48,6 +48,7 @@ int main(int argc, char **argv)
     else if (strcmp(s, "BUS") == 0) {
         FILE *t = tmpfile();
         CHECK(t);
+        fact("leak tmpfile %d", fileno(t));
         volatile char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(t), 0);
         CHECK(m != MAP_FAILED);
         m[4096] = 1;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline, noclone))
@@ -25,6 +26,17 @@ __attribute__((format(printf, 1, 2))) static inline void fact(const char *fmt, .
     vprintf(fmt, ap);
     va_end(ap);
     putchar('\n');
+}
+
+/* Prints `fdflags <fd> <0|1>` (FD_CLOEXEC) for every open descriptor below 1024: the ground
+ * truth the tests compare with the dump's `cloexec`. */
+static inline void report_fdflags(void)
+{
+    for (int fd = 0; fd < 1024; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0)
+            fact("fdflags %d %d", fd, (fl & FD_CLOEXEC) ? 1 : 0);
+    }
 }
 
 #define CHECK(cond)                                                                                \

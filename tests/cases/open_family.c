@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     snprintf(path_c, sizeof path_c, "%s/created", argv[1]);
     dirfd_ = open(argv[1], O_RDONLY | O_DIRECTORY);
     CHECK(dirfd_ >= 0);
-    fact("leak open %d %s", dirfd_, argv[1]);
+    fact("leak open_dirfd %d %s", dirfd_, argv[1]);
     const struct entry calls[] = {
         {"open", via_open, path_f},
         {"open64", via_open64, path_f},
@@ -62,5 +62,6 @@ int main(int argc, char **argv)
         fact("leak %s %d %s", calls[i].name, keep, calls[i].path);
         fact("closed %s %d", calls[i].name, drop);
     }
+    report_fdflags();
     return 0;
 }

@@ -13,6 +13,8 @@ static char path_f[4200];
 
 NOINLINE static int via_socket(int type) { int fd = socket(AF_INET, type, 0); KEEP(fd); return fd; }
 NOINLINE static int via_socketpair(int sv[2]) { int r = socketpair(AF_UNIX, SOCK_STREAM, 0, sv); KEEP(r); return r; }
+NOINLINE static int via_socket_unix(void) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); KEEP(fd); return fd; }
+NOINLINE static int via_socketpair_dgram(int sv[2]) { int r = socketpair(AF_UNIX, SOCK_DGRAM, 0, sv); KEEP(r); return r; }
 NOINLINE static int via_accept(int l) { int fd = accept(l, NULL, NULL); KEEP(fd); return fd; }
 NOINLINE static int via_accept4(int l) { int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC); KEEP(fd); return fd; }
 
@@ -141,7 +143,7 @@ int main(int argc, char **argv)
     fact("closed close %d", c3);
 
     /* unix listener bound to a path */
-    int u = socket(AF_UNIX, SOCK_STREAM, 0);
+    int u = via_socket_unix();
     struct sockaddr_un sun = {0};
     sun.sun_family = AF_UNIX;
     snprintf(sun.sun_path, sizeof sun.sun_path, "%s/sock", argv[1]);
@@ -150,7 +152,7 @@ int main(int argc, char **argv)
 
     /* SCM_RIGHTS: the sender's copies are closed, the received ones leak */
     int pair[2];
-    CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) == 0);
+    CHECK(via_socketpair_dgram(pair) == 0);
     int f1 = open(path_f, O_RDONLY), f2 = open(path_f, O_RDONLY);
     CHECK(f1 >= 0 && f2 >= 0);
     int two[2] = {f1, f2};
@@ -175,5 +177,6 @@ int main(int argc, char **argv)
     fact("leak recvmmsg %d", got[1]);
     fact("leak socketpair %d", pair[0]);
     fact("leak socketpair %d", pair[1]);
+    report_fdflags();
     return 0;
 }

@@ -77,6 +77,7 @@ int main(int argc, char **argv)
     snprintf(shm_name, sizeof shm_name, "/fdleak-test-shm-%d", (int)getpid());
     snprintf(mq_name, sizeof mq_name, "/fdleak-test-mq-%d", (int)getpid());
 
+    fact("pid %d", (int)getpid());
     pair("eventfd", "eventfd", via_eventfd);
     pair("timerfd_create", "timerfd", via_timerfd_create);
 
@@ -168,5 +169,6 @@ int main(int argc, char **argv)
     } else {
         fact("skip open_by_handle_at %d", errno);
     }
+    report_fdflags();
     return 0;
 }

@@ -122,5 +122,6 @@ int main(int argc, char **argv)
     CHECK(d3);
     CHECK(closedir(d3) == 0);
     fact("closed closedir %d", fd);
+    report_fdflags();
     return 0;
 }

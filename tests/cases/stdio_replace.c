@@ -26,5 +26,6 @@ int main(int argc, char **argv)
         CHECK(reopen_stdin(argv[2]) == 0);
         fact("leak open 0 %s", argv[2]);
     }
+    report_fdflags();
     return 0;
 }

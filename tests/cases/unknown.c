@@ -26,5 +26,6 @@ int main(int argc, char **argv)
     int gone = open(argv[1], O_RDONLY);
     CHECK(gone >= 0 && syscall(SYS_close, gone) == 0);
     fact("rawclosed close %d", gone);
+    report_fdflags();
     return 0;
 }

@@ -1,0 +1,978 @@
+"""End-to-end tests of libfdleak.so: each fixture of tests/cases/ runs under the shim and the raw
+dumps (docs/dump-format.md) are compared with the facts the program printed."""
+import os
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+
+import lib
+from lib import check, eq
+
+KINDS = {"file", "directory", "pipe", "socket", "eventfd", "epoll", "timerfd", "signalfd",
+         "inotify", "fanotify", "memfd", "pty", "shm", "mqueue", "pidfd", "unknown"}
+OPEN_FAMILY = {"open", "open64", "openat", "openat64", "__open_2", "__open64_2", "__openat_2",
+               "__openat64_2"}
+
+
+def _data_dir():
+    d = tempfile.mkdtemp(prefix="fdleak-data-")
+    for name, text in (("f", "hello\n"), ("g", "world\n")):
+        with open(os.path.join(d, name), "w") as fh:
+            fh.write(text)
+    return d
+
+
+def _run(name, args=(), **kw):
+    exe = lib.fixture(name)
+    res, dumps = lib.run_under_shim([exe] + list(args), **kw)
+    res.exe = exe
+    return exe, res, dumps
+
+
+def _ok(res, rc=0):
+    eq(res.returncode, rc, "exit status", res.describe())
+
+
+def _exit_dump(res, pid=None):
+    """The exit dump of the program: of pid, else of the pid the program printed (`pid N`),
+    else of the only process whose exe is the fixture that ran."""
+    dumps = res.dumps
+    if pid is None and res.facts("pid"):
+        pid = int(res.facts("pid")[0][1])
+    if pid is None and getattr(res, "exe", None):
+        real = os.path.realpath(res.exe)
+        dumps = [d for d in dumps if os.path.realpath(d.get("exe", "")) == real]
+    d = lib.one_dump(dumps, "exit", pid)
+    lib.check_complete(d)
+    return d
+
+
+def _check_leaks(d, res, exe, spec=None, exact=True, extra_tracked=()):
+    """Every `leak <label> <fd> [extras]` line must be a tracked fd of the expected call, kind,
+    path and cloexec (ground truth from `fdflags`), with the named function on its stack; every
+    `closed` fd not reused must be absent; with exact, no other fd is tracked."""
+    spec = spec or {}
+    flags = {int(w[1]): w[2] == "1" for w in res.facts("fdflags")}
+    leaked = {}
+    for w in res.facts("leak", "replaced"):
+        label, fd, extra = w[1], int(w[2]), w[3:]
+        leaked[fd] = label
+        s = spec.get(label, {})
+        e = lib.need_fd(d, fd)
+        where = "fd %d (%s %s)" % (fd, w[0], label)
+        eq(e["origin"], "tracked", "origin of " + where, lib.brief(d))
+        calls = s.get("calls", {label})
+        check(e["call"] in calls, "call of %s: expected one of %s, got %r" % (
+            where, sorted(calls), e["call"]))
+        kind = s.get("kind") or next((x for x in extra if x in KINDS), None)
+        if kind:
+            eq(e["kind"], kind, "kind of " + where)
+        paths = [x for x in extra if x.startswith("/") or x == "f"]
+        if paths and s.get("path", True):
+            eq(e["path"], paths[0], "path of " + where)
+        for x in extra:
+            if x.startswith("unix:"):
+                eq(e.get("local"), x, "local address of " + where)
+        if fd in flags:
+            eq(e["cloexec"], flags[fd], "cloexec of %s (fcntl F_GETFD says %s)" % (
+                where, flags[fd]))
+        if "cloexec" in extra:
+            eq(e["cloexec"], True, "cloexec of " + where)
+        check(e.get("tid", 0) > 0, "tid of %s is %r" % (where, e.get("tid")))
+        func = s.get("func")
+        if func:
+            lib.need_stack_function(d, e, exe, func)
+    for w in res.facts("closed"):
+        fd = int(w[2])
+        if fd not in leaked:
+            e = lib.fd_entry(d, fd)
+            check(e is None, "fd %d closed by %s is still in the dump: %s" % (fd, w[1], e))
+    if exact:
+        tracked = {e["fd"] for e in lib.leaks(d)}
+        want = set(leaked) | set(extra_tracked)
+        eq(sorted(tracked), sorted(want), "tracked fds", lib.brief(d))
+    return leaked
+
+
+# ---- entry points ---------------------------------------------------------------------------
+
+def test_open_family():
+    data = _data_dir()
+    exe, res, _ = _run("open_family", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    spec = {label: {"calls": {label}, "kind": "file", "func": "via_" + label}
+            for label in ("open", "open64", "openat", "openat64", "creat", "creat64")}
+    for fort, base in (("__open_2", "open"), ("__open64_2", "open64"),
+                       ("__openat_2", "openat"), ("__openat64_2", "openat64")):
+        spec[fort] = {"calls": {fort, base}, "kind": "file", "func": "via_" + fort}
+    spec["open_creat"] = {"calls": {"open"}, "kind": "file", "func": "via_open_creat"}
+    spec["open_dirfd"] = {"calls": {"open"}, "kind": "directory"}
+    leaked = _check_leaks(d, res, exe, spec)
+    eq(len(leaked), 12, "leaks printed")
+
+
+def test_stdio_family():
+    data = _data_dir()
+    exe, res, _ = _run("stdio_family", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    spec = {label: {"kind": "file", "func": "via_" + label}
+            for label in ("fopen", "fopen64", "freopen", "freopen64", "tmpfile", "tmpfile64",
+                          "mkstemp", "mkstemp64", "mkostemp", "mkostemp64", "mkstemps",
+                          "mkstemps64", "mkostemps", "mkostemps64")}
+    spec["fdopen"] = {"calls": {"open", "fdopen"}, "kind": "file", "func": "acquire_for_fdopen"}
+    spec["popen"] = {"kind": "pipe", "func": "via_popen"}
+    spec["opendir"] = {"kind": "directory", "func": "via_opendir"}
+    spec["fdopendir"] = {"calls": {"open", "fdopendir"}, "kind": "directory",
+                         "func": "acquire_for_fdopendir"}
+    leaked = _check_leaks(d, res, exe, spec)
+    eq(len(leaked), 19, "leaks printed")
+    # freopen keeps the stream's number or moves it: the old one is not left behind
+    before = int(res.facts("freopen_from")[0][1])
+    if before not in leaked:
+        check(lib.fd_entry(d, before) is None, "fd %d replaced by freopen still listed" % before)
+
+
+def test_fdopen_keeps_acquisition_stack():
+    data = _data_dir()
+    exe, res, _ = _run("stdio_family", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    for call, func in (("fdopen", "acquire_for_fdopen"), ("fdopendir", "acquire_for_fdopendir")):
+        fd = lib.fact_fds(res.stdout, "leak", call)[0]
+        e = lib.need_fd(d, fd)
+        lib.need_stack_function(d, e, exe, func)
+        check(not lib.stack_has_function(d, e, exe, "via_" + call),
+              "%s replaced the acquisition stack of fd %d" % (call, fd))
+
+
+def test_sockets():
+    data = _data_dir()
+    exe, res, _ = _run("sockets", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    spec = {
+        "socket": {"kind": "socket", "func": ("via_socket", "via_socket_unix")},
+        "socketpair": {"kind": "socket", "func": ("via_socketpair", "via_socketpair_dgram")},
+        "accept": {"kind": "socket", "func": "via_accept"},
+        "accept4": {"kind": "socket", "func": "via_accept4"},
+        "recvmsg": {"kind": "file", "func": "via_recvmsg"},
+        "recvmmsg": {"kind": "file", "func": "via_recvmmsg"},
+    }
+    _check_leaks(d, res, exe, spec)
+    port = int(res.facts("port")[0][1])
+    addr = "127.0.0.1:%d" % port
+    for w in res.facts("leak"):
+        fd = int(w[2])
+        e = lib.need_fd(d, fd)
+        if "listener" in w:
+            eq(e["local"], addr, "local address of the listener fd %d" % fd)
+        if "client" in w:
+            eq(e["peer"], addr, "peer address of client fd %d" % fd)
+        if w[1] in ("accept", "accept4"):
+            eq(e["local"], addr, "local address of accepted fd %d" % fd)
+            check(e["peer"].startswith("127.0.0.1:"), "peer of accepted fd %d: %r" % (
+                fd, e["peer"]))
+
+
+def test_scm_rights_recvmsg_recvmmsg():
+    data = _data_dir()
+    exe, res, _ = _run("sockets", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    got = {"recvmsg": 0, "recvmmsg": 0}
+    for w in res.facts("leak"):
+        if w[1] in got:
+            e = lib.need_fd(d, int(w[2]))
+            eq(e["call"], w[1], "call of received fd %s" % w[2])
+            got[w[1]] += 1
+    eq(got, {"recvmsg": 3, "recvmmsg": 2}, "received descriptors")
+
+
+def test_pipes_dups_fcntl():
+    data = _data_dir()
+    exe, res, _ = _run("dups", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    spec = {
+        "pipe": {"kind": "pipe", "func": "via_pipe"},
+        "pipe2": {"kind": "pipe", "func": "via_pipe2"},
+        "open": {"kind": "file", "func": ("open_source", "open_self_target", "open_cloexec")},
+        "dup": {"kind": "file", "func": "via_dup"},
+        "dup2": {"kind": "file", "func": "via_dup2", "path": False},
+        "dup3": {"kind": "file", "func": "via_dup3", "path": False},
+        "fcntl": {"kind": "file", "func": "via_fcntl"},
+        "fcntl64": {"calls": {"fcntl64", "fcntl"}, "kind": "file", "func": "via_fcntl64"},
+    }
+    _check_leaks(d, res, exe, spec)
+
+
+def test_dup2_onto_open_fd_replaces_record():
+    data = _data_dir()
+    exe, res, _ = _run("dups", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    for w in res.facts("replaced"):
+        e = lib.need_fd(d, int(w[2]))
+        eq(e["call"], w[1], "call of fd %s replaced by %s" % (w[2], w[1]))
+        lib.need_stack_function(d, e, exe, "via_" + w[1])
+        check(not lib.stack_has_function(d, e, exe, "open_victim"),
+              "fd %s still carries the stack of the descriptor %s replaced" % (w[2], w[1]))
+    eq(len(res.facts("replaced")), 2, "replaced lines")
+
+
+def test_dup2_same_fd_changes_nothing():
+    data = _data_dir()
+    exe, res, _ = _run("dups", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    line = [w for w in res.facts("leak") if "self" in w][0]
+    e = lib.need_fd(d, int(line[2]))
+    eq(e["call"], "open", "call of fd %s after dup2(fd, fd)" % line[2])
+    eq(e["path"], os.path.join(data, "g"), "path after dup2(fd, fd)")
+    lib.need_stack_function(d, e, exe, "open_self_target")
+    check(not lib.stack_has_function(d, e, exe, "via_dup2"), "dup2(fd, fd) recharged the fd")
+
+
+def test_special_descriptors():
+    data = _data_dir()
+    exe, res, _ = _run("special", [data])
+    _ok(res)
+    d = _exit_dump(res)
+    labels = {w[1] for w in res.facts("leak")}
+    spec = {label: {"func": "via_" + label} for label in labels if label != "open"}
+    _check_leaks(d, res, exe, spec)
+    for w in res.facts("same"):
+        e = lib.need_fd(d, int(w[2]))
+        eq(e["call"], "signalfd", "signalfd(fd, ...) on an existing fd")
+        lib.need_stack_function(d, e, exe, "via_signalfd")
+    skipped = [w[1] for w in res.facts("skip")]
+    must = {"eventfd", "timerfd_create", "signalfd", "epoll_create", "epoll_create1",
+            "inotify_init", "inotify_init1", "memfd_create", "posix_openpt", "getpt", "openpty",
+            "forkpty", "shm_open"}
+    eq(sorted(must - labels), [], "entry points not exercised (skipped: %s)" % skipped)
+
+
+def test_close_range_closefrom():
+    exe, res, _ = _run("close_family", ["/etc/hostname"])
+    _ok(res)
+    d = _exit_dump(res)
+    spec = {"open": {"kind": "file", "func": ("via_open", "after_closefrom")}}
+    _check_leaks(d, res, exe, spec)
+    for w in res.facts("leak"):
+        if "cloexec" in w:
+            eq(lib.need_fd(d, int(w[2]))["cloexec"], True,
+               "close_range(CLOSE_RANGE_CLOEXEC) must only mark fd %s" % w[2])
+        if "after" in w:
+            lib.need_stack_function(d, lib.need_fd(d, int(w[2])), exe, "after_closefrom")
+
+
+def test_failed_calls_transparent():
+    exe = lib.fixture("failing")
+    plain = lib.run_plain([exe])
+    res, dumps = lib.run_under_shim([exe])
+    eq(plain.returncode, 0, "exit status without the shim", plain.stderr)
+    _ok(res)
+    want = plain.stdout.splitlines()
+    got = res.stdout.splitlines()
+    diff = [(a, b) for a, b in zip(want, got) if a != b]
+    check(not diff and len(want) == len(got),
+          "return values/errno differ under the shim (without -> with): %s" % diff[:8],
+          "without:\n" + plain.stdout, "with:\n" + res.stdout)
+    d = _exit_dump(res)
+    eq([e["fd"] for e in d["fds"]], [0, 1, 2], "fds after failed calls (nothing recorded)",
+       lib.brief(d))
+
+
+def test_fd_numbers_unchanged():
+    exe = lib.fixture("fdnumbers")
+    plain = lib.run_plain([exe])
+    res, _ = lib.run_under_shim([exe])
+    _ok(res)
+    eq(res.facts("fdnums"), lib.facts(plain.stdout, "fdnums"),
+       "descriptor numbers with the shim vs without")
+
+
+def test_own_fds_never_reported():
+    exe = lib.fixture("fdnumbers")
+    plain = lib.run_plain([exe])
+    res, _ = lib.run_under_shim([exe])
+    _ok(res)
+    d = _exit_dump(res)
+    program = sorted(int(x) for x in lib.facts(plain.stdout, "fds")[0][1:])
+    inside = sorted(int(x) for x in res.facts("fds")[0][1:])
+    dumped = [e["fd"] for e in d["fds"]]
+    eq(dumped, program, "fds in the dump vs the program's own fds (listed without the shim)",
+       "listing under the shim (includes fdleak's own): %s" % inside)
+    for e in d["fds"]:
+        check(e["fd"] in inside, "dump lists fd %d that is not open" % e["fd"])
+    eq(d["open_fds"], len(program), "open_fds (excludes fdleak's own)")
+    nums = [int(x) for x in res.facts("fdnums")[0][1:]]
+    for fd in set(nums[1:]):
+        eq(lib.need_fd(d, fd)["origin"], "tracked", "origin of fd %d" % fd)
+
+
+# ---- origins ----------------------------------------------------------------------------------
+
+def test_unknown_origin():
+    path = os.path.join(_data_dir(), "f")
+    exe, res, _ = _run("unknown", [path])
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"kind": "file", "path": True}})
+    n = 0
+    for w in res.facts("unknown"):
+        e = lib.need_fd(d, int(w[2]))
+        eq(e["origin"], "unknown", "origin of fd %s opened by %s" % (w[2], w[1]))
+        eq(e["call"], "", "call of unknown fd %s" % w[2])
+        if w[1] == "syscall":
+            eq(e["target"], os.path.realpath(path), "target of unknown fd %s" % w[2])
+        n += 1
+    check(n >= 1, "no unknown fd printed")
+
+
+def test_inherited_across_exec():
+    path = os.path.join(_data_dir(), "f")
+    outdir = lib.new_outdir()
+    exe = lib.fixture("inherited")
+    env = {"FIXTURE_PRELOAD": lib.preload_value(),
+           "FDLEAK_OUTPUT": os.path.join(outdir, "d.%p.%n.json")}
+    env.update({k: v for k, v in lib.shim_env().items() if k == "ASAN_OPTIONS"})
+    proc = lib.run_plain([exe, "parent", path], env=env)
+    eq(proc.returncode, 0, "exit status", proc.stdout + proc.stderr)
+    res = lib.Result(proc, *lib.read_dumps(outdir)[:1], outdir, [])
+    child_pid = int(res.facts("pid")[0][1])
+    d = _exit_dump(res, child_pid)
+    for w in res.facts("inherited"):
+        e = lib.need_fd(d, int(w[2]))
+        eq(e["origin"], "inherited", "origin of inherited %s fd %s" % (w[1], w[2]))
+        eq(e["call"], "", "call of inherited fd %s" % w[2])
+        if w[1] == "file":
+            eq(e["target"], os.path.realpath(path), "target of inherited fd %s" % w[2])
+    for fd in (0, 1, 2):
+        eq(lib.need_fd(d, fd)["origin"], "inherited", "origin of fd %d" % fd)
+    _check_leaks(d, res, exe, {"open": {"func": "child_leak", "kind": "file"}})
+
+
+def test_inherited_pass_fds():
+    exe = lib.fixture("simple")
+    r, w = os.pipe()
+    try:
+        res, _ = lib.run_under_shim([exe], pass_fds=(r, w))
+    finally:
+        os.close(r)
+        os.close(w)
+    _ok(res)
+    d = _exit_dump(res)
+    for fd in (r, w):
+        e = lib.need_fd(d, fd)
+        eq(e["origin"], "inherited", "origin of passed fd %d" % fd)
+    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})
+
+
+def test_stdio_not_leaks():
+    exe, res, _ = _run("simple")
+    _ok(res)
+    d = _exit_dump(res)
+    for fd in (0, 1, 2):
+        e = lib.need_fd(d, fd)
+        eq(e["origin"], "inherited", "origin of fd %d" % fd)
+    check(all(e["fd"] > 2 for e in lib.leaks(d)), "stdio reported as leaks: %s" % lib.brief(d))
+
+
+def _stdin_replaced(mode, call, func):
+    path = os.path.join(_data_dir(), "f")
+    exe, res, _ = _run("stdio_replace", [mode, path])
+    _ok(res)
+    d = _exit_dump(res)
+    e = lib.need_fd(d, 0)
+    eq(e["origin"], "tracked", "origin of replaced stdin")
+    eq(e["call"], call, "call charged for replaced stdin")
+    lib.need_stack_function(d, e, exe, func)
+    for fd in (1, 2):
+        eq(lib.need_fd(d, fd)["origin"], "inherited", "origin of fd %d" % fd)
+    _check_leaks(d, res, exe, {call: {"func": func}})
+
+
+def test_stdin_replaced_by_dup2():
+    _stdin_replaced("dup2", "dup2", "replace_stdin")
+
+
+def test_stdin_replaced_by_freopen():
+    _stdin_replaced("freopen", "freopen", "replace_stdin_freopen")
+
+
+def test_stdin_closed_and_reopened():
+    _stdin_replaced("reopen", "open", "reopen_stdin")
+
+
+def test_wrapper_before_constructor():
+    exe, res, _ = _run("ctor_before_shim")
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"kind": "file"}})
+    fd = lib.fact_fds(res.stdout, "leak")[0]
+    e = lib.need_fd(d, fd)
+    if e["stack"]:
+        so = os.path.join(lib.build_dir(), "tests", "libctoropen.so")
+        lib.need_stack_function(d, e, so, "ctoropen_acquire")
+
+
+# ---- processes ------------------------------------------------------------------------------
+
+def _fork(mode):
+    path = os.path.join(_data_dir(), "f")
+    exe, res, dumps = _run("forkcase", [mode, path])
+    _ok(res)
+    ppid = int(res.facts("parent")[0][2])
+    child = {w[1]: int(w[2]) for w in res.facts("child")}
+    pd = _exit_dump(res, ppid)
+    cd = _exit_dump(res, child["pid"])
+    eq(cd["ppid"], ppid, "ppid in the child's dump")
+    eq(len(dumps), 2, "dumps (parent and child)")
+    a = int(res.facts("both")[0][2])
+    for dd, who in ((pd, "parent"), (cd, "child")):
+        e = lib.need_fd(dd, a)
+        eq(e["call"], "open", "call of fd %d in the %s" % (a, who))
+        lib.need_stack_function(dd, e, exe, "parent_open")
+    c = child["closed"]
+    e = lib.need_fd(pd, c)
+    lib.need_stack_function(pd, e, exe, "parent_open")
+    dfd = child["open"]
+    e = lib.need_fd(cd, dfd)
+    lib.need_stack_function(cd, e, exe, "child_open")
+    check(not lib.stack_has_function(cd, e, exe, "parent_open"),
+          "child's fd %d kept the parent's record" % dfd)
+    if dfd != c:
+        check(lib.fd_entry(cd, c) is None, "fd %d closed in the child still in its dump" % c)
+        check(lib.fd_entry(pd, dfd) is None, "child's fd %d in the parent's dump" % dfd)
+    eq(sorted(e["fd"] for e in lib.leaks(cd)), sorted({a, dfd}), "child's tracked fds")
+    eq(sorted(e["fd"] for e in lib.leaks(pd)), sorted({a, c}), "parent's tracked fds")
+
+
+def test_fork_child_dumps_exit():
+    _fork("exit")
+
+
+def test_fork_child_dumps__exit():
+    _fork("_exit")
+
+
+def _vfork(mode):
+    path = os.path.join(_data_dir(), "f")
+    exe, res, dumps = _run("vforkcase", [mode, path])
+    _ok(res)
+    child = int(res.facts("child")[0][2])
+    parent = [d for d in dumps if d["pid"] != child]
+    check(parent, "no dump from the parent")
+    d = lib.one_dump(parent, "exit")
+    lib.check_complete(d)
+    _check_leaks(d, res, exe, {"open": {"func": "parent_open", "kind": "file"}})
+    check(lib.fd_entry(d, 30) is None, "vfork child's dup2 onto 30 shows in the parent")
+    for cd in dumps:
+        if cd["pid"] == child:
+            lib.check_complete(cd)
+            eq(lib.leaks(cd), [], "tracked fds in the vfork child's dump")
+    return dumps, child
+
+
+def test_vfork_child_does_not_corrupt_parent():
+    _vfork("plain")
+
+
+def test_vfork_exec():
+    dumps, child = _vfork("exec")
+    cds = [d for d in dumps if d["pid"] == child]
+    eq(len(cds), 1, "dumps of the exec'd /bin/true")
+    check(cds[0]["exe"].endswith("/true"), "exe of the exec'd child: %r" % cds[0]["exe"])
+
+
+def test_exec_after_fork_labels_inherited():
+    path = os.path.join(_data_dir(), "f")
+    exe, res, dumps = _run("execcase", ["fork", path])
+    _ok(res)
+    pre = {w[1]: int(w[2]) for w in res.facts("pre")}
+    post = {w[1]: int(w[2]) for w in res.facts("exec")}
+    pd = _exit_dump(res, pre["pid"])
+    cd = _exit_dump(res, post["pid"])
+    e = lib.need_fd(pd, pre["inheritable"])
+    eq(e["origin"], "tracked", "origin in the parent")
+    lib.need_stack_function(pd, e, exe, "open_before_exec")
+    e = lib.need_fd(cd, pre["inheritable"])
+    eq(e["origin"], "inherited", "origin of fd %d after exec" % pre["inheritable"])
+    if pre["cloexec"] != post["leak"]:
+        check(lib.fd_entry(cd, pre["cloexec"]) is None, "O_CLOEXEC fd survived exec in the dump")
+    e = lib.need_fd(cd, post["leak"])
+    eq(e["origin"], "tracked", "origin of the exec'd program's own fd")
+    lib.need_stack_function(cd, e, exe, "open_after_exec")
+    eq([e["fd"] for e in lib.leaks(cd)], [post["leak"]], "tracked fds after exec")
+
+
+def test_exec_direct_starts_fresh():
+    path = os.path.join(_data_dir(), "f")
+    exe, res, dumps = _run("execcase", ["direct", path])
+    _ok(res)
+    pre = {w[1]: int(w[2]) for w in res.facts("pre")}
+    post = {w[1]: int(w[2]) for w in res.facts("exec")}
+    eq(pre["pid"], post["pid"], "pid across exec")
+    eq(len(dumps), 1, "dumps (exec without exit writes none for the old image)")
+    d = _exit_dump(res)
+    eq(lib.need_fd(d, pre["inheritable"])["origin"], "inherited", "origin after exec")
+    eq([e["fd"] for e in lib.leaks(d)], [post["leak"]], "tracked fds after exec")
+
+
+def test_threads_consistent():
+    exe, res, _ = _run("threads", timeout=60)
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "thread_leak", "kind": "file"}})
+    tids = set()
+    for w in res.facts("leak"):
+        e = lib.need_fd(d, int(w[2]))
+        eq(e["tid"], int(w[3]), "tid of fd %s" % w[2])
+        tids.add(e["tid"])
+    eq(len(tids), 8, "distinct acquiring threads")
+    eq(len(lib.leaks(d)), 24, "leaks")
+    st = d["stats"]
+    check(st["acquired"] - st["released"] >= 24, "stats acquired-released < leaks: %s" % st)
+
+
+# ---- signals ----------------------------------------------------------------------------------
+
+def _fatal(name):
+    signum = getattr(signal, "SIG" + name)
+    exe, res, dumps = _run("fatal", [name])
+    eq(res.returncode, -signum, "wait status (died of SIG%s)" % name, res.describe())
+    d = lib.one_dump(dumps, "fatal-signal")
+    lib.check_complete(d)
+    eq(d["signal"], int(signum), "signal in the dump")
+    eq(lib.by_trigger(dumps, "exit"), [], "exit dumps")
+    _check_leaks(d, res, exe, {"open": {"func": "leak_before_death", "kind": "file"},
+                               "tmpfile": {"kind": "file"}})
+    check("survived" not in res.stdout, "the program went on after SIG%s" % name)
+
+
+def test_fatal_sigterm():
+    _fatal("TERM")
+
+
+def test_fatal_sigint():
+    _fatal("INT")
+
+
+def test_fatal_sighup():
+    _fatal("HUP")
+
+
+def test_fatal_sigquit():
+    _fatal("QUIT")
+
+
+def test_fatal_sigabrt():
+    _fatal("ABRT")
+
+
+def test_fatal_sigsegv():
+    _fatal("SEGV")
+
+
+def test_fatal_sigbus():
+    _fatal("BUS")
+
+
+def test_handled_signal_not_fatal():
+    exe, res, dumps = _run("fatal", ["handled"])
+    _ok(res)
+    check("handled 1" in res.stdout, "the program's own SIGTERM handler did not run",
+          res.describe())
+    eq(lib.by_trigger(dumps, "fatal-signal"), [], "fatal-signal dumps")
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "leak_before_death"}})
+
+
+def _signal_dump_once(env, sig):
+    exe = lib.fixture("simple")
+    proc, outdir = lib.spawn_under_shim([exe, "wait"], env=env)
+    seen = []
+    try:
+        seen = lib.wait_line(proc.stdout, "ready", lines=True)
+        os.kill(proc.pid, sig)
+        # the dump signal is handled asynchronously: wait (bounded) for the file
+        for _ in range(200):
+            dumps, _ = lib.read_dumps(outdir)
+            if lib.by_trigger(dumps, "signal"):
+                break
+            time.sleep(0.025)
+        out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=lib.TIMEOUT)
+    return proc.returncode, "".join(seen) + out, err, lib.read_dumps(outdir)[0]
+
+
+def test_dump_signal_default():
+    rc, out, err, dumps = _signal_dump_once(None, 61)
+    eq(rc, 0, "exit status after the dump signal", err)
+    d = lib.one_dump(dumps, "signal")
+    lib.check_complete(d)
+    eq(d["signal"], 61, "signal of the on-demand dump")
+    fd = lib.fact_fds(out, "leak")[0]
+    eq(lib.need_fd(d, fd)["call"], "open", "call of the leak in the on-demand dump")
+    lib.one_dump(dumps, "exit")
+
+
+def test_dump_signal_setting_usr1():
+    rc, out, err, dumps = _signal_dump_once({"FDLEAK_SIGNAL": "USR1"}, signal.SIGUSR1)
+    eq(rc, 0, "exit status after SIGUSR1 with FDLEAK_SIGNAL=USR1", err)
+    d = lib.one_dump(dumps, "signal")
+    eq(d["signal"], int(signal.SIGUSR1), "signal of the on-demand dump")
+
+
+def test_dump_signal_none():
+    exe = lib.fixture("simple")
+    proc, outdir = lib.spawn_under_shim([exe, "wait"], env={"FDLEAK_SIGNAL": "none"})
+    try:
+        lib.wait_line(proc.stdout, "ready")
+        os.kill(proc.pid, 61)
+        proc.communicate(timeout=lib.TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=lib.TIMEOUT)
+    eq(proc.returncode, -61, "signal 61 with FDLEAK_SIGNAL=none keeps its default action")
+    dumps, _ = lib.read_dumps(outdir)
+    eq(lib.by_trigger(dumps, "signal"), [], "on-demand dumps with FDLEAK_SIGNAL=none")
+
+
+def test_signal_storm():
+    exe = lib.fixture("storm")
+    proc, outdir = lib.spawn_under_shim([exe])
+    sent = 0
+    seen = []
+    try:
+        seen = lib.wait_line(proc.stdout, "ready", lines=True)
+        pid = int(seen[-1].split()[1])
+        for _ in range(300):
+            os.kill(pid, 61)
+            sent += 1
+            time.sleep(0.002)
+        out, err = proc.communicate("stop\n", timeout=90)
+        out = "".join(seen) + out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=lib.TIMEOUT)
+    eq(proc.returncode, 0, "exit status after %d dump signals" % sent, err[-2000:])
+    dumps, files = lib.read_dumps(outdir)  # raises on any truncated or invalid dump
+    sig = lib.by_trigger(dumps, "signal")
+    check(len(sig) >= 1, "no on-demand dump after %d signals" % sent)
+    for d in sig:
+        lib.check_complete(d)
+        eq(d["signal"], 61, "signal of on-demand dump %s" % d["_file"])
+    seqs = sorted(d["seq"] for d in dumps)
+    eq(seqs, list(range(1, len(dumps) + 1)), "dump sequence numbers")
+    d = lib.one_dump(dumps, "exit")
+    lib.check_complete(d)
+    leaked = lib.fact_fds(out, "leak")
+    eq(sorted(e["fd"] for e in lib.leaks(d)), sorted(leaked), "tracked fds at exit",
+       lib.brief(d))
+
+
+# ---- exhaustion and thresholds ----------------------------------------------------------------
+
+def test_emfile_dump_once():
+    exe, res, dumps = _run("emfile", ["once"], ulimit_n=64)
+    _ok(res)
+    em = lib.by_trigger(dumps, "emfile")
+    eq(len(em), 1, "emfile dumps while the program keeps hitting EMFILE")
+    d = em[0]
+    lib.check_complete(d)
+    eq(d["trigger_call"], "open", "trigger_call")
+    eq(d["trigger_errno"], 24, "trigger_errno")
+    eq(d["limit_nofile"], 64, "limit_nofile")
+    check(d["trigger_stack"] != 0, "trigger_stack is 0")
+    check(lib.stack_ips(d, d["trigger_stack"]), "trigger_stack %d not in stacks" %
+          d["trigger_stack"])
+    lib.need_stack_function(d, d["trigger_stack"], exe, "exhaust")
+    eq(int(res.facts("emfile_failures")[0][1]), 200, "calls failing with EMFILE")
+    opened = int(res.facts("opened")[0][1])
+    check(len(lib.leaks(d)) >= opened, "emfile dump lists %d tracked fds, program holds %d" % (
+        len(lib.leaks(d)), opened))
+    x = _exit_dump(res)
+    _check_leaks(x, res, exe, {"open": {"func": "exhaust"}})
+
+
+def test_emfile_rearmed_after_drop():
+    exe, res, dumps = _run("emfile", ["rearm"], ulimit_n=64)
+    _ok(res)
+    em = lib.by_trigger(dumps, "emfile")
+    eq(len(em), 2, "emfile dumps (exhausted, closed all, exhausted again)")
+    for d in em:
+        lib.check_complete(d)
+        eq(d["trigger_call"], "open", "trigger_call")
+
+
+def _threshold(args, env, ulimit_n=None):
+    exe, res, dumps = _run("threshold", args, env=env, ulimit_n=ulimit_n)
+    _ok(res)
+    th = lib.by_trigger(dumps, "threshold")
+    for d in th:
+        lib.check_complete(d)
+        eq(d["trigger_call"], "open", "trigger_call of threshold dump")
+        check(d["trigger_stack"] != 0, "trigger_stack of threshold dump is 0")
+        lib.need_stack_function(d, d["trigger_stack"], exe, "climb")
+        n = d["threshold"]
+        check(n <= len(d["fds"]) <= n + 3, "threshold %d dump lists %d fds" % (n, len(d["fds"])))
+    _check_leaks(_exit_dump(res), res, exe, {"open": {"func": "climb"}})
+    return th
+
+
+def test_threshold_once():
+    th = _threshold(["up", "25"], {"FDLEAK_THRESHOLD": "20"})
+    eq(len(th), 1, "threshold dumps for one crossing")
+    eq(th[0]["threshold"], 20, "threshold")
+
+
+def test_threshold_twice():
+    th = _threshold(["twice", "25", "5"], {"FDLEAK_THRESHOLD": "20"})
+    eq(len(th), 2, "threshold dumps for two crossings with a drop between")
+
+
+def test_threshold_percent():
+    th = _threshold(["up", "40"], {"FDLEAK_THRESHOLD": "50%"}, ulimit_n=64)
+    eq(len(th), 1, "threshold dumps for FDLEAK_THRESHOLD=50% at RLIMIT_NOFILE 64")
+    eq(th[0]["threshold"], 32, "threshold for 50% of 64")
+
+
+# ---- C++ --------------------------------------------------------------------------------------
+
+def test_cxx_exceptions_through_shim():
+    exe = lib.fixture("cxx_exceptions")
+    plain = lib.run_plain([exe])
+    res, dumps = lib.run_under_shim([exe])
+    eq(plain.returncode, 0, "exit status without the shim", plain.stderr)
+    _ok(res)
+    eq(res.stdout, plain.stdout, "output with the shim vs without")
+    check("terminate called" not in res.stdout, "std::terminate reached")
+    unw = lib.facts(res.stdout, "unwinder")
+    check(unw and "libgcc_s" in unw[0][1],
+          "_Unwind_RaiseException resolved to %s, not libgcc_s" % (unw and unw[0][1]))
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "opener_that_throws", "kind": "file"}})
+
+
+# ---- reports and settings ---------------------------------------------------------------------
+
+def test_text_report_on_stderr():
+    exe, res, dumps = _run("textreport", output=False)
+    _ok(res)
+    eq(dumps, [], "dump files without FDLEAK_OUTPUT")
+    fd = lib.fact_fds(res.stdout, "leak")[0]
+    check("leaky_function_for_report" in res.stderr,
+          "text report does not name the leaking function", res.stderr[-3000:])
+    lines = [l for l in res.stderr.splitlines() if lib.word_in(l, fd)]
+    check(lines, "text report does not mention fd %d" % fd, res.stderr[-3000:])
+
+
+def test_output_pid_template():
+    outdir = lib.new_outdir()
+    exe, res, _ = _run("simple", output=os.path.join(outdir, "x.%p.json"), outdir=outdir)
+    _ok(res)
+    pid = int(res.facts("pid")[0][1])
+    path = os.path.join(outdir, "x.%d.json" % pid)
+    check(os.path.isfile(path), "no dump at %s (dir: %s)" % (path, os.listdir(outdir)))
+    eq(stat.S_IMODE(os.stat(path).st_mode), 0o600, "mode of the dump file")
+    d = lib.one_dump(res.dumps, "exit")
+    eq(d["pid"], pid, "pid in the dump")
+
+
+def _prepared_target(kind):
+    outdir = lib.new_outdir()
+    target = os.path.join(outdir, "fixed.json")
+    other = os.path.join(outdir, "victim")
+    if kind == "file":
+        with open(target, "w") as fh:
+            fh.write("ORIGINAL\n")
+    elif kind == "symlink":
+        with open(other, "w") as fh:
+            fh.write("VICTIM\n")
+        os.symlink(other, target)
+    else:  # dangling symlink
+        os.symlink(other, target)
+    return outdir, target, other
+
+
+def _run_to_prepared(kind):
+    outdir, target, other = _prepared_target(kind)
+    exe = lib.fixture("simple")
+    proc = subprocess.run([exe], env=lib.shim_env(None, target), capture_output=True, text=True,
+                          timeout=lib.TIMEOUT, stdin=subprocess.DEVNULL)
+    eq(proc.returncode, 0, "exit status", proc.stderr)
+    new = [f for f in os.listdir(outdir) if f not in ("fixed.json", "victim")]
+    check(len(new) == 1, "expected one new dump file next to %s, got %s (stderr: %s)" % (
+        target, new, proc.stderr[-500:]))
+    dumps, _ = lib.read_dumps(outdir, new[0])
+    eq(dumps[0]["trigger"], "exit", "trigger of the suffixed dump")
+    check(new[0].startswith("fixed.json"), "suffixed name %r" % new[0])
+    return outdir, target, other
+
+
+def test_output_existing_file_not_clobbered():
+    outdir, target, _ = _run_to_prepared("file")
+    with open(target) as fh:
+        eq(fh.read(), "ORIGINAL\n", "content of the pre-existing file")
+
+
+def test_output_symlink_not_followed():
+    outdir, target, other = _run_to_prepared("symlink")
+    check(os.path.islink(target), "symlink replaced")
+    with open(other) as fh:
+        eq(fh.read(), "VICTIM\n", "content of the symlink's target")
+
+
+def test_output_dangling_symlink_not_followed():
+    outdir, target, other = _run_to_prepared("dangling")
+    check(os.path.islink(target), "symlink replaced")
+    check(not os.path.exists(other), "dump written through a dangling symlink to %s" % other)
+
+
+def test_output_unwritable_dir_falls_back_to_stderr():
+    for template in ("/nonexistent-fdleak-dir/d.%p.json", "/etc/hostname/d.%p.json"):
+        exe, res, dumps = _run("textreport", output=template)
+        _ok(res)
+        eq(res.facts("leak")[0][:2], ["leak", "open"], "program output")
+        notes = lib.fdleak_lines(res.stderr)
+        check(notes, "no `fdleak:` line saying why %s is unusable" % template, res.stderr[-2000:])
+        check("leaky_function_for_report" in res.stderr,
+              "no text report on stderr when %s is unusable" % template, res.stderr[-2000:])
+
+
+def _bad_setting(var, value):
+    exe = lib.fixture("simple")
+    plain = lib.run_plain([exe])
+    res, dumps = lib.run_under_shim([exe], env={var: value})
+    _ok(res)
+    strip = lambda text: [l for l in text.splitlines() if not l.startswith("pid ")]
+    eq(strip(res.stdout), strip(plain.stdout), "program output with %s=%s" % (var, value))
+    notes = lib.fdleak_lines(res.stderr)
+    eq(len(notes), 1, "`fdleak:` lines for %s=%s" % (var, value), res.stderr)
+    check(var in notes[0], "the message does not name %s: %r" % (var, notes[0]))
+    d = _exit_dump(res)
+    fd = lib.fact_fds(res.stdout, "leak")[0]
+    return d, lib.need_fd(d, fd), exe
+
+
+def test_bad_depth():
+    d, e, exe = _bad_setting("FDLEAK_DEPTH", "abc")
+    ips = lib.stack_ips(d, e["stack"]) or []
+    check(1 <= len(ips) <= 32, "default depth: stack of %d frames" % len(ips))
+    lib.need_stack_function(d, e, exe, "simple_leak")
+
+
+def test_bad_threshold():
+    d, e, _ = _bad_setting("FDLEAK_THRESHOLD", "-5")
+    eq(e["call"], "open", "call")
+
+
+def test_bad_signal():
+    _bad_setting("FDLEAK_SIGNAL", "BOGUS")
+    rc, out, err, dumps = _signal_dump_once({"FDLEAK_SIGNAL": "BOGUS"}, 61)
+    eq(rc, 0, "exit status", err)
+    eq(lib.one_dump(dumps, "signal")["signal"], 61, "default dump signal after a bad setting")
+
+
+def test_depth_setting():
+    exe, res, dumps = _run("simple", env={"FDLEAK_DEPTH": "2"})
+    _ok(res)
+    d = _exit_dump(res)
+    for s in d["stacks"]:
+        check(len(s["ips"]) <= 2, "stack %d has %d frames with FDLEAK_DEPTH=2" % (
+            s["id"], len(s["ips"])))
+    fd = lib.fact_fds(res.stdout, "leak")[0]
+    check(lib.stack_ips(d, lib.need_fd(d, fd)["stack"]), "empty stack with FDLEAK_DEPTH=2")
+
+
+def test_exit_dump_disabled():
+    exe, res, dumps = _run("simple", env={"FDLEAK_EXIT": "0"})
+    _ok(res)
+    eq(dumps, [], "dumps with FDLEAK_EXIT=0")
+    eq(lib.fdleak_lines(res.stderr), [], "fdleak: lines with FDLEAK_EXIT=0")
+
+
+def test_settings_read_once_at_startup():
+    exe, res, dumps = _run("simple", ["clearenv"])
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})
+
+
+# ---- real programs ----------------------------------------------------------------------------
+
+def test_python_leaks_file_and_socket():
+    data = _data_dir()
+    path = os.path.join(data, "f")
+    res, dumps = lib.run_under_shim(["/usr/bin/python3", lib.py_script("leak_file_socket.py"),
+                                     path])
+    _ok(res)
+    pid = int(res.facts("pid")[0][1])
+    d = _exit_dump(res, pid)
+    ffd = lib.fact_fds(res.stdout, "leak", "file")[0]
+    sfd = lib.fact_fds(res.stdout, "leak", "socket")[0]
+    e = lib.need_fd(d, ffd)
+    eq(e["origin"], "tracked", "origin of the file")
+    check(e["call"] in OPEN_FAMILY, "call of the file: %r" % e["call"])
+    eq(e["kind"], "file", "kind of the file")
+    eq(e["path"], path, "path of the file")
+    s = lib.need_fd(d, sfd)
+    eq(s["origin"], "tracked", "origin of the socket")
+    eq(s["call"], "socket", "call of the socket")
+    eq(s["kind"], "socket", "kind of the socket")
+    if d.get("pystacks"):
+        check(e.get("pystack"), "the file has no pystack although pystacks are recorded")
+        frames = [p for p in d["pystacks"] if p["id"] == e["pystack"]]
+        check(frames, "pystack %r missing" % e.get("pystack"))
+        funcs = [f.get("function") for f in frames[0]["frames"]]
+        check("open_leak" in funcs, "Python stack of the file: %s" % frames[0]["frames"])
+        check(any(str(f.get("file", "")).endswith("leak_file_socket.py")
+                  for f in frames[0]["frames"]), "script file not in the Python stack")
+
+
+def test_bash_pipeline():
+    res, dumps = lib.run_under_shim(["/bin/bash", "-c", "cat /etc/hostname | wc -l"])
+    _ok(res)
+    eq(res.stdout.strip(), "1", "pipeline output")
+    pids = {d["pid"] for d in dumps}
+    check(len(pids) >= 3, "dumps from %d processes (bash, cat, wc expected)" % len(pids),
+          [(d["pid"], d["exe"], d["trigger"]) for d in dumps])
+    for d in dumps:
+        lib.check_complete(d)
+        eq(d["trigger"], "exit", "trigger of %s" % d["exe"])
+        bad = [e for e in lib.leaks(d) if e["kind"] == "pipe"]
+        eq(bad, [], "pipe ends reported as leaks by %s (pid %d)" % (d["exe"], d["pid"]))
+        if not d["exe"].endswith("bash"):
+            for fd in (0, 1):
+                e = lib.fd_entry(d, fd)
+                check(e is None or e["origin"] == "inherited",
+                      "fd %d of %s: %s" % (fd, d["exe"], e))
+
+
+def test_python_subprocess_vfork():
+    path = os.path.join(_data_dir(), "f")
+    res, dumps = lib.run_under_shim(["/usr/bin/python3", lib.py_script("subproc.py"), path],
+                                    timeout=60)
+    _ok(res)
+    pid = int(res.facts("pid")[0][1])
+    d = _exit_dump(res, pid)
+    eq(res.facts("echo"), [["echo", "hi"]], "output of the child")
+    want = lib.fact_fds(res.stdout, "leak")
+    eq(sorted(e["fd"] for e in lib.leaks(d)), sorted(want), "tracked fds of python3",
+       lib.brief(d))
+    for cd in dumps:
+        lib.check_complete(cd)
+        if cd["pid"] != pid:
+            eq([e for e in lib.leaks(cd) if e["kind"] == "pipe"], [],
+               "pipe leaks in child %s" % cd["exe"])
