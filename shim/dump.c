@@ -314,7 +314,9 @@ static void *map_zero(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void collect(struct scratch *s, long limit)
+/* Every fd below `limit` is probed, `batch` at a time: poll() refuses more descriptors than
+ * the soft RLIMIT_NOFILE in one call, and the table may reach beyond a lowered limit. */
+static void collect(struct scratch *s, long limit, long soft)
 {
     size_t cap = (size_t)limit;
     s->map_bytes = cap * sizeof(struct rec);
@@ -327,7 +329,9 @@ static void collect(struct scratch *s, long limit)
     s->cap = cap;
     s->n = 0;
     s->truncated = 0;
-    long batch = limit < 1024 ? limit : 1024;
+    long batch = soft < 1024 ? soft : 1024;
+    if (batch < 1)
+        batch = 1;
     for (long base = 0; base < limit; base += batch) {
         long k = limit - base < batch ? limit - base : batch;
         for (long i = 0; i < k; i++) {
@@ -1109,7 +1113,7 @@ void fdl_dump(const struct fdl_dump_req *req)
     if (fdl_table_limit() > limit)
         limit = fdl_table_limit();
     struct scratch s = {0};
-    collect(&s, limit);
+    collect(&s, limit, (long)(h.rl.rlim_cur < 1024 ? h.rl.rlim_cur : 1024));
     h.open_fds = s.n;
     s.ids_map_bytes = (s.n + 2) * 2 * sizeof(uint32_t);
     s.ids = map_zero(s.ids_map_bytes);

@@ -123,7 +123,7 @@ int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;
 
 /* ---- Python stacks (python.c) ---- */
 void fdl_python_init(void) FDL_HIDDEN;
-uint32_t fdl_python_stack(void) FDL_HIDDEN; /* id in fdl_pyframes of the pending Python stack */
+uint32_t fdl_python_stack(enum fdl_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */
 
 /* ---- dumps (dump.c) ---- */
 struct fdl_dump_req {

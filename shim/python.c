@@ -1,11 +1,230 @@
-/* Python stacks: placeholder until the CPython audit hook lands. */
+/* Python stacks for CPython processes. Unwinding C through the 3.11 interpreter shows about
+ * one C frame per Python call, never a Python file:line, and reading Python frames from a
+ * wrapper is unsafe: the interpreter releases the GIL around open(), accept(), pipe(). So the
+ * shim registers a C audit hook (PySys_AddAuditHook, allowed before Py_Initialize): the
+ * "open" and "socket.__new__" events fire with the GIL held just before the system call, and
+ * the hook records the Python stack for the next matching wrapper call in the same thread.
+ * The exit dump must come before interpreter teardown, which closes every file object still
+ * referenced (a dump at process exit would show no Python leak at all). So when the main
+ * program is about to run ("cpython.run_*" events) the hook registers an atexit callback that
+ * takes the exit dump: atexit callbacks run first in Py_FinalizeEx, after non-daemon threads
+ * are joined, before modules are torn down, and ours, registered first, runs last.
+ *
+ * Everything here runs with the GIL held; CPython is reached through dlsym, so the shim needs
+ * no Python headers and works with any CPython 3.8+ whose symbols are in the process. */
 #include "fdleak.h"
+#include "intern.h"
+
+#include <dlfcn.h>
+#include <string.h>
+
+typedef struct py_object py_object;
+typedef int (*py_audit_hook)(const char *, py_object *, void *);
+
+static struct {
+    int (*add_audit_hook)(py_audit_hook, void *);
+    py_object *(*eval_get_frame)(void);          /* borrowed */
+    py_object *(*frame_get_back)(py_object *);   /* new reference */
+    py_object *(*frame_get_code)(py_object *);   /* new reference */
+    int (*frame_get_line)(py_object *);
+    py_object *(*get_attr)(py_object *, const char *);
+    const char *(*as_utf8)(py_object *);
+    void (*incref)(py_object *);
+    void (*decref)(py_object *);
+    void (*err_clear)(void);
+    int (*is_initialized)(void);
+    py_object *(*import)(const char *);
+    py_object *(*call_method)(py_object *, const char *, const char *, ...);
+    py_object *(*cfunction_new)(void *def, py_object *self, py_object *module);
+    py_object *none;
+} py;
+
+/* PyMethodDef, stable ABI layout */
+struct py_method_def {
+    const char *name;
+    py_object *(*meth)(py_object *, py_object *);
+    int flags;
+    const char *doc;
+};
+static int atexit_registered;
+
+enum { PENDING_NONE, PENDING_OPEN, PENDING_SOCKET };
+static __thread uint32_t pending;
+static __thread int pending_kind;
+
+/* Code object -> interned "file\0function\0" text, so a frame costs a lookup, not two
+ * attribute reads. Entries hold a reference, so a cached pointer is never a freed object. */
+#define CODE_CACHE 1024
+static struct {
+    py_object *code;
+    char text[240];
+    uint32_t len;
+} code_cache[CODE_CACHE];
+
+static void *sym(const char *name)
+{
+    return dlsym(RTLD_DEFAULT, name);
+}
+
+static const char *attr_text(py_object *code, const char *attr, char *dst, size_t cap)
+{
+    py_object *v = py.get_attr(code, attr);
+    const char *s = v ? py.as_utf8(v) : NULL;
+    if (!s) {
+        py.err_clear();
+        s = "?";
+    }
+    size_t l = strlen(s);
+    if (l >= cap)
+        s += l - (cap - 1), l = cap - 1; /* keep the end of long paths */
+    memcpy(dst, s, l);
+    dst[l] = 0;
+    if (v)
+        py.decref(v);
+    return dst;
+}
+
+static uint32_t frame_id(py_object *code, int line)
+{
+    size_t slot = ((uintptr_t)code >> 4) % CODE_CACHE;
+    if (code_cache[slot].code != code) {
+        if (code_cache[slot].code)
+            py.decref(code_cache[slot].code);
+        char *t = code_cache[slot].text;
+        attr_text(code, "co_filename", t, 160);
+        size_t fl = strlen(t) + 1;
+        attr_text(code, "co_name", t + fl, sizeof(code_cache[slot].text) - fl);
+        code_cache[slot].len = (uint32_t)(fl + strlen(t + fl) + 1);
+        py.incref(code);
+        code_cache[slot].code = code;
+    }
+    char rec[4 + sizeof(code_cache[0].text)];
+    uint32_t l = line > 0 ? (uint32_t)line : 0;
+    memcpy(rec, &l, 4);
+    memcpy(rec + 4, code_cache[slot].text, code_cache[slot].len);
+    return fdl_intern_put(&fdl_pyframes, rec, 4 + code_cache[slot].len);
+}
+
+static uint32_t capture(void)
+{
+    uint32_t frames[128];
+    int n = 0, max = fdl_cfg.depth;
+    py_object *f = py.eval_get_frame();
+    if (f)
+        py.incref(f);
+    while (f && n < max) {
+        py_object *code = py.frame_get_code(f);
+        if (code) {
+            uint32_t id = frame_id(code, py.frame_get_line(f));
+            if (id)
+                frames[n++] = id;
+            py.decref(code);
+        }
+        py_object *back = py.frame_get_back(f);
+        py.decref(f);
+        f = back;
+    }
+    if (f)
+        py.decref(f);
+    return n ? fdl_intern_put(&fdl_pyframes, frames, (uint32_t)n * 4) : 0;
+}
+
+static py_object *exit_callback(py_object *self, py_object *unused)
+{
+    (void)self;
+    (void)unused;
+    fdl_exit_dump();
+    py.incref(py.none);
+    return py.none;
+}
+
+static void register_atexit(void)
+{
+    static struct py_method_def def = {"fdleak_exit_dump", exit_callback, 0x4 /* METH_NOARGS */,
+                                       NULL};
+    atexit_registered = 1;
+    if (!py.import || !py.call_method || !py.cfunction_new || !py.none || !fdl_cfg.on_exit)
+        return;
+    py_object *fn = py.cfunction_new(&def, NULL, NULL);
+    py_object *mod = fn ? py.import("atexit") : NULL;
+    py_object *r = mod ? py.call_method(mod, "register", "O", fn) : NULL;
+    if (!r) {
+        py.err_clear();
+        static int said;
+        fdl_msg_once(&said, "cannot register the Python exit dump", "",
+                     "; leaks closed by interpreter teardown will not show");
+    }
+    if (r)
+        py.decref(r);
+    if (mod)
+        py.decref(mod);
+    if (fn)
+        py.decref(fn);
+}
+
+static int hook(const char *event, py_object *args, void *data)
+{
+    (void)args;
+    (void)data;
+    int kind;
+    if (event[0] == 'o' && !strcmp(event, "open"))
+        kind = PENDING_OPEN;
+    else if (event[0] == 's' && !strcmp(event, "socket.__new__"))
+        kind = PENDING_SOCKET;
+    else if (event[0] == 'c' && !strncmp(event, "cpython.run_", 12))
+        kind = PENDING_NONE;
+    else
+        return 0;
+    if (!atexit_registered && !fdl_vfork_child && py.is_initialized && py.is_initialized())
+        register_atexit();
+    if (kind == PENDING_NONE)
+        return 0;
+    if (!fdl_ready || fdl_tls.busy || fdl_vfork_child)
+        return 0;
+    fdl_tls.busy++;
+    pending = capture();
+    pending_kind = kind;
+    fdl_tls.busy--;
+    return 0;
+}
 
 void fdl_python_init(void)
 {
+    py.add_audit_hook = (int (*)(py_audit_hook, void *))sym("PySys_AddAuditHook");
+    if (!py.add_audit_hook)
+        return; /* not a Python process */
+    py.eval_get_frame = (py_object * (*)(void)) sym("PyEval_GetFrame");
+    py.frame_get_back = (py_object * (*)(py_object *)) sym("PyFrame_GetBack");
+    py.frame_get_code = (py_object * (*)(py_object *)) sym("PyFrame_GetCode");
+    py.frame_get_line = (int (*)(py_object *))sym("PyFrame_GetLineNumber");
+    py.get_attr = (py_object * (*)(py_object *, const char *)) sym("PyObject_GetAttrString");
+    py.as_utf8 = (const char *(*)(py_object *))sym("PyUnicode_AsUTF8");
+    py.incref = (void (*)(py_object *))sym("Py_IncRef");
+    py.decref = (void (*)(py_object *))sym("Py_DecRef");
+    py.err_clear = (void (*)(void))sym("PyErr_Clear");
+    py.is_initialized = (int (*)(void))sym("Py_IsInitialized");
+    py.import = (py_object * (*)(const char *)) sym("PyImport_ImportModule");
+    py.call_method =
+        (py_object * (*)(py_object *, const char *, const char *, ...)) sym("PyObject_CallMethod");
+    py.cfunction_new = (py_object * (*)(void *, py_object *, py_object *)) sym("PyCFunction_NewEx");
+    py.none = (py_object *)sym("_Py_NoneStruct");
+    if (!py.eval_get_frame || !py.frame_get_back || !py.frame_get_code || !py.frame_get_line ||
+        !py.get_attr || !py.as_utf8 || !py.incref || !py.decref || !py.err_clear)
+        return; /* older than 3.9: C stacks only */
+    py.add_audit_hook(hook, NULL);
 }
 
-uint32_t fdl_python_stack(void)
+uint32_t fdl_python_stack(enum fdl_call call)
 {
-    return 0;
+    if (likely(!pending_kind))
+        return 0;
+    uint32_t id = pending;
+    int kind = pending_kind;
+    pending = 0;
+    pending_kind = PENDING_NONE;
+    /* The stack belongs to this call only if the event announced this kind of call; any other
+     * acquisition in between (accept, then the socket object wrapping it) drops it. */
+    int open_call = call >= FDL_CALL_open && call <= FDL_CALL_openat64;
+    int sock_call = call == FDL_CALL_socket || call == FDL_CALL_socketpair;
+    return (kind == PENDING_OPEN && open_call) || (kind == PENDING_SOCKET && sock_call) ? id : 0;
 }

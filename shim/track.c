@@ -115,7 +115,7 @@ void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, co
     e.kind = (uint8_t)kind;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
     e.stack = capture_stack();
-    e.pystack = fdl_cfg.python ? fdl_python_stack() : 0;
+    e.pystack = fdl_cfg.python ? fdl_python_stack(call) : 0;
     if (path)
         e.path = fdl_intern_put(&fdl_paths, path, (uint32_t)strlen(path) + 1);
     e.tid = fdl_tid();
@@ -138,7 +138,7 @@ void fdl_track_dup(int newfd, int oldfd, enum fdl_call call, int cloexec)
     e.path = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.path : 0;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
     e.stack = capture_stack();
-    e.pystack = fdl_cfg.python ? fdl_python_stack() : 0;
+    e.pystack = fdl_cfg.python ? fdl_python_stack(call) : 0;
     e.tid = fdl_tid();
     e.time_ns = now_coarse();
     put(newfd, &e, call);
