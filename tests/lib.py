@@ -56,6 +56,7 @@ def py_script(name):
 
 
 _asan_cache = {}
+ASAN_OPTIONS = "detect_leaks=0:verify_asan_link_order=0:handle_segv=0:handle_sigbus=0"
 
 
 def _asan_runtime():
@@ -72,6 +73,10 @@ def _asan_runtime():
     return _asan_cache[lib]
 
 
+def asan_build():
+    return _asan_runtime() is not None
+
+
 def preload_value():
     """The LD_PRELOAD value that loads the shim (after the ASan runtime in a sanitizer build)."""
     rt = _asan_runtime()
@@ -86,7 +91,9 @@ def shim_env(extra=None, output=None):
     env.pop("LD_PRELOAD", None)
     env["LD_PRELOAD"] = preload_value()
     if _asan_runtime():
-        env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0"
+        # leaks are the programs' purpose here; ASan's own SEGV/BUS reports would pre-empt the
+        # shim's fatal-signal handling, which is what the tests check
+        env["ASAN_OPTIONS"] = ASAN_OPTIONS
     if output is not None:
         env["FDLEAK_OUTPUT"] = output
     if extra:
@@ -170,11 +177,12 @@ def run_plain(argv, env=None, timeout=TIMEOUT, ulimit_n=None, stdin=subprocess.D
                           preexec_fn=_preexec(ulimit_n), errors="replace")
 
 
-def spawn_under_shim(argv, env=None, outdir=None, ulimit_n=None):
-    """Starts argv under the shim with pipes on stdin/stdout/stderr; returns (Popen, outdir)."""
+def spawn_under_shim(argv, env=None, outdir=None, ulimit_n=None, output=None):
+    """Starts argv under the shim with pipes on stdin/stdout/stderr; returns (Popen, outdir).
+    Dumps go to output (a template) or <outdir>/d.%p.%n.json."""
     if outdir is None:
         outdir = new_outdir()
-    e = shim_env(env, os.path.join(outdir, "d.%p.%n.json"))
+    e = shim_env(env, output or os.path.join(outdir, "d.%p.%n.json"))
     proc = subprocess.Popen(argv, env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=_preexec(ulimit_n))
     return proc, outdir

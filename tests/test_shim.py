@@ -1,6 +1,7 @@
 """End-to-end tests of libfdleak.so: each fixture of tests/cases/ runs under the shim and the raw
 dumps (docs/dump-format.md) are compared with the facts the program printed."""
 import os
+import resource
 import signal
 import stat
 import subprocess
@@ -340,7 +341,8 @@ def test_inherited_across_exec():
     exe = lib.fixture("inherited")
     env = {"FIXTURE_PRELOAD": lib.preload_value(),
            "FDLEAK_OUTPUT": os.path.join(outdir, "d.%p.%n.json")}
-    env.update({k: v for k, v in lib.shim_env().items() if k == "ASAN_OPTIONS"})
+    if lib.asan_build():
+        env["ASAN_OPTIONS"] = lib.ASAN_OPTIONS
     proc = lib.run_plain([exe, "parent", path], env=env)
     eq(proc.returncode, 0, "exit status", proc.stdout + proc.stderr)
     res = lib.Result(proc, *lib.read_dumps(outdir)[:1], outdir, [])
@@ -350,6 +352,7 @@ def test_inherited_across_exec():
         e = lib.need_fd(d, int(w[2]))
         eq(e["origin"], "inherited", "origin of inherited %s fd %s" % (w[1], w[2]))
         eq(e["call"], "", "call of inherited fd %s" % w[2])
+        eq((e["tid"], e["age_ms"], e["stack"]), (0, 0, 0), "tid, age_ms, stack of inherited fd")
         if w[1] == "file":
             eq(e["target"], os.path.realpath(path), "target of inherited fd %s" % w[2])
     for fd in (0, 1, 2):
@@ -583,6 +586,16 @@ def test_fatal_sigbus():
     _fatal("BUS")
 
 
+def test_fatal_sigsegv_in_thread():
+    exe, res, dumps = _run("fatal", ["SEGV_THREAD"])
+    eq(res.returncode, -signal.SIGSEGV, "wait status (died of SIGSEGV)", res.describe())
+    d = lib.one_dump(dumps, "fatal-signal")
+    lib.check_complete(d)
+    eq(d["signal"], int(signal.SIGSEGV), "signal in the dump")
+    e = lib.need_fd(d, lib.fact_fds(res.stdout, "leak")[0])
+    lib.need_stack_function(d, e, exe, "leak_before_death")
+
+
 def test_handled_signal_not_fatal():
     exe, res, dumps = _run("fatal", ["handled"])
     _ok(res)
@@ -593,9 +606,9 @@ def test_handled_signal_not_fatal():
     _check_leaks(d, res, exe, {"open": {"func": "leak_before_death"}})
 
 
-def _signal_dump_once(env, sig):
+def _signal_dump_once(env, sig, output=None, outdir=None):
     exe = lib.fixture("simple")
-    proc, outdir = lib.spawn_under_shim([exe, "wait"], env=env)
+    proc, outdir = lib.spawn_under_shim([exe, "wait"], env=env, outdir=outdir, output=output)
     seen = []
     try:
         seen = lib.wait_line(proc.stdout, "ready", lines=True)
@@ -756,11 +769,16 @@ def test_cxx_exceptions_through_shim():
     res, dumps = lib.run_under_shim([exe])
     eq(plain.returncode, 0, "exit status without the shim", plain.stderr)
     _ok(res)
-    eq(res.stdout, plain.stdout, "output with the shim vs without")
+    strip = lambda text: [l for l in text.splitlines() if not l.startswith("unwinder ")]
+    eq(strip(res.stdout), strip(plain.stdout), "output with the shim vs without")
     check("terminate called" not in res.stdout, "std::terminate reached")
     unw = lib.facts(res.stdout, "unwinder")
-    check(unw and "libgcc_s" in unw[0][1],
-          "_Unwind_RaiseException resolved to %s, not libgcc_s" % (unw and unw[0][1]))
+    check(unw, "no unwinder line", res.stdout)
+    check("libunwind" not in unw[0][1], "_Unwind_RaiseException resolved to %s" % unw[0][1])
+    # the ASan runtime, preloaded first in a sanitizer build, interposes it and forwards
+    allowed = ("libgcc_s", "libasan") if lib.asan_build() else ("libgcc_s",)
+    check(any(a in unw[0][1] for a in allowed),
+          "_Unwind_RaiseException resolved to %s, not libgcc_s" % unw[0][1])
     d = _exit_dump(res)
     _check_leaks(d, res, exe, {"open": {"func": "opener_that_throws", "kind": "file"}})
 
@@ -788,6 +806,62 @@ def test_output_pid_template():
     eq(stat.S_IMODE(os.stat(path).st_mode), 0o600, "mode of the dump file")
     d = lib.one_dump(res.dumps, "exit")
     eq(d["pid"], pid, "pid in the dump")
+
+
+def test_dump_metadata():
+    exe, res, _ = _run("simple")
+    _ok(res)
+    d = _exit_dump(res)
+    eq(os.path.realpath(d["exe"]), os.path.realpath(exe), "exe")
+    eq(d["cmdline"], [exe], "cmdline")
+    eq(d["ppid"], os.getpid(), "ppid")
+    eq(d["seq"], 1, "seq")
+    eq((d["signal"], d["trigger_call"], d["trigger_errno"], d["trigger_stack"], d["threshold"]),
+       (0, "", 0, 0, 0), "trigger fields of an exit dump")
+    check(abs(d["time_realtime_ns"] / 1e9 - time.time()) < 3600, "time_realtime_ns far off")
+    mods = [m for m in d["modules"] if m["path"] and os.path.exists(m["path"]) and
+            os.path.realpath(m["path"]) == os.path.realpath(exe)]
+    eq(len(mods), 1, "modules entries for the executable")
+    notes = subprocess.run(["readelf", "-n", exe], capture_output=True, text=True,
+                           timeout=lib.TIMEOUT).stdout
+    bid = [l.split(":", 1)[1].strip() for l in notes.splitlines() if "Build ID" in l]
+    if bid:
+        eq(mods[0]["build_id"], bid[0], "build_id of the executable")
+    check(d["stats"]["acquired"] >= 1, "stats.acquired: %s" % d["stats"])
+
+
+def test_output_template_expansions():
+    outdir = lib.new_outdir()
+    exe, res, _ = _run("simple", output=os.path.join(outdir, "x.%t.%%.json"), outdir=outdir)
+    _ok(res)
+    eq(sorted(os.listdir(outdir)), ["x.exit.%.json"], "files for template x.%t.%%.json")
+
+
+def test_output_template_without_n():
+    outdir = lib.new_outdir()
+    target = os.path.join(outdir, "x.json")
+    rc, out, err, dumps = _signal_dump_once(None, 61, output=target, outdir=outdir)
+    eq(rc, 0, "exit status", err)
+    eq(sorted(os.listdir(outdir)), ["x.json", "x.json.2"],
+       "files for two dumps with a template without %n")
+    eq([d["seq"] for d in dumps], [1, 2], "seq of the two dumps")
+
+
+def test_high_fd_tracked():
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    limit = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    check(limit > 2048, "RLIMIT_NOFILE hard limit %d too low for this test" % limit)
+    exe, res, _ = _run("simple", ["high", str(limit - 1)], ulimit_n=limit)
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}, "dup2": {"kind": "file"}})
+
+
+def test_emfile_text_report():
+    exe, res, dumps = _run("emfile", ["once"], ulimit_n=64, output=False)
+    _ok(res)
+    eq(dumps, [], "dump files without FDLEAK_OUTPUT")
+    check("EMFILE" in res.stderr, "no EMFILE report on stderr", res.stderr[-2000:])
 
 
 def _prepared_target(kind):

@@ -1,16 +1,27 @@
 /* Fatal signals. `fatal SIG`: leaks a descriptor, then dies of SIG (TERM, INT, HUP, QUIT by
  * raise; ABRT by abort(); SEGV by a null write; BUS by touching a truncated mapping).
+ * `fatal SEGV_THREAD`: a second thread segfaults while main churns open/close.
  * `fatal handled`: installs its own SIGTERM handler, raises SIGTERM, and exits 0. */
 #include "fixture.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+
+static int *volatile null_target;
 
 NOINLINE static int leak_before_death(void) { int fd = open("/dev/null", O_RDONLY); KEEP(fd); return fd; }
 
 static volatile sig_atomic_t handled;
-static int *volatile null_target;
+
+static void *crash_thread(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    *null_target = 1;
+    return NULL;
+}
 static void on_term(int sig)
 {
     (void)sig;
@@ -45,7 +56,16 @@ int main(int argc, char **argv)
         abort();
     else if (strcmp(s, "SEGV") == 0)
         *null_target = 1;
-    else if (strcmp(s, "BUS") == 0) {
+    else if (strcmp(s, "SEGV_THREAD") == 0) {
+        /* SIGSEGV in a second thread while the main thread churns open/close */
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, crash_thread, NULL) == 0);
+        for (int i = 0; i < 2000000; i++) {
+            int f = open("/dev/null", O_RDONLY);
+            if (f >= 0)
+                close(f);
+        }
+    } else if (strcmp(s, "BUS") == 0) {
         FILE *t = tmpfile();
         CHECK(t);
         fact("leak tmpfile %d", fileno(t));

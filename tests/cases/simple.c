@@ -1,6 +1,6 @@
 /* A plain leak for settings and output tests. `simple [leak|clearenv|wait]`:
  * leak: leaks one descriptor from simple_leak(); clearenv: clears the environment first
- * (settings were read at start-up); wait: prints `ready <pid>` and waits for a line on stdin. */
+ * (settings were read at start-up); high N: also dup2()s it to N; wait: prints `ready <pid>` and waits for a line on stdin. */
 #include "fixture.h"
 
 #include <fcntl.h>
@@ -16,6 +16,12 @@ int main(int argc, char **argv)
     int fd = simple_leak();
     CHECK(fd >= 0);
     fact("leak open %d", fd);
+    if (strcmp(mode, "high") == 0) {
+        /* `simple high N`: N below RLIMIT_NOFILE */
+        int hi = argc > 2 ? atoi(argv[2]) : 60000;
+        CHECK(dup2(fd, hi) == hi);
+        fact("leak dup2 %d", hi);
+    }
     fact("pid %d", (int)getpid());
     if (strcmp(mode, "wait") == 0) {
         fact("ready %d", (int)getpid());

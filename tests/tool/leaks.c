@@ -9,7 +9,7 @@
  *   stripped   open from a stripped shared library      none     open and close (no leak)
  *   fork       a child leaks a file and exits           exit:N   exit with status N now
  *   hold       print "ready", then per stdin line "more K" open K files and print "ready"
- *   pause      print "ready", then wait for a signal
+ *   pause      print "ready", then wait (up to 10 min) for a signal
  *
  * Built with -DSELF_DUMP it defines open/socket/pipe/dup2 itself and writes, at exit, a raw
  * dump to $SELF_DUMP following docs/dump-format.md: sample dumps for `fdleak report` tests
@@ -85,11 +85,6 @@ static void wait_stdin(void)
     }
 }
 
-static void on_usr2(int sig)
-{
-    (void)sig;
-}
-
 int main(int argc, char **argv)
 {
     snprintf(tmpfile_path, sizeof tmpfile_path, "%s", argv[0]);
@@ -129,7 +124,6 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "hold")) {
             wait_stdin();
         } else if (!strcmp(a, "pause")) {
-            signal(SIGUSR2, on_usr2);
             printf("ready\n");
             fflush(stdout);
             for (int k = 0; k < 600; k++)
