@@ -475,10 +475,20 @@ def _vfork(mode):
     lib.check_complete(d)
     _check_leaks(d, res, exe, {"open": {"func": "parent_open", "kind": "file"}})
     check(lib.fd_entry(d, 30) is None, "vfork child's dup2 onto 30 shows in the parent")
+    a, b = lib.fact_fds(res.stdout, "leak")[:2]
     for cd in dumps:
-        if cd["pid"] == child:
-            lib.check_complete(cd)
-            eq(lib.leaks(cd), [], "tracked fds in the vfork child's dump")
+        if cd["pid"] != child:
+            continue
+        lib.check_complete(cd)
+        if os.path.realpath(cd["exe"]) == os.path.realpath(exe):
+            # the vfork child wrote its own dump: it must show its own table, not the parent's
+            check(lib.fd_entry(cd, a) is None and lib.fd_entry(cd, b) is None,
+                  "vfork child's dump lists fds it closed", lib.brief(cd))
+            e = lib.need_fd(cd, 30)
+            eq(e["call"], "dup2", "call of fd 30 in the vfork child's dump")
+        else:
+            eq(lib.leaks(cd), [], "tracked fds in the exec'd child's dump")
+            eq(lib.need_fd(cd, 30)["origin"], "inherited", "origin of fd 30 after exec")
     return dumps, child
 
 
@@ -1050,3 +1060,23 @@ def test_python_subprocess_vfork():
         if cd["pid"] != pid:
             eq([e for e in lib.leaks(cd) if e["kind"] == "pipe"], [],
                "pipe leaks in child %s" % cd["exe"])
+
+
+def test_fork_while_threads_churn():
+    exe, res, dumps = _run("fork_threads", timeout=120)
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "parent_open"}})
+    children = res.facts("child")
+    eq(len(children), 20, "children that ran")
+    for w in children:
+        pid, fd = int(w[1]), int(w[2])
+        cd = lib.one_dump(dumps, "exit", pid)
+        lib.check_complete(cd)
+        eq(cd["ppid"], d["pid"], "ppid of child %d" % pid)
+        e = lib.need_fd(cd, fd)
+        eq(e["call"], "open", "call of the child's fd %d" % fd)
+        lib.need_stack_function(cd, e, exe, "child_open")
+        for x in lib.leaks(cd):
+            check(x["call"] in ("open", "socket", "pipe"),
+                  "child %d: unexpected record %s" % (pid, x))
