@@ -111,6 +111,7 @@ void fdl_track_adopt(int fd, enum fdl_call call, enum fdl_kind kind) FDL_HIDDEN;
 void fdl_release(int fd) FDL_HIDDEN;
 void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only) FDL_HIDDEN;
 void fdl_set_cloexec(int fd, int on) FDL_HIDDEN;
+void fdl_sync_cloexec(int fd) FDL_HIDDEN;
 void fdl_failed(enum fdl_call call, int err) FDL_HIDDEN;
 int fdl_privatize(int fd) FDL_HIDDEN;
 void fdl_track_init(void) FDL_HIDDEN;

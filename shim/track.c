@@ -21,7 +21,9 @@ struct fdl_intern fdl_stacks, fdl_paths, fdl_pyframes;
 long fdl_live;
 uint64_t fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed;
 static int threshold_armed = 1, emfile_armed = 1;
-static long emfile_rearm_below;
+/* After an EMFILE dump: net descriptors released since, and how many must go before the next
+ * exhaustion is worth another dump (10% of what was open). Touched only while disarmed. */
+static long emfile_net, emfile_rearm_drop;
 
 void fdl_track_init(void)
 {
@@ -36,6 +38,15 @@ void fdl_track_after_fork(void)
 {
     threshold_armed = 1;
     emfile_armed = 1;
+}
+
+static void emfile_note(long delta)
+{
+    if (likely(__atomic_load_n(&emfile_armed, __ATOMIC_RELAXED)))
+        return;
+    long net = __atomic_add_fetch(&emfile_net, delta, __ATOMIC_RELAXED);
+    if (net <= -emfile_rearm_drop)
+        __atomic_store_n(&emfile_armed, 1, __ATOMIC_RELEASE);
 }
 
 static uint64_t now_coarse(void)
@@ -93,6 +104,7 @@ static void note_release(int fd, int old_state)
     }
     __atomic_fetch_add(&fdl_stat_released, 1, __ATOMIC_RELAXED);
     count(-1, FDL_CALL_none, 0);
+    emfile_note(-1);
 }
 
 static void put(int fd, const struct fdl_entry *e, enum fdl_call call)
@@ -102,6 +114,7 @@ static void put(int fd, const struct fdl_entry *e, enum fdl_call call)
     if (fdl_table_set(fd, e) == 0) {
         __atomic_fetch_add(&fdl_stat_acquired, 1, __ATOMIC_RELAXED);
         count(1, call, e->stack);
+        emfile_note(1);
     }
 }
 
@@ -187,6 +200,14 @@ void fdl_set_cloexec(int fd, int on)
     fdl_table_set_flags(fd, on ? FDL_F_CLOEXEC : 0, on ? 0 : FDL_F_CLOEXEC);
 }
 
+/* Reads FD_CLOEXEC back from the kernel, for calls that change it internally (fdopendir). */
+void fdl_sync_cloexec(int fd)
+{
+    long fl = syscall(SYS_fcntl, fd, F_GETFD);
+    if (fl >= 0)
+        fdl_set_cloexec(fd, (int)(fl & FD_CLOEXEC));
+}
+
 static long live_now(void)
 {
     struct fdl_entry e;
@@ -203,27 +224,17 @@ void fdl_failed(enum fdl_call call, int err)
 {
     if ((err != EMFILE && err != ENFILE) || !fdl_cfg.on_emfile)
         return;
+    /* One report per exhaustion: a program spinning on EMFILE gets one dump, and another only
+     * once a tenth of its descriptors have been released since. */
+    if (!__atomic_exchange_n(&emfile_armed, 0, __ATOMIC_ACQ_REL))
+        return;
     fdl_tls.busy++;
-    /* Counting live records walks the table: while disarmed, look at most once a second. */
-    static uint64_t last_look;
-    uint64_t t = now_coarse();
-    long live = -1;
-    if (!__atomic_load_n(&emfile_armed, __ATOMIC_ACQUIRE) && t - last_look > 1000000000ull) {
-        last_look = t;
-        live = live_now();
-        if (live < emfile_rearm_below)
-            __atomic_store_n(&emfile_armed, 1, __ATOMIC_RELEASE);
-    }
-    if (__atomic_exchange_n(&emfile_armed, 0, __ATOMIC_ACQ_REL)) {
-        /* Re-armed only once the count has fallen well below this exhaustion, so a program
-         * spinning on EMFILE gets one report, not one per failed call. */
-        if (live < 0)
-            live = live_now();
-        emfile_rearm_below = live - live / 10;
-        struct fdl_dump_req r = {.trigger = FDL_TRIG_EMFILE, .safe = 1, .snapshot_token = -1,
-                                 .call = call, .err = err, .stack = capture_stack()};
-        fdl_dump(&r);
-    }
+    long live = live_now();
+    __atomic_store_n(&emfile_rearm_drop, live / 10 > 1 ? live / 10 : 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&emfile_net, 0, __ATOMIC_RELAXED);
+    struct fdl_dump_req r = {.trigger = FDL_TRIG_EMFILE, .safe = 1, .snapshot_token = -1,
+                             .call = call, .err = err, .stack = capture_stack()};
+    fdl_dump(&r);
     fdl_tls.busy--;
 }
 

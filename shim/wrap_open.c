@@ -188,6 +188,7 @@ FDL_EXPORT FILE *fdopen(int fd, const char *mode)
     if (r && fdl_enter()) {
         int err = errno;
         fdl_track_adopt(fd, FDL_CALL_fdopen, FDL_KIND_file);
+        fdl_sync_cloexec(fd);
         errno = err;
     }
     return r;
@@ -256,6 +257,7 @@ FDL_EXPORT DIR *fdopendir(int fd)
     if (d && fdl_enter()) {
         int err = errno;
         fdl_track_adopt(fd, FDL_CALL_fdopendir, FDL_KIND_directory);
+        fdl_sync_cloexec(fd); /* glibc's fdopendir sets FD_CLOEXEC itself */
         errno = err;
     }
     return d;
