@@ -130,7 +130,7 @@ def test_stdio_family():
     spec["fdopendir"] = {"calls": {"open", "fdopendir"}, "kind": "directory",
                          "func": "acquire_for_fdopendir"}
     leaked = _check_leaks(d, res, exe, spec)
-    eq(len(leaked), 19, "leaks printed")
+    eq(len(leaked), 18, "leaks printed")
     # freopen keeps the stream's number or moves it: the old one is not left behind
     before = int(res.facts("freopen_from")[0][1])
     if before not in leaked:
@@ -284,8 +284,14 @@ def test_failed_calls_transparent():
           "return values/errno differ under the shim (without -> with): %s" % diff[:8],
           "without:\n" + plain.stdout, "with:\n" + res.stdout)
     d = _exit_dump(res)
-    eq([e["fd"] for e in d["fds"]], [0, 1, 2], "fds after failed calls (nothing recorded)",
+    x = lib.fact_fds(res.stdout, "leak")[0]
+    eq([e["fd"] for e in d["fds"]], [0, 1, 2, x], "fds after failed calls (nothing recorded)",
        lib.brief(d))
+    _check_leaks(d, res, exe, {"open": {"func": "keep_open", "kind": "file",
+                                        "calls": {"open"}}})
+    e = lib.need_fd(d, x)
+    eq((e["path"], e["cloexec"]), ("/etc/hostname", False),
+       "path and cloexec of fd %d after failing calls aimed at it" % x)
 
 
 def test_fd_numbers_unchanged():
@@ -960,6 +966,15 @@ def test_bad_depth():
 def test_bad_threshold():
     d, e, _ = _bad_setting("FDLEAK_THRESHOLD", "-5")
     eq(e["call"], "open", "call")
+
+
+def test_bad_depth_out_of_range():
+    d, e, exe = _bad_setting("FDLEAK_DEPTH", "500")
+    check(1 <= len(lib.stack_ips(d, e["stack"]) or []) <= 32, "default depth after 500")
+
+
+def test_bad_threshold_percent():
+    _bad_setting("FDLEAK_THRESHOLD", "abc%")
 
 
 def test_bad_signal():

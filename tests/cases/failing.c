@@ -1,5 +1,6 @@
 /* Failing calls: each prints `ret <label> <return value> <errno>`; the test compares the output
- * with and without the shim, and checks that nothing was recorded. A few successful calls print
+ * with and without the shim, and checks that nothing was recorded: the descriptor that some
+ * failing calls aim at keeps the record open() gave it. A few successful calls print
  * errno too, after setting it to a marker, to show the shim leaves errno alone on success. */
 #include "fixture.h"
 
@@ -32,6 +33,8 @@
 
 extern int __open_2(const char *path, int flags);
 
+NOINLINE static int keep_open(void) { int fd = open("/etc/hostname", O_RDONLY); KEEP(fd); return fd; }
+
 int main(void)
 {
     fixture_init();
@@ -40,6 +43,9 @@ int main(void)
     int sv[2], p[2];
     sigset_t m;
     sigemptyset(&m);
+    /* an open descriptor that failing calls aim at: its record must stay as open() made it */
+    int x = keep_open();
+    CHECK(x >= 0);
 
     R("open", open(missing, O_RDONLY));
     R("open64", open64(missing, O_RDONLY));
@@ -78,6 +84,14 @@ int main(void)
     R("memfd_create", memfd_create("x", 0x7fff0000));
     R("shm_open", shm_open("/fdleak-missing-shm", O_RDONLY, 0));
     R("mq_open", (long)mq_open("/fdleak-missing-mq", O_RDONLY));
+    R("dup2_onto_open", dup2(9999, x));
+    R("dup3_self", dup3(x, x, 0));
+    P("fdopen_wrong_mode", fdopen(x, "w"));
+    P("fdopendir_notdir", fdopendir(x));
+    R("signalfd_on_open", signalfd(x, &m, 0));
+    R("fcntl_dupfd_neg", fcntl(x, F_DUPFD, -1));
+    R("close_range_inverted", close_range(x, x - 1, 0));
+    R("accept_on_file", accept(x, NULL, NULL));
     R("close", close(9999));
     R("close_range", close_range(10, 5, 0));
     R("posix_openpt", posix_openpt(0x7fffffff));
@@ -86,5 +100,6 @@ int main(void)
     fact("ret open_ok_fd %d %d", fd, errno);
     R("close_ok", close(fd));
     R("dup2_self_ok", dup2(1, 1));
+    fact("leak open %d", x);
     return 0;
 }
