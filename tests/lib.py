@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
@@ -177,7 +178,7 @@ def run_plain(argv, env=None, timeout=TIMEOUT, ulimit_n=None, stdin=subprocess.D
                           preexec_fn=_preexec(ulimit_n), errors="replace")
 
 
-def spawn_under_shim(argv, env=None, outdir=None, ulimit_n=None, output=None):
+def spawn_under_shim(argv, env=None, outdir=None, ulimit_n=None, output=None, watchdog=180):
     """Starts argv under the shim with pipes on stdin/stdout/stderr; returns (Popen, outdir).
     Dumps go to output (a template) or <outdir>/d.%p.%n.json."""
     if outdir is None:
@@ -185,6 +186,10 @@ def spawn_under_shim(argv, env=None, outdir=None, ulimit_n=None, output=None):
     e = shim_env(env, output or os.path.join(outdir, "d.%p.%n.json"))
     proc = subprocess.Popen(argv, env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=_preexec(ulimit_n))
+    # a watchdog: reading the program's stdout line by line has no timeout of its own
+    dog = threading.Timer(watchdog, lambda: proc.poll() is None and proc.kill())
+    dog.daemon = True
+    dog.start()
     return proc, outdir
 
 
