@@ -723,3 +723,27 @@ def test_make_install():
         assert r.returncode == 0 and not os.path.exists(os.path.join(d, "bin", "fdleak"))
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_colour_only_when_asked():
+    args = ["run", "--", _fixture("leaks"), "file:1"]
+    r = _fdleak(args)
+    assert "\033[" not in r.stderr  # stderr is a pipe here
+    r = _fdleak(["run", "--color=always", "--", _fixture("leaks"), "file:1"])
+    assert "\033[1;31m1 fd leaked from open()" in r.stderr, r.stderr
+    r = _fdleak(["run", "--color=never", "--", _fixture("leaks"), "file:1"])
+    assert "\033[" not in r.stderr
+
+
+def test_json_to_stdout_and_kept_dump_path():
+    d = _tmp()
+    try:
+        r = _fdleak(["run", "--json=-", "--keep-dumps=" + d, "--", _fixture("leaks"), "file:1"])
+        assert r.returncode == 0, r.stderr
+        data = json.loads(r.stdout)
+        p = data["processes"][0]
+        assert p["dump"].startswith(d + "/") and os.path.exists(p["dump"]), p["dump"]
+        r = _fdleak(["run", "--json=-", "--", _fixture("leaks"), "file:1"])
+        assert json.loads(r.stdout)["processes"][0]["dump"] == ""
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -726,8 +726,11 @@ static int fdl_cmd_run(int argc, char **argv)
         fdl_msg("cannot create a directory in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
         return 1;
     }
+    /* First in LD_PRELOAD, except after a sanitizer runtime, which must come first. */
     const char *old = getenv("LD_PRELOAD");
-    char *preload = old && *old ? fdl_xasprintf("%s:%s", lib, old) : fdl_xstrdup(lib);
+    char *preload = !old || !*old            ? fdl_xstrdup(lib)
+                    : strstr(old, "libasan") ? fdl_xasprintf("%s:%s", old, lib)
+                                             : fdl_xasprintf("%s:%s", lib, old);
     char *output = fdl_xasprintf("%s/fdleak.%%p.%%n.json", dir);
     setenv("LD_PRELOAD", preload, 1);
     setenv("FDLEAK_OUTPUT", output, 1);
@@ -798,6 +801,14 @@ static int fdl_cmd_run(int argc, char **argv)
     size_t nprocs, seen = fdl_collect(dir, pid, &procs, &nprocs);
     if (o.keep_dumps)
         fdl_keep_dumps(dir, o.keep_dumps);
+    for (size_t i = 0; i < nprocs; i++) {
+        /* The JSON "dump" names the kept file, or nothing once the directory is gone. */
+        struct fdl_dump *d = procs[i].dump;
+        const char *base = strrchr(d->file, '/');
+        char *kept = o.keep_dumps ? fdl_xasprintf("%s%s", o.keep_dumps, base) : fdl_xstrdup("");
+        free(d->file);
+        d->file = kept;
+    }
     fdl_rm_dir(dir);
     free(dir);
     bool failed = false;

@@ -178,13 +178,20 @@ static const char *fdl_show_file(const struct fdl_text *t, const char *file)
     return file;
 }
 
+/* Prints a symbolized stack. With python set (a Python stack was printed above), the C frames
+ * stop where the interpreter's eval loop begins: below it they only repeat the Python stack. */
 static void fdl_text_frames(const struct fdl_text *t, struct fdl_proc *p, uint32_t stack,
-                            bool first_at)
+                            bool first_at, bool python)
 {
     const struct fdl_frame **v;
-    size_t n = fdl_stack_frames(p, stack, &v);
+    size_t n = fdl_stack_frames(p, stack, &v), hidden = 0;
     while (n > 1 && fdl_is_startup(v[n - 1]->function))
         n--;
+    for (size_t i = 1; python && i < n; i++)
+        if (v[i]->function && !strncmp(v[i]->function, "_PyEval_EvalFrame", 17)) {
+            hidden = n - i;
+            n = i;
+        }
     if (n == 0)
         fdl_line(t, "   (no stack: unwinding failed or the call came before fdleak started)");
     for (size_t i = 0; i < n; i++) {
@@ -203,6 +210,8 @@ static void fdl_text_frames(const struct fdl_text *t, struct fdl_proc *p, uint32
         else
             fdl_line(t, "   %s 0x%llx", word, (unsigned long long)f->ip);
     }
+    if (hidden)
+        fdl_line(t, "   by ... (%zu frames in the Python interpreter; --json lists them)", hidden);
     free(v);
 }
 
@@ -289,7 +298,7 @@ void fdl_render_text(FILE *out, struct fdl_proc *p, const struct fdl_render_opts
              trig, fdl_c(&t, FDL_C_RESET));
     if (d->trigger_stack && (!strcmp(d->trigger, "emfile") || !strcmp(d->trigger, "threshold"))) {
         fdl_line(&t, "%s() that triggered the dump:", d->trigger_call);
-        fdl_text_frames(&t, p, d->trigger_stack, true);
+        fdl_text_frames(&t, p, d->trigger_stack, true, false);
     }
     if (p->leaked == 0)
         fdl_line(&t, "no leaked descriptors");
@@ -308,7 +317,7 @@ void fdl_render_text(FILE *out, struct fdl_proc *p, const struct fdl_render_opts
                          fdl_c(&t, FDL_C_RESET), ps->frames[i].function);
             fdl_line(&t, "   C stack:");
         }
-        fdl_text_frames(&t, p, g->stack, true);
+        fdl_text_frames(&t, p, g->stack, true, ps && ps->nframes);
         size_t shown = o->max_fds && g->count > o->max_fds ? o->max_fds : g->count;
         for (size_t i = 0; i < shown; i++) {
             const struct fdl_dfd *f = &d->fds[g->fds[i]];
