@@ -554,6 +554,7 @@ def test_threads_consistent():
         eq(e["tid"], int(w[3]), "tid of fd %s" % w[2])
         tids.add(e["tid"])
     eq(len(tids), 8, "distinct acquiring threads")
+    eq(len({e["stack"] for e in lib.leaks(d)}), 1, "distinct stacks of 24 leaks from one site")
     eq(len(lib.leaks(d)), 24, "leaks")
     st = d["stats"]
     check(st["acquired"] - st["released"] >= 24, "stats acquired-released < leaks: %s" % st)
@@ -733,6 +734,7 @@ def test_emfile_dump_once():
         len(lib.leaks(d)), opened))
     x = _exit_dump(res)
     _check_leaks(x, res, exe, {"open": {"func": "exhaust"}})
+    eq(len({e["stack"] for e in lib.leaks(x)}), 1, "distinct stacks of leaks from one site")
 
 
 def test_emfile_rearmed_after_drop():
@@ -1095,3 +1097,56 @@ def test_fork_while_threads_churn():
         for x in lib.leaks(cd):
             check(x["call"] in ("open", "socket", "pipe"),
                   "child %d: unexpected record %s" % (pid, x))
+
+
+def _sigqueue(pid, sig, value):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class Sigval(ctypes.Union):
+        _fields_ = [("sival_int", ctypes.c_int), ("sival_ptr", ctypes.c_void_p)]
+
+    r = libc.sigqueue(ctypes.c_int(pid), ctypes.c_int(sig), Sigval(sival_int=value))
+    check(r == 0, "sigqueue failed: errno %d" % ctypes.get_errno())
+
+
+def _snapshot(mode):
+    snapdir = tempfile.mkdtemp(prefix="fdleak-snap-")
+    os.chmod(snapdir, mode)
+    exe = lib.fixture("simple")
+    proc, outdir = lib.spawn_under_shim([exe, "wait"], env={"FDLEAK_SNAPSHOT_DIR": snapdir})
+    token = 4242
+    try:
+        seen = lib.wait_line(proc.stdout, "ready", lines=True)
+        pid = int(seen[-1].split()[1])
+        _sigqueue(pid, 61, 0x46440000 | token)
+        want = os.path.join(snapdir, "snapshot.%d.%d.json" % (pid, token))
+        for _ in range(200):
+            if os.path.exists(want) or proc.poll() is not None:
+                break
+            time.sleep(0.025)
+        out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=lib.TIMEOUT)
+    eq(proc.returncode, 0, "exit status after a snapshot request", err)
+    return snapdir, want, "".join(seen) + out, err, lib.read_dumps(outdir)[0]
+
+
+def test_snapshot_request_writes_snapshot_file():
+    snapdir, want, out, err, dumps = _snapshot(0o700)
+    check(os.path.exists(want), "no %s (dir: %s)" % (want, os.listdir(snapdir)), err)
+    eq(sorted(os.listdir(snapdir)), [os.path.basename(want)], "files in the snapshot dir")
+    ds, _ = lib.read_dumps(snapdir)
+    d = ds[0]
+    lib.check_complete(d)
+    eq(d["trigger"], "signal", "trigger of a snapshot")
+    fd = lib.fact_fds(out, "leak")[0]
+    eq(lib.need_fd(d, fd)["call"], "open", "call of the leak in the snapshot")
+    eq(lib.by_trigger(dumps, "signal"), [], "snapshot also written to FDLEAK_OUTPUT")
+
+
+def test_snapshot_dir_writable_by_others_refused():
+    snapdir, want, out, err, dumps = _snapshot(0o777)
+    eq(os.listdir(snapdir), [], "files written to a world-writable snapshot dir")
