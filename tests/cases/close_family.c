@@ -8,8 +8,18 @@
 
 static const char *path;
 
-NOINLINE static int via_open(void) { int fd = open(path, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int after_closefrom(void) { int fd = open(path, O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int via_open(void)
+{
+    int fd = open(path, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int after_closefrom(void)
+{
+    int fd = open(path, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(int argc, char **argv)
 {

@@ -6,17 +6,72 @@
 
 static char path_f[4200], path_g[4200];
 
-NOINLINE static int via_pipe(int p[2]) { int r = pipe(p); KEEP(r); return r; }
-NOINLINE static int via_pipe2(int p[2]) { int r = pipe2(p, O_CLOEXEC); KEEP(r); return r; }
-NOINLINE static int open_source(void) { int fd = open(path_f, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int open_victim(void) { int fd = open(path_g, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int open_self_target(void) { int fd = open(path_g, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int open_cloexec(void) { int fd = open(path_f, O_RDONLY | O_CLOEXEC); KEEP(fd); return fd; }
-NOINLINE static int via_dup(int fd) { int r = dup(fd); KEEP(r); return r; }
-NOINLINE static int via_dup2(int a, int b) { int r = dup2(a, b); KEEP(r); return r; }
-NOINLINE static int via_dup3(int a, int b, int fl) { int r = dup3(a, b, fl); KEEP(r); return r; }
-NOINLINE static int via_fcntl(int fd, int cmd, int arg) { int r = fcntl(fd, cmd, arg); KEEP(r); return r; }
-NOINLINE static int via_fcntl64(int fd, int cmd, int arg) { int r = fcntl64(fd, cmd, arg); KEEP(r); return r; }
+NOINLINE static int via_pipe(int p[2])
+{
+    int r = pipe(p);
+    KEEP(r);
+    return r;
+}
+NOINLINE static int via_pipe2(int p[2])
+{
+    int r = pipe2(p, O_CLOEXEC);
+    KEEP(r);
+    return r;
+}
+NOINLINE static int open_source(void)
+{
+    int fd = open(path_f, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int open_victim(void)
+{
+    int fd = open(path_g, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int open_self_target(void)
+{
+    int fd = open(path_g, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int open_cloexec(void)
+{
+    int fd = open(path_f, O_RDONLY | O_CLOEXEC);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_dup(int fd)
+{
+    int r = dup(fd);
+    KEEP(r);
+    return r;
+}
+NOINLINE static int via_dup2(int a, int b)
+{
+    int r = dup2(a, b);
+    KEEP(r);
+    return r;
+}
+NOINLINE static int via_dup3(int a, int b, int fl)
+{
+    int r = dup3(a, b, fl);
+    KEEP(r);
+    return r;
+}
+NOINLINE static int via_fcntl(int fd, int cmd, int arg)
+{
+    int r = fcntl(fd, cmd, arg);
+    KEEP(r);
+    return r;
+}
+NOINLINE static int via_fcntl64(int fd, int cmd, int arg)
+{
+    int r = fcntl64(fd, cmd, arg);
+    KEEP(r);
+    return r;
+}
 
 int main(int argc, char **argv)
 {

@@ -7,8 +7,18 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-NOINLINE static int open_before_exec(const char *p, int fl) { int fd = open(p, O_RDONLY | fl); KEEP(fd); return fd; }
-NOINLINE static int open_after_exec(const char *p) { int fd = open(p, O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int open_before_exec(const char *p, int fl)
+{
+    int fd = open(p, O_RDONLY | fl);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int open_after_exec(const char *p)
+{
+    int fd = open(p, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(int argc, char **argv)
 {

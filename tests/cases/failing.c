@@ -33,7 +33,12 @@
 
 extern int __open_2(const char *path, int flags);
 
-NOINLINE static int keep_open(void) { int fd = open("/etc/hostname", O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int keep_open(void)
+{
+    int fd = open("/etc/hostname", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(void)
 {

@@ -11,7 +11,12 @@
 
 static int *volatile null_target;
 
-NOINLINE static int leak_before_death(void) { int fd = open("/dev/null", O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int leak_before_death(void)
+{
+    int fd = open("/dev/null", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 static volatile sig_atomic_t handled;
 

@@ -29,8 +29,18 @@ static void *churn(void *arg)
     return NULL;
 }
 
-NOINLINE static int child_open(void) { int fd = open("/etc/hostname", O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int parent_open(void) { int fd = open("/etc/hostname", O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int child_open(void)
+{
+    int fd = open("/etc/hostname", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int parent_open(void)
+{
+    int fd = open("/etc/hostname", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(void)
 {

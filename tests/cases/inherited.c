@@ -5,7 +5,12 @@
 
 #include <fcntl.h>
 
-NOINLINE static int child_leak(const char *path) { int fd = open(path, O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int child_leak(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(int argc, char **argv)
 {

@@ -14,17 +14,72 @@ extern int __openat64_2(int dirfd, const char *path, int flags);
 static char path_f[4096], path_c[4096];
 static int dirfd_;
 
-NOINLINE static int via_open(void) { int fd = open(path_f, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int via_open64(void) { int fd = open64(path_f, O_RDONLY | O_CLOEXEC); KEEP(fd); return fd; }
-NOINLINE static int via___open_2(void) { int fd = __open_2(path_f, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int via___open64_2(void) { int fd = __open64_2(path_f, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int via_openat(void) { int fd = openat(dirfd_, "f", O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int via_openat64(void) { int fd = openat64(dirfd_, "f", O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int via___openat_2(void) { int fd = __openat_2(dirfd_, "f", O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int via___openat64_2(void) { int fd = __openat64_2(AT_FDCWD, path_f, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int via_creat(void) { int fd = creat(path_c, 0600); KEEP(fd); return fd; }
-NOINLINE static int via_creat64(void) { int fd = creat64(path_c, 0600); KEEP(fd); return fd; }
-NOINLINE static int via_open_creat(void) { int fd = open(path_c, O_WRONLY | O_CREAT | O_CLOEXEC, 0600); KEEP(fd); return fd; }
+NOINLINE static int via_open(void)
+{
+    int fd = open(path_f, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_open64(void)
+{
+    int fd = open64(path_f, O_RDONLY | O_CLOEXEC);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via___open_2(void)
+{
+    int fd = __open_2(path_f, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via___open64_2(void)
+{
+    int fd = __open64_2(path_f, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_openat(void)
+{
+    int fd = openat(dirfd_, "f", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_openat64(void)
+{
+    int fd = openat64(dirfd_, "f", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via___openat_2(void)
+{
+    int fd = __openat_2(dirfd_, "f", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via___openat64_2(void)
+{
+    int fd = __openat64_2(AT_FDCWD, path_f, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_creat(void)
+{
+    int fd = creat(path_c, 0600);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_creat64(void)
+{
+    int fd = creat64(path_c, 0600);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_open_creat(void)
+{
+    int fd = open(path_c, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    KEEP(fd);
+    return fd;
+}
 
 struct entry {
     const char *name;

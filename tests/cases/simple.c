@@ -1,11 +1,17 @@
 /* A plain leak for settings and output tests. `simple [leak|clearenv|wait]`:
  * leak: leaks one descriptor from simple_leak(); clearenv: clears the environment first
- * (settings were read at start-up); high N: also dup2()s it to N; wait: prints `ready <pid>` and waits for a line on stdin. */
+ * (settings were read at start-up); high N: also dup2()s it to N; wait: prints `ready <pid>` and
+ * waits for a line on stdin. */
 #include "fixture.h"
 
 #include <fcntl.h>
 
-NOINLINE static int simple_leak(void) { int fd = open("/dev/null", O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int simple_leak(void)
+{
+    int fd = open("/dev/null", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(int argc, char **argv)
 {

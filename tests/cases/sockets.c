@@ -11,12 +11,42 @@
 
 static char path_f[4200];
 
-NOINLINE static int via_socket(int type) { int fd = socket(AF_INET, type, 0); KEEP(fd); return fd; }
-NOINLINE static int via_socketpair(int sv[2]) { int r = socketpair(AF_UNIX, SOCK_STREAM, 0, sv); KEEP(r); return r; }
-NOINLINE static int via_socket_unix(void) { int fd = socket(AF_UNIX, SOCK_STREAM, 0); KEEP(fd); return fd; }
-NOINLINE static int via_socketpair_dgram(int sv[2]) { int r = socketpair(AF_UNIX, SOCK_DGRAM, 0, sv); KEEP(r); return r; }
-NOINLINE static int via_accept(int l) { int fd = accept(l, NULL, NULL); KEEP(fd); return fd; }
-NOINLINE static int via_accept4(int l) { int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC); KEEP(fd); return fd; }
+NOINLINE static int via_socket(int type)
+{
+    int fd = socket(AF_INET, type, 0);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_socketpair(int sv[2])
+{
+    int r = socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    KEEP(r);
+    return r;
+}
+NOINLINE static int via_socket_unix(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_socketpair_dgram(int sv[2])
+{
+    int r = socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    KEEP(r);
+    return r;
+}
+NOINLINE static int via_accept(int l)
+{
+    int fd = accept(l, NULL, NULL);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_accept4(int l)
+{
+    int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    KEEP(fd);
+    return fd;
+}
 
 static void send_fds(int sock, const int *fds, int n)
 {

@@ -22,8 +22,18 @@
 
 static char path_f[4200];
 
-NOINLINE static int via_eventfd(void) { int fd = eventfd(0, 0); KEEP(fd); return fd; }
-NOINLINE static int via_timerfd_create(void) { int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC); KEEP(fd); return fd; }
+NOINLINE static int via_eventfd(void)
+{
+    int fd = eventfd(0, 0);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_timerfd_create(void)
+{
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    KEEP(fd);
+    return fd;
+}
 NOINLINE static int via_signalfd(int fd)
 {
     sigset_t m;
@@ -33,27 +43,97 @@ NOINLINE static int via_signalfd(int fd)
     KEEP(fd);
     return fd;
 }
-NOINLINE static int via_epoll_create(void) { int fd = epoll_create(4); KEEP(fd); return fd; }
-NOINLINE static int via_epoll_create1(void) { int fd = epoll_create1(EPOLL_CLOEXEC); KEEP(fd); return fd; }
-NOINLINE static int via_inotify_init(void) { int fd = inotify_init(); KEEP(fd); return fd; }
-NOINLINE static int via_inotify_init1(void) { int fd = inotify_init1(IN_CLOEXEC); KEEP(fd); return fd; }
-NOINLINE static int via_fanotify_init(void) { int fd = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int via_memfd_create(void) { int fd = memfd_create("fdleak-test", 0); KEEP(fd); return fd; }
-NOINLINE static int via_posix_openpt(void) { int fd = posix_openpt(O_RDWR | O_NOCTTY); KEEP(fd); return fd; }
-NOINLINE static int via_getpt(void) { int fd = getpt(); KEEP(fd); return fd; }
-NOINLINE static int via_openpty(int *m, int *s) { int r = openpty(m, s, NULL, NULL, NULL); KEEP(r); return r; }
-NOINLINE static pid_t via_forkpty(int *m) { pid_t r = forkpty(m, NULL, NULL, NULL); KEEP(r); return r; }
+NOINLINE static int via_epoll_create(void)
+{
+    int fd = epoll_create(4);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_epoll_create1(void)
+{
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_inotify_init(void)
+{
+    int fd = inotify_init();
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_inotify_init1(void)
+{
+    int fd = inotify_init1(IN_CLOEXEC);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_fanotify_init(void)
+{
+    int fd = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_memfd_create(void)
+{
+    int fd = memfd_create("fdleak-test", 0);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_posix_openpt(void)
+{
+    int fd = posix_openpt(O_RDWR | O_NOCTTY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_getpt(void)
+{
+    int fd = getpt();
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_openpty(int *m, int *s)
+{
+    int r = openpty(m, s, NULL, NULL, NULL);
+    KEEP(r);
+    return r;
+}
+NOINLINE static pid_t via_forkpty(int *m)
+{
+    pid_t r = forkpty(m, NULL, NULL, NULL);
+    KEEP(r);
+    return r;
+}
 static char shm_name[64], mq_name[64];
-NOINLINE static int via_shm_open(void) { int fd = shm_open(shm_name, O_RDWR | O_CREAT, 0600); KEEP(fd); return fd; }
+NOINLINE static int via_shm_open(void)
+{
+    int fd = shm_open(shm_name, O_RDWR | O_CREAT, 0600);
+    KEEP(fd);
+    return fd;
+}
 NOINLINE static int via_mq_open(void)
 {
     mqd_t q = mq_open(mq_name, O_RDWR | O_CREAT, 0600, NULL);
     KEEP(q);
     return (int)q;
 }
-NOINLINE static int via_pidfd_open(void) { int fd = pidfd_open(getpid(), 0); KEEP(fd); return fd; }
-NOINLINE static int via_pidfd_getfd(int pfd, int target) { int fd = pidfd_getfd(pfd, target, 0); KEEP(fd); return fd; }
-NOINLINE static int via_open_by_handle_at(int mfd, struct file_handle *h) { int fd = open_by_handle_at(mfd, h, O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int via_pidfd_open(void)
+{
+    int fd = pidfd_open(getpid(), 0);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_pidfd_getfd(int pfd, int target)
+{
+    int fd = pidfd_getfd(pfd, target, 0);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int via_open_by_handle_at(int mfd, struct file_handle *h)
+{
+    int fd = open_by_handle_at(mfd, h, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 static void pair(const char *call, const char *kind, int (*fn)(void))
 {

@@ -8,21 +8,86 @@
 
 static char path_f[4200], path_g[4200], dir[4096];
 
-NOINLINE static FILE *via_fopen(void) { FILE *f = fopen(path_f, "r"); KEEP(f); return f; }
-NOINLINE static FILE *via_fopen64(void) { FILE *f = fopen64(path_f, "re"); KEEP(f); return f; }
-NOINLINE static FILE *via_freopen(FILE *f) { f = freopen(path_g, "r", f); KEEP(f); return f; }
-NOINLINE static FILE *via_freopen64(FILE *f) { f = freopen64(path_g, "r", f); KEEP(f); return f; }
-NOINLINE static int acquire_for_fdopen(void) { int fd = open(path_f, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static FILE *via_fdopen(int fd) { FILE *f = fdopen(fd, "r"); KEEP(f); return f; }
-NOINLINE static FILE *via_tmpfile(void) { FILE *f = tmpfile(); KEEP(f); return f; }
-NOINLINE static FILE *via_tmpfile64(void) { FILE *f = tmpfile64(); KEEP(f); return f; }
-NOINLINE static FILE *via_popen(void) { FILE *f = popen("exit 0", "r"); KEEP(f); return f; }
-NOINLINE static DIR *via_opendir(void) { DIR *d = opendir(dir); KEEP(d); return d; }
-NOINLINE static int acquire_for_fdopendir(void) { int fd = open(dir, O_RDONLY | O_DIRECTORY); KEEP(fd); return fd; }
-NOINLINE static DIR *via_fdopendir(int fd) { DIR *d = fdopendir(fd); KEEP(d); return d; }
+NOINLINE static FILE *via_fopen(void)
+{
+    FILE *f = fopen(path_f, "r");
+    KEEP(f);
+    return f;
+}
+NOINLINE static FILE *via_fopen64(void)
+{
+    FILE *f = fopen64(path_f, "re");
+    KEEP(f);
+    return f;
+}
+NOINLINE static FILE *via_freopen(FILE *f)
+{
+    f = freopen(path_g, "r", f);
+    KEEP(f);
+    return f;
+}
+NOINLINE static FILE *via_freopen64(FILE *f)
+{
+    f = freopen64(path_g, "r", f);
+    KEEP(f);
+    return f;
+}
+NOINLINE static int acquire_for_fdopen(void)
+{
+    int fd = open(path_f, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static FILE *via_fdopen(int fd)
+{
+    FILE *f = fdopen(fd, "r");
+    KEEP(f);
+    return f;
+}
+NOINLINE static FILE *via_tmpfile(void)
+{
+    FILE *f = tmpfile();
+    KEEP(f);
+    return f;
+}
+NOINLINE static FILE *via_tmpfile64(void)
+{
+    FILE *f = tmpfile64();
+    KEEP(f);
+    return f;
+}
+NOINLINE static FILE *via_popen(void)
+{
+    FILE *f = popen("exit 0", "r");
+    KEEP(f);
+    return f;
+}
+NOINLINE static DIR *via_opendir(void)
+{
+    DIR *d = opendir(dir);
+    KEEP(d);
+    return d;
+}
+NOINLINE static int acquire_for_fdopendir(void)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static DIR *via_fdopendir(int fd)
+{
+    DIR *d = fdopendir(fd);
+    KEEP(d);
+    return d;
+}
 
 #define MKS(name, expr)                                                                            \
-    NOINLINE static int via_##name(char *t) { int fd = expr; KEEP(fd); return fd; }
+    NOINLINE static int via_##name(char *t)                                                        \
+    {                                                                                              \
+        int fd = expr;                                                                             \
+        KEEP(fd);                                                                                  \
+        return fd;                                                                                 \
+    }
 MKS(mkstemp, mkstemp(t))
 MKS(mkstemp64, mkstemp64(t))
 MKS(mkostemp, mkostemp(t, O_CLOEXEC))

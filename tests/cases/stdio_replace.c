@@ -4,10 +4,30 @@
 
 #include <fcntl.h>
 
-NOINLINE static int open_source(const char *p) { int fd = open(p, O_RDONLY); KEEP(fd); return fd; }
-NOINLINE static int replace_stdin(int fd) { int r = dup2(fd, 0); KEEP(r); return r; }
-NOINLINE static FILE *replace_stdin_freopen(const char *p) { FILE *f = freopen(p, "r", stdin); KEEP(f); return f; }
-NOINLINE static int reopen_stdin(const char *p) { int fd = open(p, O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int open_source(const char *p)
+{
+    int fd = open(p, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+NOINLINE static int replace_stdin(int fd)
+{
+    int r = dup2(fd, 0);
+    KEEP(r);
+    return r;
+}
+NOINLINE static FILE *replace_stdin_freopen(const char *p)
+{
+    FILE *f = freopen(p, "r", stdin);
+    KEEP(f);
+    return f;
+}
+NOINLINE static int reopen_stdin(const char *p)
+{
+    int fd = open(p, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(int argc, char **argv)
 {

@@ -34,7 +34,12 @@ static void *churn(void *arg)
     return NULL;
 }
 
-NOINLINE static int storm_leak(void) { int fd = open("/dev/null", O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int storm_leak(void)
+{
+    int fd = open("/dev/null", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(void)
 {

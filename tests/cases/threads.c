@@ -14,7 +14,12 @@
 static int leaked[THREADS][LEAKS];
 static int tids[THREADS];
 
-NOINLINE static int thread_leak(void) { int fd = open("/dev/null", O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int thread_leak(void)
+{
+    int fd = open("/dev/null", O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 static void *worker(void *arg)
 {

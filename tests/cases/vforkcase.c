@@ -5,7 +5,12 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-NOINLINE static int parent_open(const char *p) { int fd = open(p, O_RDONLY); KEEP(fd); return fd; }
+NOINLINE static int parent_open(const char *p)
+{
+    int fd = open(p, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
 
 int main(int argc, char **argv)
 {

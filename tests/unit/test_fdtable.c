@@ -173,8 +173,8 @@ static void *writer(void *arg)
         struct fdl_entry e = mk(FDL_TRACKED, (uint32_t)(id * 1000000 + r), (uint32_t)id, 0), out;
         if (fdl_table_set(fd, &e) != 0)
             return (void *)1;
-        if (fdl_table_get(fd, &out) != FDL_TRACKED || out.stack != e.stack || out.tid != (uint32_t)id ||
-            out.pystack != e.pystack || out.path != e.path)
+        if (fdl_table_get(fd, &out) != FDL_TRACKED || out.stack != e.stack ||
+            out.tid != (uint32_t)id || out.pystack != e.pystack || out.path != e.path)
             return (void *)2;
         if (r % 3 == 0 && fdl_table_clear(fd) != FDL_TRACKED)
             return (void *)3;

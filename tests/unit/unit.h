@@ -35,7 +35,7 @@ static int unit_case_failed;
         unit_failures += unit_case_failed;                                                         \
     } while (0)
 
-#define UNIT_RESULT() (printf("%s\n", unit_failures ? "unit: FAILED" : "unit: all passed"), \
-                       unit_failures ? 1 : 0)
+#define UNIT_RESULT()                                                                              \
+    (printf("%s\n", unit_failures ? "unit: FAILED" : "unit: all passed"), unit_failures ? 1 : 0)
 
 #endif
