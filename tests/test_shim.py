@@ -623,6 +623,21 @@ def test_handled_signal_not_fatal():
     _check_leaks(d, res, exe, {"open": {"func": "leak_before_death"}})
 
 
+def test_ignored_signal_stays_ignored():
+    exe, res, dumps = _run("fatal", ["ignored"])
+    _ok(res)
+    check("ignored" in res.facts("ignored")[0], "the program did not go on", res.describe())
+    eq(lib.by_trigger(dumps, "fatal-signal"), [], "fatal-signal dumps for an ignored SIGTERM")
+    _exit_dump(res)
+
+
+def test_handled_sigsegv_not_fatal():
+    exe, res, dumps = _run("fatal", ["handled_segv"])
+    eq(res.returncode, 7, "exit status from the program's own SIGSEGV handler", res.describe())
+    check("caught segv" in res.stdout, "the program's SIGSEGV handler did not run")
+    eq(lib.by_trigger(dumps, "fatal-signal"), [], "fatal-signal dumps for a handled SIGSEGV")
+
+
 def _signal_dump_once(env, sig, output=None, outdir=None):
     exe = lib.fixture("simple")
     proc, outdir = lib.spawn_under_shim([exe, "wait"], env=env, outdir=outdir, output=output)

@@ -1,7 +1,9 @@
 /* Fatal signals. `fatal SIG`: leaks a descriptor, then dies of SIG (TERM, INT, HUP, QUIT by
  * raise; ABRT by abort(); SEGV by a null write; BUS by touching a truncated mapping).
  * `fatal SEGV_THREAD`: a second thread segfaults while main churns open/close.
- * `fatal handled`: installs its own SIGTERM handler, raises SIGTERM, and exits 0. */
+ * `fatal ignored`: SIGTERM set to SIG_IGN, raised, exits 0. `fatal handled_segv`: its own SIGSEGV
+ * handler prints and _exit(7)s. `fatal handled`: installs its own SIGTERM handler, raises SIGTERM,
+ * and exits 0. */
 #include "fixture.h"
 
 #include <fcntl.h>
@@ -27,6 +29,15 @@ static void *crash_thread(void *arg)
     *null_target = 1;
     return NULL;
 }
+static void on_segv(int sig)
+{
+    (void)sig;
+    static const char msg[] = "caught segv\n";
+    if (write(1, msg, sizeof msg - 1) < 0)
+        _exit(8);
+    _exit(7);
+}
+
 static void on_term(int sig)
 {
     (void)sig;
@@ -41,6 +52,19 @@ int main(int argc, char **argv)
     CHECK(fd >= 0);
     fact("leak open %d", fd);
     const char *s = argv[1];
+    if (strcmp(s, "ignored") == 0) {
+        signal(SIGTERM, SIG_IGN);
+        raise(SIGTERM);
+        fact("ignored");
+        return 0;
+    }
+    if (strcmp(s, "handled_segv") == 0) {
+        struct sigaction sa = {0};
+        sa.sa_handler = on_segv;
+        CHECK(sigaction(SIGSEGV, &sa, NULL) == 0);
+        *null_target = 1;
+        return 3;
+    }
     if (strcmp(s, "handled") == 0) {
         struct sigaction sa = {0};
         sa.sa_handler = on_term;
