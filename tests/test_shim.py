@@ -1165,3 +1165,13 @@ def test_snapshot_request_writes_snapshot_file():
 def test_snapshot_dir_writable_by_others_refused():
     snapdir, want, out, err, dumps = _snapshot(0o777)
     eq(os.listdir(snapdir), [], "files written to a world-writable snapshot dir")
+
+
+def test_program_takes_over_shim_fd_numbers():
+    exe, res, dumps = _run("clobber")
+    _ok(res)
+    taken = lib.fact_fds(res.stdout, "leak", "dup2")
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"dup2": {"func": "take_over", "kind": "file", "path": False},
+                               "open": {"kind": "file"}, "pipe": {"kind": "pipe"}})
+    check(taken, "no fd numbers of the shim visible to take over (nothing tested)")
