@@ -1,0 +1,540 @@
+#!/usr/bin/python3
+"""`make bench`: fdleak's overhead measured side by side with bare runs and valgrind.
+
+Every row runs its variants alternately in one invocation (bare, shim, valgrind, rotated each
+round) and reports medians and ratios: absolute times on a shared 2-vCPU machine are noise,
+the ratios are what carry over. Prints a table and (full runs) rewrites bench/RESULTS.md.
+
+    /usr/bin/python3 bench/run.py --build build [--quick] [--rows 1,1b,2,3,4,5,6] [--write]
+
+"shim" means LD_PRELOAD=libfdleak.so with the settings `fdleak run` uses (FDLEAK_OUTPUT to a
+temporary directory, exit dump on), unless a row says otherwise.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = "/usr/bin/python3"
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.build = os.path.abspath(os.path.join(ROOT, args.build))
+        self.lib = os.path.join(self.build, "libfdleak.so")
+        self.fdleak = os.path.join(self.build, "fdleak")
+        self.bin = os.path.join(self.build, "bench")
+        self.tmp = tempfile.mkdtemp(prefix="fdleak-bench-")
+        self.rows = []  # dicts: row, metric, bare, shim, valgrind, ratio, target, met
+        self.notes = {}
+        self.rounds = args.rounds or (3 if self.quick else 7)
+
+    # ---- helpers -------------------------------------------------------------------------
+    def outdir(self, name):
+        d = os.path.join(self.tmp, name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        return d
+
+    def env(self, variant, outdir=None, **extra):
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("FDLEAK_") or k == "LD_PRELOAD":
+                del e[k]
+        if variant == "shim":
+            e["LD_PRELOAD"] = self.lib
+            e["FDLEAK_OUTPUT"] = os.path.join(outdir or self.outdir("dumps"), "%p.%t.%n.json")
+        e.update({k: str(v) for k, v in extra.items()})
+        return e
+
+    def run(self, cmd, env=None, timeout=600, check=True, stdin=subprocess.DEVNULL):
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=stdin, text=True, timeout=timeout)
+        dt = time.monotonic() - t0
+        if check and p.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr[-2000:]}")
+        return p.stdout, dt
+
+    @staticmethod
+    def kv(text):
+        out = {}
+        for m in re.finditer(r"(\w+)=(\S+)", text):
+            out[m.group(1)] = m.group(2)
+        return out
+
+    def add(self, row, metric, bare=None, shim=None, valgrind=None, ratio=None, target="",
+            met=None, unit=""):
+        self.rows.append(dict(row=row, metric=metric, bare=bare, shim=shim, valgrind=valgrind,
+                              ratio=ratio, target=target, met=met, unit=unit))
+        r = self.rows[-1]
+        log(f"row {row}: {metric}: bare={fmt(bare)} shim={fmt(shim)} valgrind={fmt(valgrind)} "
+            f"ratio={fmt(ratio)} {target} {'' if met is None else ('met' if met else 'MISSED')}")
+        return r
+
+    def alternate(self, variants, fn, rounds):
+        """Runs fn(variant) for each variant, rotating the order every round; returns
+        {variant: [results]}."""
+        res = {v: [] for v in variants}
+        for r in range(rounds):
+            order = variants[r % len(variants):] + variants[:r % len(variants)]
+            for v in order:
+                res[v].append(fn(v))
+        return res
+
+    # ---- row 1: open/socket/pipe + close at ~30 frames ------------------------------------
+    def row1(self):
+        n = 50000 if self.quick else 300000
+        nv = max(n // 10, 5000)
+        fdloop = os.path.join(self.bin, "fdloop")
+        for mode in ("open", "socket", "pipe"):
+            vg_rounds = 1 if self.quick else 3
+
+            def one(v, mode=mode):
+                if v == "valgrind":
+                    cmd = ["valgrind", "--tool=none", "--track-fds=yes", "-q", fdloop, mode,
+                           str(nv)]
+                    out, _ = self.run(cmd, self.env("bare"))
+                else:
+                    out, _ = self.run([fdloop, mode, str(n)], self.env(v))
+                return float(self.kv(out)["ns_per_op"])
+
+            res = self.alternate(["bare", "shim"], one, self.rounds)
+            vg = [one("valgrind") for _ in range(vg_rounds)]
+            b, s, g = median(res["bare"]), median(res["shim"]), median(vg)
+            what = {"open": "open(/dev/null)+close", "socket": "socket(AF_INET)+close",
+                    "pipe": "pipe+2 close"}[mode]
+            if mode == "open":
+                self.add("1", f"{what}, ~32 frames, ns/op", b, s, g, s / b, "<= 1.10x",
+                         s / b <= 1.10)
+            else:
+                self.add("1", f"{what}, ~32 frames, ns/op", b, s, g, s / b)
+            self.add("1", f"  valgrind --track-fds / bare ({what})", ratio=g / b)
+
+    # ---- row 1b: mixed Python workload ----------------------------------------------------
+    def row1b(self):
+        n = 10000 if self.quick else 50000
+        script = os.path.join(ROOT, "bench", "mixed.py")
+        work = self.outdir("mixed")
+
+        def one(v):
+            if v == "valgrind":
+                cmd = ["valgrind", "--tool=none", "--track-fds=yes", "-q", PY, script, str(n),
+                       work]
+                _, dt = self.run(cmd, self.env("bare"), timeout=1200)
+            else:
+                _, dt = self.run([PY, script, str(n), work], self.env(v))
+            return dt
+
+        rounds = self.rounds + (2 if not self.quick else 0)
+        res = self.alternate(["bare", "shim"], one, rounds)
+        vg = [one("valgrind") for _ in range(1 if self.quick else 2)]
+        b, s, g = median(res["bare"]), median(res["shim"]), median(vg)
+        self.add("1b", f"mixed Python (JSON, sha256, files, sockets), {n} iterations, s",
+                 b, s, g, s / b, "<= 1.03x", s / b <= 1.03)
+        self.add("1b", "  valgrind --track-fds / bare (mixed Python)", ratio=g / b)
+        # Without Python stacks (FDLEAK_PYTHON=0): how much of the cost is the audit hook.
+        res2 = self.alternate(
+            ["bare", "shim", "nopy"],
+            lambda v: self.run([PY, script, str(n), work],
+                               self.env("shim" if v != "bare" else "bare",
+                                        **({"FDLEAK_PYTHON": 0} if v == "nopy" else {})))[1],
+            max(3, self.rounds // 2))
+        b2, s2, p2 = median(res2["bare"]), median(res2["shim"]), median(res2["nopy"])
+        self.add("1b", "  same, shim with FDLEAK_PYTHON=0 (no Python stacks), s", b2, p2,
+                 ratio=p2 / b2)
+        self.notes["1b_repeat"] = (b2, s2)
+
+    # ---- row 2: threads -------------------------------------------------------------------
+    def row2(self):
+        n = 30000 if self.quick else 150000
+        fdloop = os.path.join(self.bin, "fdloop")
+        for threads in (1, 4):
+            def one(v, threads=threads):
+                out, _ = self.run([fdloop, "open", str(n), str(threads)], self.env(v))
+                return float(self.kv(out)["ops_per_sec"])
+
+            res = self.alternate(["bare", "shim"], one, self.rounds)
+            b, s = median(res["bare"]), median(res["shim"])
+            if threads == 4:
+                self.add("2", "4 threads open+close, ops/s (throughput)", b, s, None, s / b,
+                         ">= 0.90x", s / b >= 0.90)
+            else:
+                self.add("2", "  1 thread open+close, ops/s (same program)", b, s, None, s / b)
+
+    # ---- row 3: redis ---------------------------------------------------------------------
+    @staticmethod
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def start_redis(self, variant):
+        port = self.free_port()
+        d = self.outdir(f"redis-{variant}")
+        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", d, "--daemonize", "no", "--logfile", "",
+               "--loglevel", "warning"]
+        p = subprocess.Popen(cmd, env=self.env(variant, d), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return p, port, d
+            except OSError:
+                pass
+            if p.poll() is not None:
+                raise RuntimeError(f"redis-server ({variant}) exited {p.returncode}")
+            time.sleep(0.1)
+        p.kill()
+        raise RuntimeError(f"redis-server ({variant}) did not answer")
+
+    def row3(self):
+        n = 20000 if self.quick else 100000
+        servers = {}
+        try:
+            for v in ("bare", "shim"):
+                servers[v] = self.start_redis(v)
+
+            def one(v):
+                port = servers[v][1]
+                out, _ = self.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
+                                   "-t", "set,get", "-n", str(n), "-c", "50", "--csv"],
+                                  self.env("bare"), timeout=600)
+                rps = {}
+                for line in out.splitlines():
+                    f = [x.strip('"') for x in line.split(",")]
+                    if len(f) > 1 and f[0] in ("SET", "GET"):
+                        rps[f[0]] = float(f[1])
+                return rps
+
+            res = self.alternate(["bare", "shim"], one, self.rounds)
+            # Connections the shim saw: the server's records at the end show it tracked them.
+            for t in ("SET", "GET"):
+                b = median([r[t] for r in res["bare"]])
+                s = median([r[t] for r in res["shim"]])
+                self.add("3", f"redis-server {t}, 50 clients, requests/s", b, s, None, s / b,
+                         ">= 0.97x", s / b >= 0.97)
+        finally:
+            for v, (p, _, _) in servers.items():
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+    # ---- row 4: process start-up ----------------------------------------------------------
+    def row4(self):
+        spawn = os.path.join(self.bin, "spawnloop")
+        batch = 25 if self.quick else 50
+        rounds = 4 if self.quick else 8  # rounds x batch runs per variant (200 / 400)
+        d = self.outdir("startup")
+
+        def one(v):
+            if v == "noexit":
+                e = self.env("shim", d, FDLEAK_EXIT=0)
+            else:
+                e = self.env(v, d)
+            out, _ = self.run([spawn, str(batch), "/bin/true"], e)
+            return float(self.kv(out)["median_us"])
+
+        res = self.alternate(["bare", "shim", "noexit"], one, rounds)
+        b, s, x = median(res["bare"]), median(res["shim"]), median(res["noexit"])
+        self.add("4", f"/bin/true, ms per process ({batch * rounds} runs each)", b / 1000,
+                 s / 1000, None, s / b, "< +1 ms", (s - b) / 1000 < 1.0)
+        self.add("4", "  added ms per process (shim - bare), exit dump written", ratio=(s - b) / 1000,
+                 unit="ms")
+        self.add("4", "  added ms per process with FDLEAK_EXIT=0 (start-up alone)",
+                 ratio=(x - b) / 1000, unit="ms")
+
+        # A process-heavy job: make -j2 over recipes that each start a shell and two programs.
+        targets = 40 if self.quick else 100
+        mk = os.path.join(self.tmp, "spawn.mk")
+        with open(mk, "w") as f:
+            names = " ".join(f"t{i}" for i in range(targets))
+            f.write(f".PHONY: all {names}\nall: {names}\n")
+            for i in range(targets):
+                f.write(f"t{i}:\n\t@/bin/true && /bin/true $@ > /dev/null\n")
+        make = shutil.which("make")
+
+        def job(v):
+            _, dt = self.run([make, "-s", "-j2", "-f", mk], self.env(v, self.outdir("make")))
+            return dt
+
+        res = self.alternate(["bare", "shim"], job, max(3, self.rounds))
+        b, s = median(res["bare"]), median(res["shim"])
+        nproc = 1 + targets * 3
+        self.add("4", f"make -j2, {targets} recipes (~{nproc} processes), s", b, s, None, s / b,
+                 "< +1 ms/process", (s - b) / nproc * 1000 < 1.0)
+        self.add("4", "  added ms per process in the make job", ratio=(s - b) / nproc * 1000,
+                 unit="ms")
+
+    # ---- rows 5 and 6: scale --------------------------------------------------------------
+    def fdmass(self, variant, n, paths, dump, outdir, **extra):
+        fdmass = os.path.join(self.bin, "fdmass")
+        cmd = [fdmass, str(n), str(paths)] + (["dump"] if dump else [])
+        e = self.env(variant, outdir, **extra)
+        p = subprocess.Popen(cmd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            out, err = p.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise
+        t_end = time.monotonic_ns()
+        if p.returncode != 0:
+            raise RuntimeError(f"fdmass {n} {paths} ({variant}) exited {p.returncode}: {err}")
+        kv = self.kv(out)
+        kv["exit_secs"] = (t_end - int(kv["exit_mono_ns"])) / 1e9
+        kv["rss_delta_kb"] = int(kv["rss_after_kb"]) - int(kv["rss_before_kb"])
+        return kv
+
+    def render(self, path, runs=3):
+        ts = []
+        for _ in range(runs):
+            _, dt = self.run([self.fdleak, "report", path], self.env("bare"), timeout=600)
+            ts.append(dt)
+        return median(ts)
+
+    def dump_file(self, d, trigger):
+        files = [f for f in os.listdir(d) if f".{trigger}." in f]
+        if not files:
+            raise RuntimeError(f"no {trigger} dump in {d}")
+        path = os.path.join(d, sorted(files)[-1])
+        with open(path, "rb") as f:
+            f.seek(-2, os.SEEK_END)
+            if f.read() != b"}\n":
+                raise RuntimeError(f"{path} is incomplete")
+        return path
+
+    def raise_nr_open(self, need):
+        """fs.nr_open caps the hard limit: raise it (as root) for the run if too low."""
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                cur = int(f.read())
+        except OSError:
+            return None
+        if cur >= need:
+            return None
+        if os.geteuid() != 0:
+            raise RuntimeError(f"fs.nr_open={cur} < {need} and not root")
+        with open("/proc/sys/fs/nr_open", "w") as f:
+            f.write(str(need))
+        return cur
+
+    def row5(self):
+        n = 200000 if self.quick else 1000000
+        paths = 8
+        old = self.raise_nr_open(n + 1024)
+        try:
+            res = {"bare": [], "shim": []}
+            rounds = 1 if self.quick else 2
+            for _ in range(rounds):
+                for v in ("bare", "shim"):
+                    d = self.outdir("row5")
+                    kv = self.fdmass(v, n, paths, v == "shim", d,
+                                     **({"FDLEAK_EXIT": 0} if v == "shim" else {}))
+                    if v == "shim":
+                        kv["render_secs"] = self.render(self.dump_file(d, "signal"),
+                                                        1 if self.quick else 2)
+                        kv["dump_bytes"] = os.path.getsize(self.dump_file(d, "signal"))
+                    res[v].append(kv)
+        finally:
+            if old is not None:
+                with open("/proc/sys/fs/nr_open", "w") as f:
+                    f.write(str(old))
+        bd = median([r["rss_delta_kb"] for r in res["bare"]])
+        sd = median([r["rss_delta_kb"] for r in res["shim"]])
+        per_fd = (sd - bd) * 1024 / n
+        self.add("5", f"{n} live fds (eventfd+dup, {paths} stacks): RSS growth, MiB",
+                 bd / 1024, sd / 1024, None, None)
+        self.add("5", "  shim bytes per live fd ((shim - bare RSS growth) / fds)",
+                 ratio=per_fd, target="<= 64 B", met=per_fd <= 64, unit="B")
+        bc = median([float(r["create_secs"]) for r in res["bare"]])
+        sc = median([float(r["create_secs"]) for r in res["shim"]])
+        self.add("5", f"  time to create the {n} fds, s", bc, sc, None, sc / bc)
+        ds = median([float(r["dump_secs"]) for r in res["shim"]])
+        rs = median([r["render_secs"] for r in res["shim"]])
+        mb = median([r["dump_bytes"] for r in res["shim"]]) / 1e6
+        self.add("5", f"  raw dump (on-demand signal) of {n} fds, s ({mb:.0f} MB)", shim=ds)
+        self.add("5", f"  fdleak report of that dump, s", shim=rs)
+
+        # Bytes per distinct stack: the same number of fds from 1 path vs from all different
+        # paths (16 bits of recursion: 65536 stacks of ~20 frames).
+        m = 1 << (12 if self.quick else 16)
+        out = {"same": [], "distinct": []}
+        for _ in range(1 if self.quick else 2):
+            for v, p in (("same", 1), ("distinct", m)):
+                kv = self.fdmass("shim", m, p, False, self.outdir("row5s"), FDLEAK_EXIT=0)
+                out[v].append(kv["rss_delta_kb"])
+        same, dist = median(out["same"]), median(out["distinct"])
+        per_stack = (dist - same) * 1024 / m
+        self.add("5", f"  shim bytes per distinct stack ({m} stacks of ~20 frames)",
+                 ratio=per_stack, unit="B", target="(info)")
+
+    def row6(self):
+        n = 100000
+        paths = 300
+        res = {"exit": [], "noexit": []}
+        renders, sig = [], []
+        rounds = 2 if self.quick else 5
+        for _ in range(rounds):
+            for v in ("exit", "noexit"):
+                d = self.outdir("row6")
+                kv = self.fdmass("shim", n, paths, v == "exit", d,
+                                 **({"FDLEAK_EXIT": 0} if v == "noexit" else {}))
+                res[v].append(kv["exit_secs"])
+                if v == "exit":
+                    sig.append(float(kv["dump_secs"]))
+                    if len(renders) < 3:
+                        renders.append(self.render(self.dump_file(d, "exit"), 1))
+                    self.notes["row6_dump_bytes"] = os.path.getsize(self.dump_file(d, "exit"))
+        exit_dump = median(res["exit"]) - median(res["noexit"])
+        sd = median(sig)
+        rd = median(renders)
+        self.add("6", f"{n} leaked fds over {paths} stacks: raw dump (signal), s", shim=sd,
+                 target="< 0.2 s", met=sd < 0.2)
+        self.add("6", "  raw dump at exit (process end with - without FDLEAK_EXIT), s",
+                 shim=exit_dump, target="< 0.2 s", met=exit_dump < 0.2)
+        self.add("6", "  fdleak report of the exit dump, s", shim=rd, target="< 1 s",
+                 met=rd < 1.0)
+
+    # ---- output ---------------------------------------------------------------------------
+    def table(self):
+        head = ["row", "metric", "bare", "shim", "valgrind", "ratio", "target", "met?"]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            ratio = r["ratio"]
+            if ratio is None:
+                rs = ""
+            elif r["unit"]:
+                rs = f"{fmt(ratio)} {r['unit']}"
+            else:
+                rs = f"{ratio:.3f}x"
+            met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+            lines.append("| " + " | ".join([r["row"], r["metric"], fmt(r["bare"]),
+                                            fmt(r["shim"]), fmt(r["valgrind"]), rs,
+                                            r["target"], met]) + " |")
+        return "\n".join(lines)
+
+    def write_results(self, table, started, elapsed):
+        path = os.path.join(ROOT, "bench", "RESULTS.md")
+        notes_path = os.path.join(ROOT, "bench", "NOTES.md")
+        date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+        try:
+            commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                    capture_output=True, text=True).stdout.strip()
+        except OSError:
+            commit = "?"
+        cpus = os.cpu_count()
+        model = ""
+        try:
+            with open("/proc/cpuinfo") as f:
+                m = re.search(r"model name\s*:\s*(.*)", f.read())
+                model = m.group(1) if m else ""
+        except OSError:
+            pass
+        text = (f"# `make bench` results\n\n"
+                f"Last full run: {date} (UTC), commit {commit}, {cpus} vCPU VM ({model}), "
+                f"kernel {platform.release()}, {platform.libc_ver()[0]} "
+                f"{platform.libc_ver()[1]}; {self.rounds} alternating rounds per row, medians; "
+                f"run took {elapsed / 60:.1f} min. The machine was shared with other work, "
+                f"so absolute times are noisy: compare the ratios.\n\n"
+                f"Regenerate with `make bench` (rewrites this file); see README.md "
+                f"(section Benchmarks) and bench/NOTES.md for what each row means and for "
+                f"the analysis of missed targets.\n\n{table}\n")
+        with open(path, "w") as f:
+            f.write(text)
+        log(f"wrote {path}" + (f" (analysis: {notes_path})" if os.path.exists(notes_path) else ""))
+
+
+def fmt(x):
+    if x is None:
+        return ""
+    if isinstance(x, str):
+        return x
+    if x != x:
+        return "nan"
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.1f}"
+    if ax >= 1:
+        return f"{x:.3g}" if ax < 10 else f"{x:.2f}".rstrip("0").rstrip(".")
+    return f"{x:.3g}"
+
+
+ALL_ROWS = ["1", "1b", "2", "3", "4", "5", "6"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--quick", action="store_true", help="fewer rounds and iterations")
+    ap.add_argument("--rows", default=",".join(ALL_ROWS), help="comma-separated rows to run")
+    ap.add_argument("--rounds", type=int, default=0, help="alternating rounds per row")
+    ap.add_argument("--write", action="store_true",
+                    help="rewrite bench/RESULTS.md (default for a full run of all rows)")
+    ap.add_argument("--no-write", action="store_true", help="never rewrite bench/RESULTS.md")
+    args = ap.parse_args()
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    for r in rows:
+        if r not in ALL_ROWS:
+            ap.error(f"unknown row {r} (rows: {', '.join(ALL_ROWS)})")
+    b = Bench(args)
+    for f in (b.lib, b.fdleak, os.path.join(b.bin, "fdloop")):
+        if not os.path.exists(f):
+            sys.exit(f"bench: {f} is missing: run `make bench` (or make all bench-progs)")
+    for tool in ("valgrind", "redis-server", "redis-benchmark"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} is missing: run scripts/deps.sh bench")
+    started = time.monotonic()
+    log(f"rows {','.join(rows)}, {'quick' if args.quick else 'full'} mode, "
+        f"{b.rounds} rounds, scratch {b.tmp}")
+    old_int = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks
+    try:
+        for r in rows:
+            getattr(b, "row" + r)()
+    finally:
+        signal.signal(signal.SIGTERM, old_int)
+        shutil.rmtree(b.tmp, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    table = b.table()
+    print()
+    print(table)
+    print()
+    print(f"({'quick' if args.quick else 'full'} run, {elapsed / 60:.1f} min; ratios are "
+          f"shim/bare unless the column says otherwise)")
+    full = not args.quick and rows == ALL_ROWS
+    if not args.no_write and (args.write or full):
+        b.write_results(table, started, elapsed)
+
+
+if __name__ == "__main__":
+    main()
