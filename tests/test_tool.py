@@ -545,9 +545,10 @@ def test_snapshot_timeout_on_stopped_process():
 # ---------------------------------------------------------------------------------- report
 
 def _selfdump(d, actions):
-    r = subprocess.run([_fixture("leaks-selfdump")] + actions, cwd=ROOT,
-                       env=_env({"SELF_DUMP": os.path.join(d, "self")}), capture_output=True,
-                       text=True, timeout=TIMEOUT)
+    env = _env({"SELF_DUMP": os.path.join(d, "self")})
+    env.pop("LD_PRELOAD", None)  # a sanitizer runtime would intercept backtrace()
+    r = subprocess.run([_fixture("leaks-selfdump")] + actions, cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
     files = glob.glob(os.path.join(d, "self.*.json"))
     assert len(files) == 1, files

@@ -416,18 +416,19 @@ static int fdl_cmd_snapshot(int argc, char **argv)
     if (sigenv && fdl_parse_signal(sigenv, &sig) != 0)
         sig = SIGRTMAX - 3; /* the shim falls back to its default too */
     free(sigenv);
-    char *dir = fdl_proc_getenv(pid, "FDLEAK_SNAPSHOT_DIR");
-    if (!dir || !*dir) {
-        free(dir);
+    char *env = fdl_proc_getenv(pid, "FDLEAK_SNAPSHOT_DIR"), *dir;
+    if (!env || !*env)
         dir = fdl_xasprintf("/tmp/fdleak-%u", (unsigned)st.st_uid);
-    } else if (dir[0] != '/') {
-        char *abs = fdl_xasprintf("/proc/%ld/cwd/%s", pid, dir);
-        free(dir);
-        dir = abs;
-    }
+    else if (env[0] != '/')
+        dir = fdl_xasprintf("/proc/%ld/cwd/%s", pid, env);
+    else
+        dir = fdl_xstrdup(env);
+    free(env);
     if (mkdir(dir, 0700) == 0) {
         if (geteuid() != st.st_uid && chown(dir, st.st_uid, st.st_gid) != 0) {
-            fdl_msg("%s: cannot give it to the process's user: %s", dir, strerror(errno));
+            int err = errno;
+            fdl_msg("cannot give the snapshot directory to uid %u: %s", (unsigned)st.st_uid,
+                    strerror(err));
             rmdir(dir);
             free(dir);
             return 1;

@@ -9,11 +9,12 @@
 /* Prints "fdleak: <message>\n" on stderr. */
 void fdl_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-void *fdl_xmalloc(size_t n);
-void *fdl_xcalloc(size_t n, size_t size);
-void *fdl_xrealloc(void *p, size_t n);
-char *fdl_xstrdup(const char *s);
-char *fdl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define FDL_NONNULL __attribute__((returns_nonnull))
+void *fdl_xmalloc(size_t n) FDL_NONNULL;
+void *fdl_xcalloc(size_t n, size_t size) FDL_NONNULL;
+void *fdl_xrealloc(void *p, size_t n) FDL_NONNULL;
+char *fdl_xstrdup(const char *s) FDL_NONNULL;
+char *fdl_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2))) FDL_NONNULL;
 
 /* Parses a signal as FDLEAK_SIGNAL accepts it: a number, a name with or without "SIG"
  * (USR1, SIGUSR2), RTMIN+N, RTMAX-N, or "0"/"none" (disabled: *sig = 0). 0 or -1. */
