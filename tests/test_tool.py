@@ -427,6 +427,45 @@ def test_ctrl_c_still_reports():
             p.communicate()
 
 
+def test_unknown_origin_listed():
+    r, data = _run_json([], [_fixture("leaks"), "file:1", "raw"])
+    assert r.returncode == 0, r.stderr
+    p = data["processes"][0]
+    unk = [u for u in p["unknown_origin"] if u["path"] == _fixture("leaks")]
+    assert len(unk) == 1, p["unknown_origin"]
+    assert "unknown origin (open, but not seen acquired): " in r.stderr, r.stderr
+    assert "fd %d  %s  [file]" % (unk[0]["fd"], _fixture("leaks")) in r.stderr, r.stderr
+    assert p["leaked"] == 1  # unknown origin is not counted as a leak
+
+
+def test_emfile_dump():
+    d = _tmp()
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+    try:
+        r = subprocess.run([_tool(), "run", "--keep-dumps", d, "--", _fixture("leaks"),
+                            "file:40"], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                           timeout=TIMEOUT, preexec_fn=low_limit)
+        assert r.returncode == 0, r.stderr
+        assert "earlier dumps: emfile" in r.stderr, r.stderr
+        assert "of limit 32;" in r.stderr
+        em = [f for f in glob.glob(os.path.join(d, "*.json"))
+              if json.load(open(f))["trigger"] == "emfile"]
+        assert len(em) == 1, em
+        j = os.path.join(d, "em.json")
+        rep = _fdleak(["report", "--json", j, em[0]])
+        assert rep.returncode == 0, rep.stderr
+        assert "trigger: emfile (open() failed with EMFILE)" in rep.stdout, rep.stdout
+        assert "open() that triggered the dump:" in rep.stdout, rep.stdout
+        p = json.load(open(j))["processes"][0]
+        assert p["trigger"] == "emfile" and p["trigger_call"] == "open"
+        assert p["trigger_errno"] == 24
+        assert p["trigger_stack"] and p["trigger_stack"][0]["line"] == _mark("loop_open")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_fork_child_gets_its_own_report():
     r, data = _run_json([], [_fixture("leaks"), "file:1", "fork"])
     assert r.returncode == 0, r.stderr
@@ -604,8 +643,7 @@ def test_report_changed_binary_warns():
                            capture_output=True, text=True, timeout=TIMEOUT)
         assert r.returncode == 0, r.stderr
         dump = glob.glob(os.path.join(d, "self.*.json"))[0]
-        with open(exe, "ab") as f:  # a different file: its build-id no longer matches? no:
-            f.write(b"\0")          # appending keeps the note, so patch the dump instead
+        # as if the binary had been rebuilt since the dump: the build-ids differ
         text = open(dump).read().replace('"build_id": "', '"build_id": "ff', 1)
         open(dump, "w").write(text)
         rep = _fdleak(["report", dump])
@@ -747,4 +785,46 @@ def test_json_to_stdout_and_kept_dump_path():
         r = _fdleak(["run", "--json=-", "--", _fixture("leaks"), "file:1"])
         assert json.loads(r.stdout)["processes"][0]["dump"] == ""
     finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_separate_debug_file_by_build_id():
+    """A stripped binary is symbolized from /usr/lib/debug/.build-id/xx/yyyy.debug, also when
+    the binary itself is gone (the test needs to write there: it returns early if it cannot)."""
+    if not os.access("/usr/lib/debug", os.W_OK) and not os.access("/usr/lib", os.W_OK):
+        return
+    d = _tmp()
+    debug = None
+    try:
+        exe = os.path.join(d, "leaks-dbg")
+        shutil.copy(_fixture("leaks-selfdump"), exe)
+        saved = os.path.join(d, "saved-debug-info")  # not a name elfutils looks for
+        for c in (["objcopy", "--only-keep-debug", exe, saved],
+                  ["strip", "--strip-all", exe]):
+            r = subprocess.run(c, capture_output=True, text=True, timeout=TIMEOUT)
+            assert r.returncode == 0, r.stderr
+        env = _env({"SELF_DUMP": os.path.join(d, "self"),
+                    "LD_LIBRARY_PATH": os.path.dirname(_fixture("leaks"))})
+        env.pop("LD_PRELOAD", None)
+        r = subprocess.run([exe, "static"], env=env, capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        dump = glob.glob(os.path.join(d, "self.*.json"))[0]
+        build_id = [m for m in json.load(open(dump))["modules"] if m["path"] == exe][0]["build_id"]
+        assert len(build_id) > 2
+        r = _fdleak(["report", dump])
+        assert r.returncode == 0 and "leaks.c:" not in r.stdout, r.stdout
+        assert re.search(r"at leaks-dbg\+0x[0-9a-f]+", r.stdout), r.stdout
+        debug = "/usr/lib/debug/.build-id/%s/%s.debug" % (build_id[:2], build_id[2:])
+        os.makedirs(os.path.dirname(debug), exist_ok=True)
+        shutil.copy(saved, debug)
+        want = "leak_static (tests/tool/leaks.c:%d)" % _mark("static_open")
+        r = _fdleak(["report", dump])
+        assert r.returncode == 0 and want in r.stdout, r.stdout
+        os.unlink(exe)  # only the debug file is left
+        r = _fdleak(["report", dump])
+        assert r.returncode == 0 and want in r.stdout, r.stdout + r.stderr
+    finally:
+        if debug and os.path.exists(debug):
+            os.unlink(debug)
         shutil.rmtree(d, ignore_errors=True)

@@ -8,6 +8,7 @@
  *   inline     open from an always_inline function      dup2     dup2 onto fd 100
  *   stripped   open from a stripped shared library      none     open and close (no leak)
  *   fork       a child leaks a file and exits           exit:N   exit with status N now
+ *   raw        open a file with syscall(), which no wrapper sees (unknown origin)
  *   hold       print "ready", then per stdin line "more K" open K files and print "ready"
  *   pause      print "ready", then wait (up to 10 min) for a signal
  *
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +111,8 @@ int main(int argc, char **argv)
             close(fd);
         } else if (!strcmp(a, "stripped")) {
             fdl_stripped_open(tmpfile_path);
+        } else if (!strcmp(a, "raw")) {
+            syscall(SYS_openat, AT_FDCWD, tmpfile_path, O_RDONLY); /* MARK:raw_open */
         } else if (!strcmp(a, "none")) {
             close(open(tmpfile_path, O_RDONLY));
         } else if (!strcmp(a, "fork")) {
