@@ -481,6 +481,14 @@ def test_fork_child_gets_its_own_report():
     assert len(re.findall(r"fdleak: process \d+ ", r.stderr)) == 2, r.stderr
 
 
+def test_exec_children_followed():
+    leaks = _fixture("leaks")
+    r, data = _run_json([], ["/bin/sh", "-c", "%s file:1; %s file:2; exit 5" % (leaks, leaks)])
+    assert r.returncode == 5, r.stderr
+    counts = sorted(p["leaked"] for p in data["processes"] if p["exe"] == leaks)
+    assert counts == [1, 2], [(p["exe"], p["leaked"]) for p in data["processes"]]
+
+
 # ------------------------------------------------------------------------------ symbolization
 
 def test_symbolize_static_and_inlined():

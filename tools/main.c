@@ -645,20 +645,19 @@ static size_t fdl_collect(const char *dir, long child, struct fdl_proc **procs, 
                 last = k;
         struct fdl_proc *p = &(*procs)[*nprocs];
         fdl_proc_init(p, dumps[last]);
-        if (p->leaked) {
-            p->earlier = fdl_xcalloc(j - i, sizeof *p->earlier);
-            for (size_t k = i; k < j; k++)
-                if (k != last && dumps[k]->seq < dumps[last]->seq && !fdl_is_final(dumps[k]))
-                    p->earlier[p->nearlier++] = dumps[k];
-                else if (k != last)
-                    fdl_dump_free(dumps[k]), dumps[k] = NULL;
-            (*nprocs)++;
-        } else {
-            fdl_proc_fini(p);
-            for (size_t k = i; k < j; k++)
-                if (k != last)
-                    fdl_dump_free(dumps[k]);
+        p->earlier = fdl_xcalloc(j - i, sizeof *p->earlier);
+        for (size_t k = i; k < j; k++) {
+            if (k == last)
+                continue;
+            if (p->leaked && dumps[k]->seq < dumps[last]->seq && !fdl_is_final(dumps[k]))
+                p->earlier[p->nearlier++] = dumps[k]; /* named in the summary */
+            else
+                fdl_dump_free(dumps[k]);
         }
+        if (p->leaked)
+            (*nprocs)++;
+        else
+            fdl_proc_fini(p);
         i = j;
     }
     /* The command's own process first; earlier dumps are freed by fdl_free_procs. */
