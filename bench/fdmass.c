@@ -4,7 +4,7 @@
  *
  *   fdmass N PATHS [dump]
  *     N      descriptors to hold (the soft RLIMIT_NOFILE is raised to fit, and the hard one
- *            too when running as root)
+ *            too where that is allowed: CAP_SYS_RESOURCE, up to fs.nr_open)
  *     PATHS  distinct acquisition stacks: descriptor i is dup()ed at the end of call path
  *            i % PATHS, a binary recursion through two functions chosen by the bits of the
  *            path number (one frame per bit, so every path has a different stack)
@@ -106,16 +106,22 @@ int main(int argc, char **argv)
     while ((1L << levels) < paths)
         levels++;
 
+    /* Raise the hard limit too when allowed (root with CAP_SYS_RESOURCE, up to fs.nr_open);
+     * otherwise the soft one up to the hard one, and dup() fails past it. */
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rlim_t want = (rlim_t)n + 64;
-    if (rl.rlim_max < want && geteuid() == 0)
-        rl.rlim_max = want;
-    if (rl.rlim_cur < want)
+    if (rl.rlim_max < want) {
+        struct rlimit up = {want, want};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    if (rl.rlim_cur < want) {
         rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        perror("fdmass: setrlimit");
-        return 1;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            perror("fdmass: setrlimit");
+            return 1;
+        }
     }
 
     long before = rss_kb();
