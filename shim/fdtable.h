@@ -33,8 +33,8 @@ struct fdl_entry {
 #define FDL_TABLE_CHUNK 1024
 #define FDL_TABLE_MAX_FD (1 << 30)
 
-/* Writes the record of fd (allocating its chunk if needed). Returns -1 if fd is out of range
- * or the chunk could not be mapped. */
+/* Writes the record of fd (allocating its chunk if needed). Returns the state the record had
+ * (FDL_FREE if none), or -1 if fd is out of range or the chunk could not be mapped. */
 int fdl_table_set(int fd, const struct fdl_entry *e);
 
 /* Marks fd free; returns the state it had. */

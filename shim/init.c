@@ -20,10 +20,9 @@ int fdl_ready;
 int fdl_pid;
 static int init_state; /* 0 not started, 1 running, 2 done */
 
-uint32_t fdl_tid(void)
+uint32_t fdl_tid_slow(void)
 {
-    if (unlikely(!fdl_tls.tid))
-        fdl_tls.tid = (uint32_t)syscall(SYS_gettid);
+    fdl_tls.tid = (uint32_t)syscall(SYS_gettid);
     return fdl_tls.tid;
 }
 

@@ -11,25 +11,42 @@
 
 uint64_t fdl_hash(const void *data, size_t len)
 {
-    /* Word-wise multiply-xor: stacks are arrays of words, so this is one multiply per frame
-     * (13-23 ns for 32 frames), and good enough for table indexing. */
+    /* Four independent multiply-xor lanes, so the multiplies overlap instead of forming one
+     * dependency chain: stacks are arrays of words, and this runs on every capture. */
     const unsigned char *p = data;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (len * 0xff51afd7ed558ccdull);
+    uint64_t a = 0x9e3779b97f4a7c15ull ^ len, b = 0xbf58476d1ce4e5b9ull, c = 0x94d049bb133111ebull,
+             d = 0xff51afd7ed558ccdull;
+    while (len >= 32) {
+        uint64_t w[4];
+        memcpy(w, p, 32);
+        a = (a ^ w[0]) * 0xff51afd7ed558ccdull;
+        b = (b ^ w[1]) * 0xc4ceb9fe1a85ec53ull;
+        c = (c ^ w[2]) * 0x9e3779b97f4a7c15ull;
+        d = (d ^ w[3]) * 0xbf58476d1ce4e5b9ull;
+        a ^= a >> 29;
+        b ^= b >> 31;
+        c ^= c >> 27;
+        d ^= d >> 30;
+        p += 32;
+        len -= 32;
+    }
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
+        a = (a ^ w) * 0xff51afd7ed558ccdull;
+        a ^= a >> 29;
         p += 8;
         len -= 8;
     }
     if (len) {
         uint64_t w = 0;
         memcpy(&w, p, len);
-        h = (h ^ w) * 0x94d049bb133111ebull;
+        b = (b ^ w) * 0xc4ceb9fe1a85ec53ull;
     }
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
+    uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull) ^ (c * 0xbf58476d1ce4e5b9ull) ^
+                 (d * 0x94d049bb133111ebull);
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
     h ^= h >> 32;
     return h;
 }

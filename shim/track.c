@@ -19,7 +19,22 @@
 
 struct fdl_intern fdl_stacks, fdl_paths, fdl_pyframes;
 long fdl_live;
-uint64_t fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed;
+struct fdl_stat fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed;
+
+/* Counters spread over cache lines by thread, so threads acquiring in parallel do not bounce
+ * one line between cores; summed only when a dump reads them. */
+void fdl_stat_add(struct fdl_stat *s, long v)
+{
+    __atomic_fetch_add(&s->shard[fdl_tid() % FDL_STAT_SHARDS].v, v, __ATOMIC_RELAXED);
+}
+
+uint64_t fdl_stat_sum(const struct fdl_stat *s)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < FDL_STAT_SHARDS; i++)
+        t += (uint64_t)__atomic_load_n(&s->shard[i].v, __ATOMIC_RELAXED);
+    return t;
+}
 static int threshold_armed = 1, emfile_armed = 1;
 /* After an EMFILE dump: net descriptors released since, and how many must go before the next
  * exhaustion is worth another dump (10% of what was open). Touched only while disarmed. */
@@ -56,15 +71,51 @@ static uint64_t now_coarse(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The last stack this thread stored: a loop acquiring from one place skips hashing and the
+ * table probe for a memcmp. Initial-exec TLS: zero until first use, never allocated. */
+static __thread struct {
+    uint32_t id, n;
+    uintptr_t ips[128];
+} last;
+
+/* Same idea for paths: a loop reopening one file skips the path's hash and probe. */
+static __thread struct {
+    uint32_t id, len;
+    char text[256];
+} last_path;
+
+static uint32_t intern_path(const char *path)
+{
+    size_t len = strlen(path) + 1;
+    if (last_path.id && last_path.len == len && !memcmp(last_path.text, path, len))
+        return last_path.id;
+    uint32_t id = fdl_intern_put(&fdl_paths, path, (uint32_t)len);
+    if (id && len <= sizeof(last_path.text)) {
+        last_path.id = id;
+        last_path.len = (uint32_t)len;
+        memcpy(last_path.text, path, len);
+    }
+    return id;
+}
+
 static uint32_t capture_stack(void)
 {
     uintptr_t ips[128];
     int n = fdl_capture(ips, fdl_cfg.depth);
     if (n <= 0) {
-        __atomic_fetch_add(&fdl_stat_unwind_failed, 1, __ATOMIC_RELAXED);
+        fdl_stat_add(&fdl_stat_unwind_failed, 1);
         return 0;
     }
-    return fdl_intern_put(&fdl_stacks, ips, (uint32_t)n * sizeof(uintptr_t));
+    size_t bytes = (size_t)n * sizeof(uintptr_t);
+    if (last.id && last.n == (uint32_t)n && !memcmp(last.ips, ips, bytes))
+        return last.id;
+    uint32_t id = fdl_intern_put(&fdl_stacks, ips, (uint32_t)bytes);
+    if (id) {
+        last.id = id;
+        last.n = (uint32_t)n;
+        memcpy(last.ips, ips, bytes);
+    }
+    return id;
 }
 
 static void check_threshold(enum fdl_call call, long live, uint32_t stack)
@@ -102,20 +153,20 @@ static void note_release(int fd, int old_state)
             fdl_reserve_fd = -1;
         return;
     }
-    __atomic_fetch_add(&fdl_stat_released, 1, __ATOMIC_RELAXED);
+    fdl_stat_add(&fdl_stat_released, 1);
     count(-1, FDL_CALL_none, 0);
     emfile_note(-1);
 }
 
 static void put(int fd, const struct fdl_entry *e, enum fdl_call call)
 {
-    int old = fdl_table_clear(fd);
+    int old = fdl_table_set(fd, e);
+    if (old < 0)
+        return;
     note_release(fd, old);
-    if (fdl_table_set(fd, e) == 0) {
-        __atomic_fetch_add(&fdl_stat_acquired, 1, __ATOMIC_RELAXED);
-        count(1, call, e->stack);
-        emfile_note(1);
-    }
+    fdl_stat_add(&fdl_stat_acquired, 1);
+    count(1, call, e->stack);
+    emfile_note(1);
 }
 
 void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, const char *path,
@@ -130,7 +181,7 @@ void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, co
     e.stack = capture_stack();
     e.pystack = fdl_cfg.python ? fdl_python_stack(call) : 0;
     if (path)
-        e.path = fdl_intern_put(&fdl_paths, path, (uint32_t)strlen(path) + 1);
+        e.path = intern_path(path);
     e.tid = fdl_tid();
     e.time_ns = now_coarse();
     for (int i = 0; i < n; i++)

@@ -16,7 +16,7 @@ static enum fdl_kind kind_of(const char *path, int flags)
 {
     if (flags & O_DIRECTORY)
         return FDL_KIND_directory;
-    if (path && path[0] == '/' && path[1] == 'd' &&
+    if (path && path[0] == '/' && path[1] == 'd' && path[5] == 'p' &&
         (!strcmp(path, "/dev/ptmx") || !strncmp(path, "/dev/pts/", 9)))
         return FDL_KIND_pty;
     return FDL_KIND_file;
