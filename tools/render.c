@@ -269,6 +269,21 @@ static void fdl_fd_ranges(const struct fdl_dump *d, const size_t *idx, size_t n,
     }
 }
 
+/* One line per inherited or unknown-origin descriptor, at most --fds of them. */
+static void fdl_text_others(const struct fdl_text *t, const struct fdl_dump *d, const size_t *idx,
+                            size_t n)
+{
+    size_t shown = t->o->max_fds && n > t->o->max_fds ? t->o->max_fds : n;
+    for (size_t i = 0; i < shown; i++) {
+        const struct fdl_dfd *f = &d->fds[idx[i]];
+        char what[1024];
+        fdl_describe(f, what, sizeof what);
+        fdl_line(t, "   fd %d  %s  [%s]", f->fd, what, f->kind);
+    }
+    if (shown < n)
+        fdl_line(t, "   ... and %zu more (--fds=0 lists all)", n - shown);
+}
+
 static void fdl_trigger_text(const struct fdl_dump *d, char *buf, size_t len)
 {
     char sig[32];
@@ -336,24 +351,14 @@ void fdl_render_text(FILE *out, struct fdl_proc *p, const struct fdl_render_opts
         fdl_blank(&t);
         fdl_line(&t, "unknown origin (open, but not seen acquired): %zu %s", p->nunknown,
                  fdl_plural(p->nunknown, "fd", "fds"));
-        for (size_t i = 0; i < p->nunknown; i++) {
-            const struct fdl_dfd *f = &d->fds[p->unknown[i]];
-            char what[1024];
-            fdl_describe(f, what, sizeof what);
-            fdl_line(&t, "   fd %d  %s  [%s]", f->fd, what, f->kind);
-        }
+        fdl_text_others(&t, d, p->unknown, p->nunknown);
     }
     if (p->ninherited) {
         if (o->show_inherited) {
             fdl_blank(&t);
             fdl_line(&t, "inherited: %zu %s", p->ninherited,
                      fdl_plural(p->ninherited, "fd", "fds"));
-            for (size_t i = 0; i < p->ninherited; i++) {
-                const struct fdl_dfd *f = &d->fds[p->inherited[i]];
-                char what[1024];
-                fdl_describe(f, what, sizeof what);
-                fdl_line(&t, "   fd %d  %s  [%s]", f->fd, what, f->kind);
-            }
+            fdl_text_others(&t, d, p->inherited, p->ninherited);
         } else {
             char ranges[256];
             fdl_fd_ranges(d, p->inherited, p->ninherited, ranges, sizeof ranges);
