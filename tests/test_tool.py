@@ -98,6 +98,11 @@ def _mark(name, path=SRC):
     raise AssertionError("no MARK:%s in %s" % (name, path))
 
 
+def _preload_env(extra):
+    pre = _env().get("LD_PRELOAD")
+    return _env(dict(extra, LD_PRELOAD=(pre + ":" if pre else "") + _shim()))
+
+
 def _fdleak(args, env=None, timeout=TIMEOUT, **kw):
     return subprocess.run([_tool()] + args, cwd=ROOT, env=env or _env(), capture_output=True,
                           text=True, timeout=timeout, **kw)
@@ -525,8 +530,7 @@ def test_stripped_library_shows_module_offset():
 # -------------------------------------------------------------------------------- snapshot
 
 def test_snapshot_live_process_now_and_later():
-    env = _env({"LD_PRELOAD": ((_env().get("LD_PRELOAD", "") + ":") if _asan_runtime() else "")
-                + _shim()})
+    env = _preload_env({})
     p = subprocess.Popen([_fixture("leaks"), "file:3", "hold"], env=env, stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     d = _tmp()
@@ -559,6 +563,38 @@ def test_snapshot_live_process_now_and_later():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_snapshot_reads_signal_and_dir_from_the_process():
+    d = _tmp()
+    snapdir = os.path.join(d, "snaps")  # missing: fdleak snapshot creates it, mode 0700
+    p = subprocess.Popen([_fixture("leaks"), "pipe", "hold"],
+                         env=_preload_env({"FDLEAK_SIGNAL": "USR2",
+                                           "FDLEAK_SNAPSHOT_DIR": snapdir}),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        _wait_ready(p)
+        r = _fdleak(["snapshot", str(p.pid)])
+        assert r.returncode == 0, r.stderr
+        assert "trigger: signal SIGUSR2" in r.stdout, r.stdout
+        assert "2 fds leaked from pipe() [pipe]" in r.stdout, r.stdout
+        assert os.stat(snapdir).st_mode & 0o777 == 0o700
+        assert os.listdir(snapdir) == [], os.listdir(snapdir)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=TIMEOUT)
+        shutil.rmtree(d, ignore_errors=True)
+    p = subprocess.Popen([_fixture("leaks"), "hold"], env=_preload_env({"FDLEAK_SIGNAL": "none"}),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        _wait_ready(p)
+        r = _fdleak(["snapshot", str(p.pid)])
+        _one_line_error(r, "dump signal disabled")
+    finally:
+        p.stdin.close()
+        p.wait(timeout=TIMEOUT)
+
+
 def test_snapshot_errors():
     p = subprocess.Popen(["sleep", "60"], env=_env())
     try:
@@ -572,8 +608,7 @@ def test_snapshot_errors():
 
 
 def test_snapshot_timeout_on_stopped_process():
-    env = _env({"LD_PRELOAD": ((_env().get("LD_PRELOAD", "") + ":") if _asan_runtime() else "")
-                + _shim()})
+    env = _preload_env({})
     p = subprocess.Popen([_fixture("leaks"), "file:1", "hold"], env=env, stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
