@@ -427,3 +427,13 @@ def wait_line(stream, prefix, limit=200, lines=False):
 
 def word_in(text, word):
     return re.search(r"(?<![\w.])%s(?![\w])" % re.escape(str(word)), text) is not None
+
+
+def doc_default(var):
+    """The default of an FDLEAK_* setting as docs/environment.md states it."""
+    with open(os.path.join(ROOT, "docs", "environment.md")) as fh:
+        for line in fh:
+            cells = [c.strip().strip("`") for c in line.split("|")]
+            if len(cells) > 3 and cells[1] == var:
+                return cells[2]
+    raise TestFailure("%s not documented in docs/environment.md" % var)

@@ -973,11 +973,40 @@ def _bad_setting(var, value):
     return d, lib.need_fd(d, fd), exe
 
 
+def _deep_frames(env):
+    exe, res, _ = _run("simple", ["deep"], env=env)
+    _ok(res)
+    d = _exit_dump(res)
+    e = lib.need_fd(d, lib.fact_fds(res.stdout, "leak")[0])
+    lib.need_stack_function(d, e, exe, "simple_leak")
+    return len(lib.stack_ips(d, e["stack"]) or []), res
+
+
+def _check_depth(n, want, what):
+    # the shim's own frames are removed from a capture of `want` frames: allow a few fewer
+    check(want - 3 <= n <= want, "%s: %d frames captured 60 calls deep, want %d" % (
+        what, n, want))
+
+
 def test_bad_depth():
     d, e, exe = _bad_setting("FDLEAK_DEPTH", "abc")
-    ips = lib.stack_ips(d, e["stack"]) or []
-    check(1 <= len(ips) <= 32, "default depth: stack of %d frames" % len(ips))
     lib.need_stack_function(d, e, exe, "simple_leak")
+    default = int(lib.doc_default("FDLEAK_DEPTH"))
+    n, res = _deep_frames({"FDLEAK_DEPTH": "abc"})
+    _check_depth(n, default, "FDLEAK_DEPTH=abc (default %d)" % default)
+
+
+def test_depth_default_and_setting():
+    default = int(lib.doc_default("FDLEAK_DEPTH"))
+    _check_depth(_deep_frames(None)[0], default, "default depth")
+    _check_depth(_deep_frames({"FDLEAK_DEPTH": "40"})[0], 40, "FDLEAK_DEPTH=40")
+    exe, res, _ = _run("simple", ["deep"], env={"FDLEAK_DEPTH": "128"})
+    _ok(res)
+    d = _exit_dump(res)
+    e = lib.need_fd(d, lib.fact_fds(res.stdout, "leak")[0])
+    names = lib.stack_functions(d, e["stack"], exe)
+    eq((names.count("deep"), "main" in names), (61, True),
+       "whole 63-frame program stack with FDLEAK_DEPTH=128 (functions: %s)" % names)
 
 
 def test_bad_threshold():
@@ -986,8 +1015,10 @@ def test_bad_threshold():
 
 
 def test_bad_depth_out_of_range():
-    d, e, exe = _bad_setting("FDLEAK_DEPTH", "500")
-    check(1 <= len(lib.stack_ips(d, e["stack"]) or []) <= 32, "default depth after 500")
+    _bad_setting("FDLEAK_DEPTH", "500")
+    _bad_setting("FDLEAK_DEPTH", "0")
+    default = int(lib.doc_default("FDLEAK_DEPTH"))
+    _check_depth(_deep_frames({"FDLEAK_DEPTH": "500"})[0], default, "FDLEAK_DEPTH=500")
 
 
 def test_bad_threshold_percent():

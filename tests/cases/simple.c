@@ -13,13 +13,21 @@ NOINLINE static int simple_leak(void)
     return fd;
 }
 
+/* `simple deep`: the leak happens 60 calls deep */
+NOINLINE static int deep(int n)
+{
+    int fd = n > 0 ? deep(n - 1) : simple_leak();
+    KEEP(fd);
+    return fd;
+}
+
 int main(int argc, char **argv)
 {
     fixture_init();
     const char *mode = argc > 1 ? argv[1] : "leak";
     if (strcmp(mode, "clearenv") == 0)
         CHECK(clearenv() == 0);
-    int fd = simple_leak();
+    int fd = strcmp(mode, "deep") == 0 ? deep(60) : simple_leak();
     CHECK(fd >= 0);
     fact("leak open %d", fd);
     if (strcmp(mode, "high") == 0) {

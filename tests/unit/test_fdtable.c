@@ -35,7 +35,7 @@ static void test_empty(void)
 static void test_set_get_clear(void)
 {
     struct fdl_entry e = mk(FDL_TRACKED, 7, 42, FDL_F_CLOEXEC), out;
-    EXPECT_EQ(fdl_table_set(3, &e), 0);
+    EXPECT_EQ(fdl_table_set(3, &e), FDL_FREE); /* returns the state the record had */
     EXPECT_EQ(fdl_table_get(3, &out), FDL_TRACKED);
     EXPECT_EQ(out.stack, 7);
     EXPECT_EQ(out.pystack, 8);
@@ -51,21 +51,21 @@ static void test_set_get_clear(void)
     EXPECT_EQ(fdl_table_get(4, &out), FDL_FREE);
     /* overwrite */
     e = mk(FDL_INHERITED, 11, 0, 0);
-    EXPECT_EQ(fdl_table_set(3, &e), 0);
+    EXPECT_EQ(fdl_table_set(3, &e), FDL_TRACKED);
     EXPECT_EQ(fdl_table_get(3, &out), FDL_INHERITED);
     EXPECT_EQ(out.stack, 11);
     EXPECT_EQ(fdl_table_clear(3), FDL_INHERITED);
     EXPECT_EQ(fdl_table_get(3, &out), FDL_FREE);
     EXPECT_EQ(fdl_table_clear(3), FDL_FREE);
     e = mk(FDL_PRIVATE, 1, 1, 0);
-    EXPECT_EQ(fdl_table_set(3, &e), 0);
+    EXPECT_EQ(fdl_table_set(3, &e), FDL_FREE);
     EXPECT_EQ(fdl_table_clear(3), FDL_PRIVATE);
 }
 
 static void test_flags(void)
 {
     struct fdl_entry e = mk(FDL_TRACKED, 1, 1, 0), out;
-    EXPECT_EQ(fdl_table_set(10, &e), 0);
+    EXPECT_EQ(fdl_table_set(10, &e), FDL_FREE);
     fdl_table_set_flags(10, FDL_F_CLOEXEC, 0);
     fdl_table_get(10, &out);
     EXPECT_EQ(out.flags, FDL_F_CLOEXEC);
@@ -106,7 +106,7 @@ static void test_each(void)
     int fds[] = {0, 1, 2, 1023, 1024, 2047, 5000};
     for (unsigned i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         struct fdl_entry e = mk(FDL_TRACKED, i + 1, 1, 0);
-        EXPECT_EQ(fdl_table_set(fds[i], &e), 0);
+        EXPECT_EQ(fdl_table_set(fds[i], &e), FDL_FREE);
     }
     EXPECT(fdl_table_limit() > 5000);
     struct seen s = {0};
@@ -139,12 +139,12 @@ static void test_each(void)
 static void test_high_fds(void)
 {
     struct fdl_entry e = mk(FDL_TRACKED, 99, 1, 0), out;
-    EXPECT_EQ(fdl_table_set(1000000, &e), 0);
+    EXPECT_EQ(fdl_table_set(1000000, &e), FDL_FREE);
     EXPECT_EQ(fdl_table_get(1000000, &out), FDL_TRACKED);
     EXPECT_EQ(out.stack, 99);
     EXPECT_EQ(fdl_table_get(999999, &out), FDL_FREE);
     EXPECT(fdl_table_limit() > 1000000);
-    EXPECT_EQ(fdl_table_set(FDL_TABLE_MAX_FD - 1, &e), 0);
+    EXPECT_EQ(fdl_table_set(FDL_TABLE_MAX_FD - 1, &e), FDL_FREE);
     EXPECT_EQ(fdl_table_get(FDL_TABLE_MAX_FD - 1, &out), FDL_TRACKED);
     EXPECT_EQ(fdl_table_limit(), FDL_TABLE_MAX_FD);
     EXPECT_EQ(fdl_table_set(FDL_TABLE_MAX_FD, &e), -1);
@@ -171,8 +171,12 @@ static void *writer(void *arg)
     for (int r = 0; r < ROUNDS; r++) {
         int fd = 10000 + id * PER_THREAD + r % PER_THREAD;
         struct fdl_entry e = mk(FDL_TRACKED, (uint32_t)(id * 1000000 + r), (uint32_t)id, 0), out;
-        if (fdl_table_set(fd, &e) != 0)
+        int was = fdl_table_set(fd, &e);
+        if (was != FDL_FREE && was != FDL_TRACKED)
             return (void *)1;
+        /* this thread owns fd: the previous state is what its own last call left */
+        if (r >= PER_THREAD && was != ((r - PER_THREAD) % 3 == 0 ? FDL_FREE : FDL_TRACKED))
+            return (void *)4;
         if (fdl_table_get(fd, &out) != FDL_TRACKED || out.stack != e.stack ||
             out.tid != (uint32_t)id || out.pystack != e.pystack || out.path != e.path)
             return (void *)2;
