@@ -12,7 +12,7 @@
 typedef int (*backtrace_fn)(void **, int);
 
 static backtrace_fn unw_bt;
-static int state; /* 0 untried, 1 loading, 2 ready, 3 failed */
+static int state;                  /* 0 untried, 1 loading, 2 ready, 3 failed */
 static uintptr_t self_lo, self_hi; /* our own text, frames there are dropped */
 /* How many of our own frames sit on top of a capture (capture, track, wrapper; inlining
  * decides). Learned from the captures themselves, so each unwinds only what it keeps:
@@ -40,8 +40,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 static int load(void)
 {
     int expect = 0;
-    if (!__atomic_compare_exchange_n(&state, &expect, 1, 0, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE))
+    if (!__atomic_compare_exchange_n(&state, &expect, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return expect == 2;
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&load);
     void *h = dlopen(FDL_UNWIND_SONAME, RTLD_LAZY | RTLD_LOCAL);

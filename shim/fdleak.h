@@ -12,34 +12,54 @@
 
 /* Public names of acquiring calls, as reported in dumps. Fortified variants (__open_2) report
  * the function the programmer wrote (open). */
-#define FDL_CALLS(X)                                                                           \
-    X(none, "") X(open, "open") X(open64, "open64") X(openat, "openat")                       \
-    X(openat64, "openat64") X(creat, "creat") X(creat64, "creat64") X(fopen, "fopen")         \
-    X(fopen64, "fopen64") X(freopen, "freopen") X(freopen64, "freopen64") X(fdopen, "fdopen") \
-    X(opendir, "opendir") X(fdopendir, "fdopendir") X(tmpfile, "tmpfile")                     \
-    X(tmpfile64, "tmpfile64") X(mkstemp, "mkstemp") X(mkostemp, "mkostemp")                   \
-    X(mkstemps, "mkstemps") X(mkostemps, "mkostemps") X(mkstemp64, "mkstemp64")               \
-    X(mkostemp64, "mkostemp64") X(mkstemps64, "mkstemps64") X(mkostemps64, "mkostemps64")     \
-    X(popen, "popen") X(socket, "socket") X(socketpair, "socketpair") X(accept, "accept")     \
-    X(accept4, "accept4") X(pipe, "pipe") X(pipe2, "pipe2") X(dup, "dup") X(dup2, "dup2")     \
-    X(dup3, "dup3") X(fcntl, "fcntl") X(fcntl64, "fcntl64") X(eventfd, "eventfd")             \
-    X(timerfd_create, "timerfd_create") X(signalfd, "signalfd")                               \
-    X(epoll_create, "epoll_create") X(epoll_create1, "epoll_create1")                         \
-    X(inotify_init, "inotify_init") X(inotify_init1, "inotify_init1")                         \
-    X(fanotify_init, "fanotify_init") X(memfd_create, "memfd_create")                         \
-    X(posix_openpt, "posix_openpt") X(getpt, "getpt") X(openpty, "openpty")                   \
-    X(forkpty, "forkpty") X(shm_open, "shm_open") X(mq_open, "mq_open")                       \
-    X(pidfd_open, "pidfd_open") X(pidfd_getfd, "pidfd_getfd")                                 \
-    X(open_by_handle_at, "open_by_handle_at") X(recvmsg, "recvmsg") X(recvmmsg, "recvmmsg")   \
-    X(fsopen, "fsopen") X(fsmount, "fsmount") X(fspick, "fspick") X(open_tree, "open_tree")   \
-    X(close, "close") X(fclose, "fclose") X(closedir, "closedir") X(pclose, "pclose")         \
-    X(mq_close, "mq_close") X(close_range, "close_range") X(closefrom, "closefrom")
+#define FDL_CALLS(X)                                                                               \
+    X(none, "")                                                                                    \
+    X(open, "open") X(open64, "open64") X(openat, "openat") X(openat64, "openat64") X(             \
+        creat, "creat") X(creat64, "creat64") X(fopen, "fopen") X(fopen64, "fopen64")              \
+        X(freopen, "freopen") X(freopen64, "freopen64") X(fdopen, "fdopen") X(opendir, "opendir")  \
+            X(fdopendir, "fdopendir") X(tmpfile, "tmpfile") X(tmpfile64, "tmpfile64") X(           \
+                mkstemp, "mkstemp") X(mkostemp, "mkostemp") X(mkstemps, "mkstemps")                \
+                X(mkostemps, "mkostemps") X(mkstemp64, "mkstemp64") X(mkostemp64, "mkostemp64") X( \
+                    mkstemps64, "mkstemps64") X(mkostemps64, "mkostemps64") X(popen, "popen")      \
+                    X(socket, "socket") X(socketpair, "socketpair") X(accept, "accept") X(         \
+                        accept4, "accept4") X(pipe, "pipe") X(pipe2, "pipe2")                      \
+                        X(dup, "dup") X(dup2, "dup2") X(dup3, "dup3") X(fcntl, "fcntl") X(         \
+                            fcntl64, "fcntl64")                                                    \
+                            X(eventfd, "eventfd") X(timerfd_create, "timerfd_create") X(           \
+                                signalfd,                                                          \
+                                "signalfd") X(epoll_create, "epoll_create")                        \
+                                X(epoll_create1, "epoll_create1") X(inotify_init, "inotify_init")  \
+                                    X(inotify_init1, "inotify_init1") X(                           \
+                                        fanotify_init,                                             \
+                                        "fanotify_init") X(memfd_create,                           \
+                                                           "memfd_create") X(posix_openpt,         \
+                                                                             "posix_openpt")       \
+                                        X(getpt, "getpt") X(openpty, "openpty")                    \
+                                            X(forkpty, "forkpty") X(shm_open, "shm_open") X(       \
+                                                mq_open, "mq_open") X(pidfd_open, "pidfd_open")    \
+                                                X(pidfd_getfd, "pidfd_getfd") X(                   \
+                                                    open_by_handle_at,                             \
+                                                    "open_by_handle_at") X(recvmsg, "recvmsg")     \
+                                                    X(recvmmsg,                                    \
+                                                      "recvmmsg") X(fsopen, "fsopen")              \
+                                                        X(fsmount, "fsmount") X(fspick, "fspick")  \
+                                                            X(open_tree,                           \
+                                                              "open_tree") X(close, "close")       \
+                                                                X(fclose, "fclose")                \
+                                                                    X(closedir, "closedir")        \
+                                                                        X(pclose, "pclose") X(     \
+                                                                            mq_close, "mq_close")  \
+                                                                            X(close_range,         \
+                                                                              "close_range")       \
+                                                                                X(closefrom,       \
+                                                                                  "closefrom")
 
-#define FDL_KINDS(X)                                                                           \
-    X(unknown, "unknown") X(file, "file") X(directory, "directory") X(pipe, "pipe")           \
-    X(socket, "socket") X(eventfd, "eventfd") X(epoll, "epoll") X(timerfd, "timerfd")         \
-    X(signalfd, "signalfd") X(inotify, "inotify") X(fanotify, "fanotify") X(memfd, "memfd")   \
-    X(pty, "pty") X(shm, "shm") X(mqueue, "mqueue") X(pidfd, "pidfd")
+#define FDL_KINDS(X)                                                                               \
+    X(unknown, "unknown")                                                                          \
+    X(file, "file") X(directory, "directory") X(pipe, "pipe") X(socket, "socket")                  \
+        X(eventfd, "eventfd") X(epoll, "epoll") X(timerfd, "timerfd") X(signalfd, "signalfd")      \
+            X(inotify, "inotify") X(fanotify, "fanotify") X(memfd, "memfd") X(pty, "pty")          \
+                X(shm, "shm") X(mqueue, "mqueue") X(pidfd, "pidfd")
 
 #define FDL_ENUM_CALL(id, name) FDL_CALL_##id,
 #define FDL_ENUM_KIND(id, name) FDL_KIND_##id,
@@ -137,17 +157,18 @@ int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;
 
 /* ---- Python stacks (python.c) ---- */
 void fdl_python_init(void) FDL_HIDDEN;
-uint32_t fdl_python_stack(enum fdl_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */
+uint32_t
+fdl_python_stack(enum fdl_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */
 
 /* ---- dumps (dump.c) ---- */
 struct fdl_dump_req {
     enum fdl_trigger trigger;
-    int signal;          /* fatal-signal / signal */
-    int safe;            /* not in a signal handler: dladdr and waiting are allowed */
-    int snapshot_token;  /* >= 0: write to the snapshot dir for `fdleak snapshot` */
-    enum fdl_call call;  /* emfile / threshold */
-    int err;             /* emfile */
-    uint32_t stack;      /* emfile / threshold */
+    int signal;         /* fatal-signal / signal */
+    int safe;           /* not in a signal handler: dladdr and waiting are allowed */
+    int snapshot_token; /* >= 0: write to the snapshot dir for `fdleak snapshot` */
+    enum fdl_call call; /* emfile / threshold */
+    int err;            /* emfile */
+    uint32_t stack;     /* emfile / threshold */
     long threshold;
 };
 void fdl_dump(const struct fdl_dump_req *req) FDL_HIDDEN;

@@ -30,9 +30,8 @@ static struct fdl_entry *chunk_of(int fd, int create)
         return expected;
     }
     int lim = __atomic_load_n(&chunk_limit, __ATOMIC_RELAXED);
-    while ((int)ci + 1 > lim &&
-           !__atomic_compare_exchange_n(&chunk_limit, &lim, (int)ci + 1, 0, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED))
+    while ((int)ci + 1 > lim && !__atomic_compare_exchange_n(&chunk_limit, &lim, (int)ci + 1, 0,
+                                                             __ATOMIC_RELEASE, __ATOMIC_RELAXED))
         ;
     return m;
 }

@@ -28,8 +28,8 @@ uint32_t fdl_tid_slow(void)
 
 static void scan_inherited(void)
 {
-    int dfd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd",
-                           O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd =
+        (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return;
     char buf[4096];

@@ -43,8 +43,8 @@ uint64_t fdl_hash(const void *data, size_t len)
         memcpy(&w, p, len);
         b = (b ^ w) * 0xc4ceb9fe1a85ec53ull;
     }
-    uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull) ^ (c * 0xbf58476d1ce4e5b9ull) ^
-                 (d * 0x94d049bb133111ebull);
+    uint64_t h =
+        a ^ (b * 0x9e3779b97f4a7c15ull) ^ (c * 0xbf58476d1ce4e5b9ull) ^ (d * 0x94d049bb133111ebull);
     h ^= h >> 32;
     h *= 0xd6e8feb86659fd93ull;
     h ^= h >> 32;

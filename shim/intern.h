@@ -14,9 +14,9 @@ struct fdl_intern {
     uint64_t mask;           /* slots - 1 */
     char *arena;             /* records: u32 len, u32 hash, bytes, 8-aligned */
     uint64_t arena_size;
-    _Atomic uint64_t used;   /* bytes of arena handed out; ids are offset/8 + 1 */
-    _Atomic uint32_t count;  /* distinct entries stored */
-    _Atomic uint32_t full;   /* insertions refused because arena or table was full */
+    _Atomic uint64_t used;  /* bytes of arena handed out; ids are offset/8 + 1 */
+    _Atomic uint32_t count; /* distinct entries stored */
+    _Atomic uint32_t full;  /* insertions refused because arena or table was full */
 };
 
 /* Reserves room for about `max_entries` entries of `arena_bytes` in total. 0 or -1. */

@@ -124,8 +124,8 @@ void fdl_out_json(struct fdl_out *o, const char *s, size_t len)
         }
         fdl_out_mem(o, s + run, i - run);
         run = i + 1;
-        char esc[7] = {'\\', 'u', '0', '0', "0123456789abcdef"[c >> 4],
-                       "0123456789abcdef"[c & 15], 0};
+        char esc[7] = {'\\', 'u', '0', '0', "0123456789abcdef"[c >> 4], "0123456789abcdef"[c & 15],
+                       0};
         if (c == '"' || c == '\\') {
             esc[1] = (char)c;
             fdl_out_mem(o, esc, 2);

@@ -20,7 +20,7 @@ void fdl_out_mem(struct fdl_out *o, const char *s, size_t len);
 void fdl_out_str(struct fdl_out *o, const char *s);
 void fdl_out_u64(struct fdl_out *o, uint64_t v);
 void fdl_out_i64(struct fdl_out *o, int64_t v);
-void fdl_out_hex(struct fdl_out *o, uint64_t v); /* 0x... */
+void fdl_out_hex(struct fdl_out *o, uint64_t v);                 /* 0x... */
 void fdl_out_json(struct fdl_out *o, const char *s, size_t len); /* quoted, escaped */
 void fdl_out_jstr(struct fdl_out *o, const char *s);             /* quoted, NUL-terminated */
 /* Small helpers to format into a caller's buffer. */

@@ -23,9 +23,9 @@ typedef int (*py_audit_hook)(const char *, py_object *, void *);
 
 static struct {
     int (*add_audit_hook)(py_audit_hook, void *);
-    py_object *(*eval_get_frame)(void);          /* borrowed */
-    py_object *(*frame_get_back)(py_object *);   /* new reference */
-    py_object *(*frame_get_code)(py_object *);   /* new reference */
+    py_object *(*eval_get_frame)(void);        /* borrowed */
+    py_object *(*frame_get_back)(py_object *); /* new reference */
+    py_object *(*frame_get_code)(py_object *); /* new reference */
     int (*frame_get_line)(py_object *);
     py_object *(*get_attr)(py_object *, const char *);
     const char *(*as_utf8)(py_object *);

@@ -10,13 +10,13 @@ void *fdl_real_lookup(const char *name, void **slot) FDL_HIDDEN;
 
 /* REAL(open) is the next definition of open after ours, typed like ours. A missing symbol
  * (an entry point this libc lacks) is reported by the wrapper as ENOSYS. */
-#define REAL(fn)                                                                               \
-    (*({                                                                                       \
-        static __typeof__(&fn) fdl_real_##fn;                                                  \
-        __typeof__(&fn) p_ = __atomic_load_n(&fdl_real_##fn, __ATOMIC_RELAXED);                \
-        if (unlikely(!p_))                                                                     \
-            p_ = (__typeof__(&fn))fdl_real_lookup(#fn, (void **)&fdl_real_##fn);               \
-        p_;                                                                                    \
+#define REAL(fn)                                                                                   \
+    (*({                                                                                           \
+        static __typeof__(&fn) fdl_real_##fn;                                                      \
+        __typeof__(&fn) p_ = __atomic_load_n(&fdl_real_##fn, __ATOMIC_RELAXED);                    \
+        if (unlikely(!p_))                                                                         \
+            p_ = (__typeof__(&fn))fdl_real_lookup(#fn, (void **)&fdl_real_##fn);                   \
+        p_;                                                                                        \
     }))
 
 #endif

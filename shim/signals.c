@@ -38,8 +38,8 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
     (void)uc;
     int saved = errno;
     if (!fdl_vfork_child && !__atomic_exchange_n(&fdl_final_dump_done, 1, __ATOMIC_ACQ_REL)) {
-        struct fdl_dump_req r = {.trigger = FDL_TRIG_FATAL, .signal = sig, .safe = 0,
-                                 .snapshot_token = -1};
+        struct fdl_dump_req r = {
+            .trigger = FDL_TRIG_FATAL, .signal = sig, .safe = 0, .snapshot_token = -1};
         fdl_dump(&r);
     }
     /* Die of the same signal: restore the default and resend it to this thread. It stays
@@ -62,8 +62,8 @@ static void on_dump(int sig, siginfo_t *si, void *uc)
     /* `fdleak snapshot` queues the signal with 0x4644xxxx: write to the snapshot directory. */
     if (si && si->si_code == SI_QUEUE && ((unsigned)si->si_value.sival_int >> 16) == 0x4644)
         token = si->si_value.sival_int & 0xffff;
-    struct fdl_dump_req r = {.trigger = FDL_TRIG_SIGNAL, .signal = sig, .safe = 0,
-                             .snapshot_token = token};
+    struct fdl_dump_req r = {
+        .trigger = FDL_TRIG_SIGNAL, .signal = sig, .safe = 0, .snapshot_token = token};
     fdl_dump(&r);
     errno = saved;
 }
@@ -113,8 +113,7 @@ FDL_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction 
             if (sig == fdl_cfg.dump_signal) {
                 static int said;
                 fdl_msg_once(&said, "the program installed its own handler for the dump signal",
-                             "; dumps on demand are off (set FDLEAK_SIGNAL to another signal)",
-                             "");
+                             "; dumps on demand are off (set FDLEAK_SIGNAL to another signal)", "");
             }
         }
     }

@@ -122,8 +122,10 @@ static void check_threshold(enum fdl_call call, long live, uint32_t stack)
 {
     if (live >= fdl_cfg.threshold) {
         if (__atomic_exchange_n(&threshold_armed, 0, __ATOMIC_ACQ_REL)) {
-            struct fdl_dump_req r = {.trigger = FDL_TRIG_THRESHOLD, .safe = 1,
-                                     .snapshot_token = -1, .call = call,
+            struct fdl_dump_req r = {.trigger = FDL_TRIG_THRESHOLD,
+                                     .safe = 1,
+                                     .snapshot_token = -1,
+                                     .call = call,
                                      .stack = stack ? stack : capture_stack(),
                                      .threshold = fdl_cfg.threshold};
             fdl_dump(&r);
@@ -283,8 +285,12 @@ void fdl_failed(enum fdl_call call, int err)
     long live = live_now();
     __atomic_store_n(&emfile_rearm_drop, live / 10 > 1 ? live / 10 : 1, __ATOMIC_RELAXED);
     __atomic_store_n(&emfile_net, 0, __ATOMIC_RELAXED);
-    struct fdl_dump_req r = {.trigger = FDL_TRIG_EMFILE, .safe = 1, .snapshot_token = -1,
-                             .call = call, .err = err, .stack = capture_stack()};
+    struct fdl_dump_req r = {.trigger = FDL_TRIG_EMFILE,
+                             .safe = 1,
+                             .snapshot_token = -1,
+                             .call = call,
+                             .err = err,
+                             .stack = capture_stack()};
     fdl_dump(&r);
     fdl_tls.busy--;
 }

@@ -17,8 +17,7 @@ FDL_EXPORT int close(int fd)
 
 FDL_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
-    if (!fdl_enter() || lo > hi ||
-        (flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
+    if (!fdl_enter() || lo > hi || (flags & ~(CLOSE_RANGE_CLOEXEC | CLOSE_RANGE_UNSHARE)))
         return REAL(close_range)(lo, hi, flags);
     if (flags & CLOSE_RANGE_CLOEXEC) {
         int r = REAL(close_range)(lo, hi, flags);
@@ -90,16 +89,16 @@ static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdl_call call)
     return r;
 }
 
-#define FCNTL_WRAPPER(fn, call)                                                                \
-    FDL_EXPORT int fn(int fd, int cmd, ...)                                                    \
-    {                                                                                          \
-        va_list ap;                                                                            \
-        va_start(ap, cmd);                                                                     \
-        void *arg = va_arg(ap, void *);                                                        \
-        va_end(ap);                                                                            \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)(fd, cmd, arg);                                                     \
-        return fcntl_done(REAL(fn)(fd, cmd, arg), fd, cmd, arg, call);                         \
+#define FCNTL_WRAPPER(fn, call)                                                                    \
+    FDL_EXPORT int fn(int fd, int cmd, ...)                                                        \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, cmd);                                                                         \
+        void *arg = va_arg(ap, void *);                                                            \
+        va_end(ap);                                                                                \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)(fd, cmd, arg);                                                         \
+        return fcntl_done(REAL(fn)(fd, cmd, arg), fd, cmd, arg, call);                             \
     }
 int fcntl64(int, int, ...);
 FCNTL_WRAPPER(fcntl, FDL_CALL_fcntl)

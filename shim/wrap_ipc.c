@@ -50,8 +50,8 @@ FDL_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     if (!fdl_enter())
         return REAL(accept4)(fd, addr, len, flags);
-    return fdl_done1(REAL(accept4)(fd, addr, len, flags), FDL_CALL_accept4, FDL_KIND_socket,
-                     NULL, flags & SOCK_CLOEXEC);
+    return fdl_done1(REAL(accept4)(fd, addr, len, flags), FDL_CALL_accept4, FDL_KIND_socket, NULL,
+                     flags & SOCK_CLOEXEC);
 }
 
 /* Descriptors passed with SCM_RIGHTS are new in this process. */
@@ -60,8 +60,7 @@ static void track_rights(struct msghdr *msg, enum fdl_call call, int cloexec)
     if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
         return;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-            c->cmsg_len < CMSG_LEN(0))
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
             continue;
         int n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
         int fds[64];
@@ -131,40 +130,37 @@ FDL_EXPORT int pipe2(int fds[2], int flags)
 
 /* ---- anonymous-inode descriptors ---- */
 
-#define SIMPLE1(ret_fn, call, kind, params, args, cloexec)                                     \
-    FDL_EXPORT int ret_fn params                                                               \
-    {                                                                                          \
-        if (!fdl_enter())                                                                      \
-            return REAL(ret_fn) args;                                                          \
-        return fdl_done1(REAL(ret_fn) args, call, kind, NULL, cloexec);                        \
+#define SIMPLE1(ret_fn, call, kind, params, args, cloexec)                                         \
+    FDL_EXPORT int ret_fn params                                                                   \
+    {                                                                                              \
+        if (!fdl_enter())                                                                          \
+            return REAL(ret_fn) args;                                                              \
+        return fdl_done1(REAL(ret_fn) args, call, kind, NULL, cloexec);                            \
     }
 
 SIMPLE1(eventfd, FDL_CALL_eventfd, FDL_KIND_eventfd, (unsigned int v, int fl), (v, fl),
-        fl & EFD_CLOEXEC)
-SIMPLE1(timerfd_create, FDL_CALL_timerfd_create, FDL_KIND_timerfd, (int clk, int fl),
-        (clk, fl), fl & TFD_CLOEXEC)
+        fl &EFD_CLOEXEC)
+SIMPLE1(timerfd_create, FDL_CALL_timerfd_create, FDL_KIND_timerfd, (int clk, int fl), (clk, fl),
+        fl &TFD_CLOEXEC)
 SIMPLE1(epoll_create, FDL_CALL_epoll_create, FDL_KIND_epoll, (int size), (size), 0)
-SIMPLE1(epoll_create1, FDL_CALL_epoll_create1, FDL_KIND_epoll, (int fl), (fl),
-        fl & EPOLL_CLOEXEC)
+SIMPLE1(epoll_create1, FDL_CALL_epoll_create1, FDL_KIND_epoll, (int fl), (fl), fl &EPOLL_CLOEXEC)
 SIMPLE1(inotify_init, FDL_CALL_inotify_init, FDL_KIND_inotify, (void), (), 0)
-SIMPLE1(inotify_init1, FDL_CALL_inotify_init1, FDL_KIND_inotify, (int fl), (fl),
-        fl & IN_CLOEXEC)
-SIMPLE1(fanotify_init, FDL_CALL_fanotify_init, FDL_KIND_fanotify, (unsigned int fl, unsigned int ev),
-        (fl, ev), fl & FAN_CLOEXEC)
-SIMPLE1(posix_openpt, FDL_CALL_posix_openpt, FDL_KIND_pty, (int fl), (fl), fl & O_CLOEXEC)
+SIMPLE1(inotify_init1, FDL_CALL_inotify_init1, FDL_KIND_inotify, (int fl), (fl), fl &IN_CLOEXEC)
+SIMPLE1(fanotify_init, FDL_CALL_fanotify_init, FDL_KIND_fanotify,
+        (unsigned int fl, unsigned int ev), (fl, ev), fl &FAN_CLOEXEC)
+SIMPLE1(posix_openpt, FDL_CALL_posix_openpt, FDL_KIND_pty, (int fl), (fl), fl &O_CLOEXEC)
 SIMPLE1(getpt, FDL_CALL_getpt, FDL_KIND_pty, (void), (), 0)
-SIMPLE1(pidfd_open, FDL_CALL_pidfd_open, FDL_KIND_pidfd, (pid_t pid, unsigned int fl), (pid, fl),
-        1)
+SIMPLE1(pidfd_open, FDL_CALL_pidfd_open, FDL_KIND_pidfd, (pid_t pid, unsigned int fl), (pid, fl), 1)
 SIMPLE1(pidfd_getfd, FDL_CALL_pidfd_getfd, FDL_KIND_unknown,
         (int pidfd, int target, unsigned int fl), (pidfd, target, fl), 1)
 SIMPLE1(fsopen, FDL_CALL_fsopen, FDL_KIND_unknown, (const char *fs, unsigned int fl), (fs, fl),
-        fl & FSOPEN_CLOEXEC)
-SIMPLE1(fsmount, FDL_CALL_fsmount, FDL_KIND_unknown,
-        (int fd, unsigned int fl, unsigned int attr), (fd, fl, attr), fl & FSMOUNT_CLOEXEC)
+        fl &FSOPEN_CLOEXEC)
+SIMPLE1(fsmount, FDL_CALL_fsmount, FDL_KIND_unknown, (int fd, unsigned int fl, unsigned int attr),
+        (fd, fl, attr), fl &FSMOUNT_CLOEXEC)
 SIMPLE1(fspick, FDL_CALL_fspick, FDL_KIND_unknown, (int d, const char *p, unsigned int fl),
-        (d, p, fl), fl & FSPICK_CLOEXEC)
+        (d, p, fl), fl &FSPICK_CLOEXEC)
 SIMPLE1(open_tree, FDL_CALL_open_tree, FDL_KIND_unknown, (int d, const char *p, unsigned int fl),
-        (d, p, fl), fl & OPEN_TREE_CLOEXEC)
+        (d, p, fl), fl &OPEN_TREE_CLOEXEC)
 
 FDL_EXPORT int memfd_create(const char *name, unsigned int fl)
 {
@@ -227,8 +223,7 @@ FDL_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termi
     return fdl_done2(r, fds, FDL_CALL_openpty, FDL_KIND_pty, 0);
 }
 
-FDL_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *t,
-                         const struct winsize *w)
+FDL_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *t, const struct winsize *w)
 {
     if (!fdl_enter())
         return REAL(forkpty)(amaster, name, t, w);

@@ -23,35 +23,35 @@ static enum fdl_kind kind_of(const char *path, int flags)
 }
 
 /* The mode argument is only there with O_CREAT or O_TMPFILE. */
-#define MODE_ARG(flags)                                                                        \
-    mode_t mode = 0;                                                                           \
-    if ((flags) & (O_CREAT | O_TMPFILE)) {                                                     \
-        va_list ap;                                                                            \
-        va_start(ap, flags);                                                                   \
-        mode = (mode_t)va_arg(ap, int);                                                        \
-        va_end(ap);                                                                            \
+#define MODE_ARG(flags)                                                                            \
+    mode_t mode = 0;                                                                               \
+    if ((flags) & (O_CREAT | O_TMPFILE)) {                                                         \
+        va_list ap;                                                                                \
+        va_start(ap, flags);                                                                       \
+        mode = (mode_t)va_arg(ap, int);                                                            \
+        va_end(ap);                                                                                \
     }
 
-#define OPEN_WRAPPER(fn, call)                                                                 \
-    FDL_EXPORT int fn(const char *path, int flags, ...)                                        \
-    {                                                                                          \
-        MODE_ARG(flags)                                                                        \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)(path, flags, mode);                                                \
-        return fdl_done1(REAL(fn)(path, flags, mode), call, kind_of(path, flags), path,        \
-                         flags & O_CLOEXEC);                                                   \
+#define OPEN_WRAPPER(fn, call)                                                                     \
+    FDL_EXPORT int fn(const char *path, int flags, ...)                                            \
+    {                                                                                              \
+        MODE_ARG(flags)                                                                            \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)(path, flags, mode);                                                    \
+        return fdl_done1(REAL(fn)(path, flags, mode), call, kind_of(path, flags), path,            \
+                         flags & O_CLOEXEC);                                                       \
     }
 OPEN_WRAPPER(open, FDL_CALL_open)
 OPEN_WRAPPER(open64, FDL_CALL_open64)
 
-#define OPENAT_WRAPPER(fn, call)                                                               \
-    FDL_EXPORT int fn(int dirfd, const char *path, int flags, ...)                             \
-    {                                                                                          \
-        MODE_ARG(flags)                                                                        \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)(dirfd, path, flags, mode);                                         \
-        return fdl_done1(REAL(fn)(dirfd, path, flags, mode), call, kind_of(path, flags), path, \
-                         flags & O_CLOEXEC);                                                   \
+#define OPENAT_WRAPPER(fn, call)                                                                   \
+    FDL_EXPORT int fn(int dirfd, const char *path, int flags, ...)                                 \
+    {                                                                                              \
+        MODE_ARG(flags)                                                                            \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)(dirfd, path, flags, mode);                                             \
+        return fdl_done1(REAL(fn)(dirfd, path, flags, mode), call, kind_of(path, flags), path,     \
+                         flags & O_CLOEXEC);                                                       \
     }
 OPENAT_WRAPPER(openat, FDL_CALL_openat)
 OPENAT_WRAPPER(openat64, FDL_CALL_openat64)
@@ -62,34 +62,34 @@ int __open64_2(const char *, int);
 int __openat_2(int, const char *, int);
 int __openat64_2(int, const char *, int);
 
-#define OPEN2_WRAPPER(fn, call)                                                                \
-    FDL_EXPORT int fn(const char *path, int flags)                                             \
-    {                                                                                          \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)(path, flags);                                                      \
-        return fdl_done1(REAL(fn)(path, flags), call, kind_of(path, flags), path,              \
-                         flags & O_CLOEXEC);                                                   \
+#define OPEN2_WRAPPER(fn, call)                                                                    \
+    FDL_EXPORT int fn(const char *path, int flags)                                                 \
+    {                                                                                              \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)(path, flags);                                                          \
+        return fdl_done1(REAL(fn)(path, flags), call, kind_of(path, flags), path,                  \
+                         flags & O_CLOEXEC);                                                       \
     }
 OPEN2_WRAPPER(__open_2, FDL_CALL_open)
 OPEN2_WRAPPER(__open64_2, FDL_CALL_open64)
 
-#define OPENAT2_WRAPPER(fn, call)                                                              \
-    FDL_EXPORT int fn(int dirfd, const char *path, int flags)                                  \
-    {                                                                                          \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)(dirfd, path, flags);                                               \
-        return fdl_done1(REAL(fn)(dirfd, path, flags), call, kind_of(path, flags), path,       \
-                         flags & O_CLOEXEC);                                                   \
+#define OPENAT2_WRAPPER(fn, call)                                                                  \
+    FDL_EXPORT int fn(int dirfd, const char *path, int flags)                                      \
+    {                                                                                              \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)(dirfd, path, flags);                                                   \
+        return fdl_done1(REAL(fn)(dirfd, path, flags), call, kind_of(path, flags), path,           \
+                         flags & O_CLOEXEC);                                                       \
     }
 OPENAT2_WRAPPER(__openat_2, FDL_CALL_openat)
 OPENAT2_WRAPPER(__openat64_2, FDL_CALL_openat64)
 
-#define CREAT_WRAPPER(fn, call)                                                                \
-    FDL_EXPORT int fn(const char *path, mode_t mode)                                           \
-    {                                                                                          \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)(path, mode);                                                       \
-        return fdl_done1(REAL(fn)(path, mode), call, FDL_KIND_file, path, 0);                  \
+#define CREAT_WRAPPER(fn, call)                                                                    \
+    FDL_EXPORT int fn(const char *path, mode_t mode)                                               \
+    {                                                                                              \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)(path, mode);                                                           \
+        return fdl_done1(REAL(fn)(path, mode), call, FDL_KIND_file, path, 0);                      \
     }
 CREAT_WRAPPER(creat, FDL_CALL_creat)
 CREAT_WRAPPER(creat64, FDL_CALL_creat64)
@@ -109,25 +109,24 @@ int mkostemp64(char *, int);
 int mkstemps64(char *, int);
 int mkostemps64(char *, int, int);
 
-#define MKSTEMP_WRAPPER(fn, call, params, args, cloexec)                                       \
-    FDL_EXPORT int fn params                                                                   \
-    {                                                                                          \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn) args;                                                              \
-        int fd = REAL(fn) args;                                                                \
-        return fdl_done1(fd, call, FDL_KIND_file, fd >= 0 ? tmpl : NULL, cloexec);             \
+#define MKSTEMP_WRAPPER(fn, call, params, args, cloexec)                                           \
+    FDL_EXPORT int fn params                                                                       \
+    {                                                                                              \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn) args;                                                                  \
+        int fd = REAL(fn) args;                                                                    \
+        return fdl_done1(fd, call, FDL_KIND_file, fd >= 0 ? tmpl : NULL, cloexec);                 \
     }
 MKSTEMP_WRAPPER(mkstemp, FDL_CALL_mkstemp, (char *tmpl), (tmpl), 0)
 MKSTEMP_WRAPPER(mkstemp64, FDL_CALL_mkstemp64, (char *tmpl), (tmpl), 0)
-MKSTEMP_WRAPPER(mkostemp, FDL_CALL_mkostemp, (char *tmpl, int fl), (tmpl, fl), fl & O_CLOEXEC)
-MKSTEMP_WRAPPER(mkostemp64, FDL_CALL_mkostemp64, (char *tmpl, int fl), (tmpl, fl),
-                fl & O_CLOEXEC)
+MKSTEMP_WRAPPER(mkostemp, FDL_CALL_mkostemp, (char *tmpl, int fl), (tmpl, fl), fl &O_CLOEXEC)
+MKSTEMP_WRAPPER(mkostemp64, FDL_CALL_mkostemp64, (char *tmpl, int fl), (tmpl, fl), fl &O_CLOEXEC)
 MKSTEMP_WRAPPER(mkstemps, FDL_CALL_mkstemps, (char *tmpl, int sl), (tmpl, sl), 0)
 MKSTEMP_WRAPPER(mkstemps64, FDL_CALL_mkstemps64, (char *tmpl, int sl), (tmpl, sl), 0)
 MKSTEMP_WRAPPER(mkostemps, FDL_CALL_mkostemps, (char *tmpl, int sl, int fl), (tmpl, sl, fl),
-                fl & O_CLOEXEC)
-MKSTEMP_WRAPPER(mkostemps64, FDL_CALL_mkostemps64, (char *tmpl, int sl, int fl),
-                (tmpl, sl, fl), fl & O_CLOEXEC)
+                fl &O_CLOEXEC)
+MKSTEMP_WRAPPER(mkostemps64, FDL_CALL_mkostemps64, (char *tmpl, int sl, int fl), (tmpl, sl, fl),
+                fl &O_CLOEXEC)
 
 /* ---- stdio ---- */
 
@@ -150,12 +149,12 @@ FILE *fopen64(const char *, const char *);
 FILE *freopen64(const char *, const char *, FILE *);
 FILE *tmpfile64(void);
 
-#define FOPEN_WRAPPER(fn, call)                                                                \
-    FDL_EXPORT FILE *fn(const char *path, const char *mode)                                    \
-    {                                                                                          \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)(path, mode);                                                       \
-        return done_file(REAL(fn)(path, mode), call, FDL_KIND_file, path, mode);               \
+#define FOPEN_WRAPPER(fn, call)                                                                    \
+    FDL_EXPORT FILE *fn(const char *path, const char *mode)                                        \
+    {                                                                                              \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)(path, mode);                                                           \
+        return done_file(REAL(fn)(path, mode), call, FDL_KIND_file, path, mode);                   \
     }
 FOPEN_WRAPPER(fopen, FDL_CALL_fopen)
 FOPEN_WRAPPER(fopen64, FDL_CALL_fopen64)
@@ -163,20 +162,20 @@ FOPEN_WRAPPER(fopen64, FDL_CALL_fopen64)
 /* freopen opens the new file and dup3()s it onto the stream's old number, all internally:
  * the old record goes, the number is charged to freopen. With a NULL path only the mode
  * changes and the record stays. */
-#define FREOPEN_WRAPPER(fn, call)                                                              \
-    FDL_EXPORT FILE *fn(const char *path, const char *mode, FILE *fp)                          \
-    {                                                                                          \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)(path, mode, fp);                                                   \
-        int oldfd = fp ? fileno_unlocked(fp) : -1;                                             \
-        FILE *r = REAL(fn)(path, mode, fp);                                                    \
-        if (!path && r)                                                                        \
-            return r;                                                                          \
-        int err = errno;                                                                       \
-        if (oldfd >= 0)                                                                        \
-            fdl_release(oldfd);                                                                \
-        errno = err;                                                                           \
-        return done_file(r, call, FDL_KIND_file, path, mode);                                  \
+#define FREOPEN_WRAPPER(fn, call)                                                                  \
+    FDL_EXPORT FILE *fn(const char *path, const char *mode, FILE *fp)                              \
+    {                                                                                              \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)(path, mode, fp);                                                       \
+        int oldfd = fp ? fileno_unlocked(fp) : -1;                                                 \
+        FILE *r = REAL(fn)(path, mode, fp);                                                        \
+        if (!path && r)                                                                            \
+            return r;                                                                              \
+        int err = errno;                                                                           \
+        if (oldfd >= 0)                                                                            \
+            fdl_release(oldfd);                                                                    \
+        errno = err;                                                                               \
+        return done_file(r, call, FDL_KIND_file, path, mode);                                      \
     }
 FREOPEN_WRAPPER(freopen, FDL_CALL_freopen)
 FREOPEN_WRAPPER(freopen64, FDL_CALL_freopen64)
@@ -194,12 +193,12 @@ FDL_EXPORT FILE *fdopen(int fd, const char *mode)
     return r;
 }
 
-#define TMPFILE_WRAPPER(fn, call)                                                              \
-    FDL_EXPORT FILE *fn(void)                                                                  \
-    {                                                                                          \
-        if (!fdl_enter())                                                                      \
-            return REAL(fn)();                                                                 \
-        return done_file(REAL(fn)(), call, FDL_KIND_file, NULL, NULL);                         \
+#define TMPFILE_WRAPPER(fn, call)                                                                  \
+    FDL_EXPORT FILE *fn(void)                                                                      \
+    {                                                                                              \
+        if (!fdl_enter())                                                                          \
+            return REAL(fn)();                                                                     \
+        return done_file(REAL(fn)(), call, FDL_KIND_file, NULL, NULL);                             \
     }
 TMPFILE_WRAPPER(tmpfile, FDL_CALL_tmpfile)
 TMPFILE_WRAPPER(tmpfile64, FDL_CALL_tmpfile64)

@@ -1,0 +1,83 @@
+/* Internals shared by the dump modules (dump.c collects and routes, maps.c reads the module
+ * map, dump_json.c and dump_text.c write): everything here is async-signal-safe, uses static
+ * or mmap'd memory only, and runs with the dump lock held. */
+#ifndef FDL_DUMP_H
+#define FDL_DUMP_H
+
+#include "fdleak.h"
+#include "fdtable.h"
+#include "out.h"
+
+#include <sys/resource.h>
+
+enum { ORIGIN_TRACKED, ORIGIN_INHERITED, ORIGIN_UNKNOWN };
+extern const char *const fdl_origin_names[] FDL_HIDDEN;
+extern const char *const fdl_trigger_names[] FDL_HIDDEN;
+
+/* One open descriptor as collected: its number, origin and a copy of its record. */
+struct fdl_rec {
+    int fd;
+    int origin;
+    struct fdl_entry e;
+};
+
+struct fdl_scratch {
+    struct fdl_rec *recs;
+    size_t n, cap, map_bytes;
+    uint32_t *ids; /* room for 2 * (n + 1) ids: referenced stacks, or groups */
+    size_t ids_map_bytes;
+    int truncated;
+};
+
+/* What a dump says about the process as a whole. */
+struct fdl_dump_ctx {
+    const struct fdl_dump_req *req;
+    struct rlimit rl;
+    uint64_t now_coarse;
+    size_t open_fds;
+    unsigned seq;
+    const char *exe;
+    const char *cmdline; /* NUL-separated */
+    size_t cmdline_len;
+};
+
+/* Read at dump time, per descriptor: the link target, the kind if the record had none, and
+ * socket addresses. */
+struct fdl_details {
+    char target[512];
+    char local[200], peer[200];
+    int kind;
+};
+
+struct fdl_module {
+    uintptr_t start, end, first_end, base;
+    uint32_t path; /* offset in the module path buffer */
+    int has_x;
+    char build_id[41];
+};
+
+/* dump.c */
+int fdl_dump_open(int dirfd, const char *path, int flags, int mode) FDL_HIDDEN;
+size_t fdl_dump_read_proc(const char *path, char *buf, size_t cap,
+                          void (*line)(const char *)) FDL_HIDDEN;
+void fdl_details(const struct fdl_rec *r, struct fdl_details *d) FDL_HIDDEN;
+const char *fdl_path_text(uint32_t id) FDL_HIDDEN;
+void fdl_heapsort(void *v, size_t n, size_t size,
+                  int (*cmp)(const void *, const void *)) FDL_HIDDEN;
+size_t fdl_referenced(const struct fdl_scratch *s, uint32_t *out, int python,
+                      uint32_t extra) FDL_HIDDEN;
+
+/* maps.c */
+void fdl_maps_read(void) FDL_HIDDEN;
+int fdl_maps_count(void) FDL_HIDDEN;
+const struct fdl_module *fdl_maps_get(int i) FDL_HIDDEN;
+const struct fdl_module *fdl_maps_find(uintptr_t ip) FDL_HIDDEN;
+const char *fdl_maps_path(const struct fdl_module *m) FDL_HIDDEN;
+
+/* dump_json.c, dump_text.c */
+void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s,
+                    const struct fdl_dump_ctx *h) FDL_HIDDEN;
+void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s,
+                    const struct fdl_dump_ctx *h) FDL_HIDDEN;
+
+#endif
