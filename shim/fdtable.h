@@ -2,7 +2,8 @@
  * (chunks of 1024 records mapped on first use, never freed), so lookups take no lock and a
  * million live descriptors cost 32 MiB. Each record is guarded by its own sequence counter:
  * writers make it odd while they change the record, readers (the dump, possibly in a signal
- * handler that interrupted a writer) retry a bounded number of times. */
+ * handler that interrupted a writer) retry a bounded number of times. Shared fields are
+ * accessed only through __atomic builtins. */
 #ifndef FDL_FDTABLE_H
 #define FDL_FDTABLE_H
 
@@ -18,10 +19,10 @@ enum fdl_state {
 #define FDL_F_CLOEXEC 0x1
 
 struct fdl_entry {
-    _Atomic uint32_t seq; /* odd while a writer is changing the record */
-    uint32_t stack;       /* stack id, 0 = none */
-    uint32_t pystack;     /* Python stack id, 0 = none */
-    uint32_t path;        /* path id, 0 = none */
+    uint32_t seq;     /* odd while a writer is changing the record */
+    uint32_t stack;   /* stack id, 0 = none */
+    uint32_t pystack; /* Python stack id, 0 = none */
+    uint32_t path;    /* path id, 0 = none */
     uint32_t tid;
     uint8_t state;    /* enum fdl_state */
     uint8_t call;     /* enum fdl_call */

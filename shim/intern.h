@@ -10,13 +10,13 @@
 #include <stdint.h>
 
 struct fdl_intern {
-    _Atomic uint64_t *slots; /* (hash32 << 32) | id; 0 = empty */
-    uint64_t mask;           /* slots - 1 */
-    char *arena;             /* records: u32 len, u32 hash, bytes, 8-aligned */
+    uint64_t *slots; /* (hash32 << 32) | id; 0 = empty */
+    uint64_t mask;   /* slots - 1 */
+    char *arena;     /* records: u32 len, u32 hash, bytes, 8-aligned */
     uint64_t arena_size;
-    _Atomic uint64_t used;  /* bytes of arena handed out; ids are offset/8 + 1 */
-    _Atomic uint32_t count; /* distinct entries stored */
-    _Atomic uint32_t full;  /* insertions refused because arena or table was full */
+    uint64_t used;  /* bytes of arena handed out; ids are offset/8 + 1 */
+    uint32_t count; /* distinct entries stored */
+    uint32_t full;  /* insertions refused because arena or table was full */
 };
 
 /* Reserves room for about `max_entries` entries of `arena_bytes` in total. 0 or -1. */
