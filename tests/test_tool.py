@@ -486,6 +486,25 @@ def test_fork_child_gets_its_own_report():
     assert len(re.findall(r"fdleak: process \d+ ", r.stderr)) == 2, r.stderr
 
 
+def test_static_binary_gets_a_clear_message():
+    d = _tmp()
+    try:
+        src = os.path.join(d, "static.c")
+        exe = os.path.join(d, "static")
+        with open(src, "w") as f:
+            f.write('#include <fcntl.h>\nint main(void) { return open("/", O_RDONLY) < 0; }\n')
+        r = subprocess.run(["gcc", "-static", "-o", exe, src], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        if r.returncode != 0:  # no static libc installed: nothing to check
+            return
+        r = _fdleak(["run", "--", exe])
+        assert r.returncode == 0, r.stderr
+        _one_line_error(subprocess.CompletedProcess([], 1, "", r.stderr), "no dump was written",
+                        "static")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_exec_children_followed():
     leaks = _fixture("leaks")
     r, data = _run_json([], ["/bin/sh", "-c", "%s file:1; %s file:2; exit 5" % (leaks, leaks)])
