@@ -1089,6 +1089,12 @@ def test_python_leaks_file_and_socket():
         check("open_leak" in funcs, "Python stack of the file: %s" % frames[0]["frames"])
         check(any(str(f.get("file", "")).endswith("leak_file_socket.py")
                   for f in frames[0]["frames"]), "script file not in the Python stack")
+        with open(lib.py_script("leak_file_socket.py")) as fh:
+            line = 1 + [i for i, l in enumerate(fh) if "os.open(" in l][0]
+        eq(frames[0]["frames"][0].get("line"), line, "line of the innermost Python frame")
+        sf = [p for p in d["pystacks"] if p["id"] == s.get("pystack")]
+        check(sf and "sock_leak" in [f.get("function") for f in sf[0]["frames"]],
+              "Python stack of the socket: %s" % (sf and sf[0]["frames"]))
 
 
 def test_bash_pipeline():
