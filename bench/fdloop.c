@@ -6,8 +6,9 @@
  *              pipe (pipe+2 closes)
  *     N        iterations per thread
  *     THREADS  threads running the loop at once (default 1)
- *     DEPTH    recursion depth before the loop (default 28: with main, libc's start-up
- *              frames and the loop function the wrapper sees about 32 frames)
+ *     DEPTH    recursion depth before the loop (default 24: the wrapper's caller then
+ *              sits 31 frames deep: one, loop, 25 x rec, main, __libc_start_call_main,
+ *              __libc_start_main, _start)
  *
  * Output: one line `mode=open threads=1 n=... secs=... ns_per_op=... ops_per_sec=...`.
  * secs is the wall time from the moment every thread is at its depth (a barrier) until the
@@ -24,7 +25,7 @@
 
 static int mode; /* 0 open, 1 socket, 2 pipe */
 static long iters;
-static int depth = 28;
+static int depth = 24;
 static pthread_barrier_t start_bar;
 
 static double now(void)
