@@ -3,7 +3,9 @@
 
 Run it under fdleak:  build/fdleak run -- /usr/bin/python3 examples/leaky.py
 """
+import atexit
 import os
+import shutil
 import socket
 import tempfile
 
@@ -36,6 +38,7 @@ def start_worker():
 
 def main():
     directory = tempfile.mkdtemp(prefix="leaky-")
+    atexit.register(shutil.rmtree, directory, True)  # removes the names; the fds stay open
     write_reports(directory, 3)
     open_channel()
     start_worker()

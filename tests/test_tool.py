@@ -790,6 +790,16 @@ def test_python_script():
     assert procs, r.stderr
     p = procs[0]
     assert any(g["kind"] == "pipe" for g in p["groups"]), r.stderr
+    src = os.path.join(ROOT, "examples", "leaky.py")
+    line = [i for i, l in enumerate(open(src), 1) if "f = open(" in l][0]
+    files = [g for g in p["groups"] if g["kind"] == "file"]
+    assert len(files) == 1 and files[0]["count"] == 3, r.stderr
+    py = files[0]["pystack"]
+    assert py and py[0]["file"].endswith("examples/leaky.py") and py[0]["line"] == line, py
+    assert py[0]["function"] == "write_reports", py
+    assert "Python stack:" in r.stderr
+    assert "examples/leaky.py:%d in write_reports" % line in r.stderr, r.stderr
+    assert "frames in the Python interpreter; --json lists them" in r.stderr, r.stderr
 
 
 def test_make_demo():
