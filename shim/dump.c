@@ -576,6 +576,9 @@ void fdl_dump(const struct fdl_dump_req *req)
                     "; writing the report to stderr");
         text = fd < 0;
     }
+    struct fdl_entry std_err;
+    if (text && fdl_table_get(2, &std_err) == FDL_TRACKED && std_err.kind == FDL_KIND_socket)
+        goto done; /* fd 2 is the program's own socket now: a report there would corrupt it */
     fdl_out_start(&out, text ? 2 : fd);
     if (text)
         fdl_write_text(&out, &s, &h);
@@ -592,6 +595,7 @@ void fdl_dump(const struct fdl_dump_req *req)
             snap_dirfd = -1;
         }
     }
+done:
     release_scratch(&s);
     reserve_refill();
     __atomic_store_n(&dump_owner, 0, __ATOMIC_RELEASE);

@@ -42,20 +42,30 @@ static struct fdl_entry *slot(int fd, int create)
     return c ? &c[(unsigned)fd % FDL_TABLE_CHUNK] : NULL;
 }
 
-/* Writer side of the per-record sequence lock: plain stores (on x86 a release store and a
- * release fence cost nothing), no read-modify-write on the hot path. One fd has one writer
- * unless the program itself races on that number, and then the record is one of the two. */
-static void write_begin(struct fdl_entry *e)
+/* Writer side of the per-record sequence lock. A writer owns the record while seq is odd: it
+ * takes it with one CAS (uncontended, on the line it is about to write anyway). Two writers on
+ * one fd only happen when the program itself races on that number; the loser waits for the
+ * winner's few stores. The wait is bounded because a signal handler on the writer's own thread
+ * may close that same fd: after the bound it writes anyway and a reader may see a mixed record,
+ * never a hang. */
+static uint32_t write_begin(struct fdl_entry *e)
 {
     uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+    for (int spins = 0; spins < 1000; spins++) {
+        if (!(s & 1) &&
+            __atomic_compare_exchange_n(&e->seq, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return s + 1;
+        __builtin_ia32_pause();
+        s = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
+    }
     __atomic_store_n(&e->seq, s | 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
+    return s | 1;
 }
 
-static void write_end(struct fdl_entry *e)
+static void write_end(struct fdl_entry *e, uint32_t odd)
 {
-    uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
-    __atomic_store_n(&e->seq, (s | 1) + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&e->seq, odd + 1, __ATOMIC_RELEASE);
 }
 
 int fdl_table_set(int fd, const struct fdl_entry *src)
@@ -63,8 +73,8 @@ int fdl_table_set(int fd, const struct fdl_entry *src)
     struct fdl_entry *e = slot(fd, 1);
     if (!e)
         return -1;
+    uint32_t w = write_begin(e);
     int old = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
-    write_begin(e);
     e->stack = src->stack;
     e->pystack = src->pystack;
     e->path = src->path;
@@ -74,7 +84,7 @@ int fdl_table_set(int fd, const struct fdl_entry *src)
     e->flags = src->flags;
     e->time_ns = src->time_ns;
     __atomic_store_n(&e->state, src->state, __ATOMIC_RELAXED);
-    write_end(e);
+    write_end(e, w);
     return old;
 }
 
@@ -83,12 +93,12 @@ int fdl_table_clear(int fd)
     struct fdl_entry *e = slot(fd, 0);
     if (!e)
         return FDL_FREE;
+    if (__atomic_load_n(&e->state, __ATOMIC_RELAXED) == FDL_FREE)
+        return FDL_FREE; /* the common close of an fd we never saw: no write at all */
+    uint32_t w = write_begin(e);
     int old = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
-    if (old == FDL_FREE)
-        return FDL_FREE;
-    write_begin(e);
     __atomic_store_n(&e->state, FDL_FREE, __ATOMIC_RELAXED);
-    write_end(e);
+    write_end(e, w);
     return old;
 }
 
@@ -97,9 +107,9 @@ void fdl_table_set_flags(int fd, uint8_t set, uint8_t clear)
     struct fdl_entry *e = slot(fd, 0);
     if (!e || __atomic_load_n(&e->state, __ATOMIC_RELAXED) == FDL_FREE)
         return;
-    write_begin(e);
+    uint32_t w = write_begin(e);
     e->flags = (uint8_t)((e->flags & ~clear) | set);
-    write_end(e);
+    write_end(e, w);
 }
 
 static int read_entry(const struct fdl_entry *e, struct fdl_entry *out)
