@@ -1215,3 +1215,54 @@ def test_program_takes_over_shim_fd_numbers():
     _check_leaks(d, res, exe, {"dup2": {"func": "take_over", "kind": "file", "path": False},
                                "open": {"kind": "file"}, "pipe": {"kind": "pipe"}})
     check(taken, "no fd numbers of the shim visible to take over (nothing tested)")
+
+
+def test_posix_spawn_and_system():
+    exe, res, dumps = _run("spawn")
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "parent_open", "kind": "file"}})
+    for fd in (40, 41):
+        check(lib.fd_entry(d, fd) is None, "spawned child's fd %d in the parent's dump" % fd)
+    child = int(res.facts("child")[0][2])
+    cd = lib.one_dump(dumps, "exit", child)
+    lib.check_complete(cd)
+    a = lib.fact_fds(res.stdout, "leak")[0]
+    check(lib.fd_entry(cd, a) is None or a in (40, 41), "fd %d closed by the file actions" % a)
+    for fd in (40, 41):
+        eq(lib.need_fd(cd, fd)["origin"], "inherited", "origin of fd %d in /bin/true" % fd)
+    eq(lib.leaks(cd), [], "tracked fds of /bin/true")
+    for x in dumps:
+        lib.check_complete(x)
+
+
+def test_many_fds():
+    exe, res, _ = _run("threshold", ["up", "4000"], ulimit_n=8192, timeout=60)
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "climb", "kind": "file"}})
+    eq(d["open_fds"], 4003, "open_fds")
+
+
+def test_fatal_dump_disabled():
+    exe, res, dumps = _run("fatal", ["TERM"], env={"FDLEAK_FATAL": "0"})
+    eq(res.returncode, -signal.SIGTERM, "wait status with FDLEAK_FATAL=0", res.describe())
+    eq(dumps, [], "dumps with FDLEAK_FATAL=0")
+
+
+def test_emfile_dump_disabled():
+    exe, res, dumps = _run("emfile", ["once"], ulimit_n=64, env={"FDLEAK_EMFILE": "0"})
+    _ok(res)
+    eq(lib.by_trigger(dumps, "emfile"), [], "emfile dumps with FDLEAK_EMFILE=0")
+    _exit_dump(res)
+
+
+def test_python_stacks_disabled():
+    path = os.path.join(_data_dir(), "f")
+    res, dumps = lib.run_under_shim(["/usr/bin/python3", lib.py_script("leak_file_socket.py"),
+                                     path], env={"FDLEAK_PYTHON": "0"})
+    _ok(res)
+    d = _exit_dump(res, int(res.facts("pid")[0][1]))
+    eq(d.get("pystacks", []), [], "pystacks with FDLEAK_PYTHON=0")
+    fd = lib.fact_fds(res.stdout, "leak", "file")[0]
+    eq(lib.need_fd(d, fd)["pystack"], 0, "pystack of the file with FDLEAK_PYTHON=0")
