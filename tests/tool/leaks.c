@@ -239,8 +239,11 @@ static int module_cb(struct dl_phdr_info *info, size_t size, void *arg)
     }
     if (name[0] != '/' && strcmp(name, "linux-vdso.so.1"))
         return 0;
-    fprintf(out, "%s\n    {\"path\": \"%s\", \"base\": \"0x%lx\", \"start\": \"0x%lx\", \"end\": \"0x%lx\", \"build_id\": \"%s\"}",
-            *first ? "" : ",", name[0] == '/' ? name : "[vdso]", (unsigned long)info->dlpi_addr, lo, hi, id);
+    fprintf(out,
+            "%s\n    {\"path\": \"%s\", \"base\": \"0x%lx\", \"start\": \"0x%lx\", \"end\": "
+            "\"0x%lx\", \"build_id\": \"%s\"}",
+            *first ? "" : ",", name[0] == '/' ? name : "[vdso]", (unsigned long)info->dlpi_addr, lo,
+            hi, id);
     *first = 0;
     return 0;
 }
@@ -269,12 +272,17 @@ __attribute__((destructor)) static void self_dump(void)
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    fprintf(out, "{\n  \"format\": \"fdleak-dump\", \"version\": 1, \"pid\": %d, \"ppid\": %d,\n"
-                 "  \"exe\": \"%s\", \"cmdline\": [\"%s\"], \"seq\": 1, \"trigger\": \"exit\", \"signal\": 0,\n"
-                 "  \"trigger_call\": \"\", \"trigger_errno\": 0, \"trigger_stack\": 0, \"threshold\": 0,\n"
-                 "  \"time_realtime_ns\": %lld, \"open_fds\": %d, \"limit_nofile\": 1024, \"limit_nofile_max\": 1048576,\n"
-                 "  \"modules\": [",
-            (int)getpid(), (int)getppid(), exe, exe, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, nlive + 3);
+    fprintf(
+        out,
+        "{\n  \"format\": \"fdleak-dump\", \"version\": 1, \"pid\": %d, \"ppid\": %d,\n"
+        "  \"exe\": \"%s\", \"cmdline\": [\"%s\"], \"seq\": 1, \"trigger\": \"exit\", \"signal\": "
+        "0,\n"
+        "  \"trigger_call\": \"\", \"trigger_errno\": 0, \"trigger_stack\": 0, \"threshold\": 0,\n"
+        "  \"time_realtime_ns\": %lld, \"open_fds\": %d, \"limit_nofile\": 1024, "
+        "\"limit_nofile_max\": 1048576,\n"
+        "  \"modules\": [",
+        (int)getpid(), (int)getppid(), exe, exe, (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec,
+        nlive + 3);
     int first = 1;
     dl_iterate_phdr(module_cb, &first);
     fprintf(out, "\n  ],\n  \"stacks\": [");
@@ -284,7 +292,8 @@ __attribute__((destructor)) static void self_dump(void)
         struct rec *r = &recs[live[i]];
         sid[i] = i + 1;
         for (int j = 0; j < i; j++)
-            if (recs[live[j]].nips == r->nips && !memcmp(recs[live[j]].ips, r->ips, sizeof(void *) * r->nips)) {
+            if (recs[live[j]].nips == r->nips &&
+                !memcmp(recs[live[j]].ips, r->ips, sizeof(void *) * r->nips)) {
                 sid[i] = sid[j];
                 break;
             }
@@ -296,19 +305,32 @@ __attribute__((destructor)) static void self_dump(void)
         fprintf(out, "]}");
     }
     fprintf(out, "\n  ],\n  \"pystacks\": [],\n  \"fds\": [\n"
-                 "    {\"fd\": 0, \"origin\": \"inherited\", \"call\": \"\", \"kind\": \"pty\", \"path\": \"\", \"target\": \"/dev/pts/0\", \"cloexec\": false, \"age_ms\": 0, \"tid\": 0, \"stack\": 0, \"pystack\": 0, \"local\": \"\", \"peer\": \"\"},\n"
-                 "    {\"fd\": 1, \"origin\": \"inherited\", \"call\": \"\", \"kind\": \"pty\", \"path\": \"\", \"target\": \"/dev/pts/0\", \"cloexec\": false, \"age_ms\": 0, \"tid\": 0, \"stack\": 0, \"pystack\": 0, \"local\": \"\", \"peer\": \"\"},\n"
-                 "    {\"fd\": 2, \"origin\": \"inherited\", \"call\": \"\", \"kind\": \"pty\", \"path\": \"\", \"target\": \"/dev/pts/0\", \"cloexec\": false, \"age_ms\": 0, \"tid\": 0, \"stack\": 0, \"pystack\": 0, \"local\": \"\", \"peer\": \"\"}");
+                 "    {\"fd\": 0, \"origin\": \"inherited\", \"call\": \"\", \"kind\": \"pty\", "
+                 "\"path\": \"\", \"target\": \"/dev/pts/0\", \"cloexec\": false, \"age_ms\": 0, "
+                 "\"tid\": 0, \"stack\": 0, \"pystack\": 0, \"local\": \"\", \"peer\": \"\"},\n"
+                 "    {\"fd\": 1, \"origin\": \"inherited\", \"call\": \"\", \"kind\": \"pty\", "
+                 "\"path\": \"\", \"target\": \"/dev/pts/0\", \"cloexec\": false, \"age_ms\": 0, "
+                 "\"tid\": 0, \"stack\": 0, \"pystack\": 0, \"local\": \"\", \"peer\": \"\"},\n"
+                 "    {\"fd\": 2, \"origin\": \"inherited\", \"call\": \"\", \"kind\": \"pty\", "
+                 "\"path\": \"\", \"target\": \"/dev/pts/0\", \"cloexec\": false, \"age_ms\": 0, "
+                 "\"tid\": 0, \"stack\": 0, \"pystack\": 0, \"local\": \"\", \"peer\": \"\"}");
     /* records are in acquisition order; the format wants ascending fd */
     for (int fd = 3; fd < 65536; fd++)
         for (int i = 0; i < nlive; i++) {
             struct rec *r = &recs[live[i]];
             if (r->fd != fd)
                 continue;
-            fprintf(out, ",\n    {\"fd\": %d, \"origin\": \"tracked\", \"call\": \"%s\", \"kind\": \"%s\", \"path\": \"%s\", \"target\": \"\", \"cloexec\": false, \"age_ms\": 5, \"tid\": %d, \"stack\": %d, \"pystack\": 0, \"local\": \"\", \"peer\": \"\"}",
-                    fd, r->call, r->kind, strcmp(r->kind, "file") ? "" : tmpfile_path, (int)getpid(), sid[i]);
+            fprintf(
+                out,
+                ",\n    {\"fd\": %d, \"origin\": \"tracked\", \"call\": \"%s\", \"kind\": \"%s\", "
+                "\"path\": \"%s\", \"target\": \"\", \"cloexec\": false, \"age_ms\": 5, \"tid\": "
+                "%d, \"stack\": %d, \"pystack\": 0, \"local\": \"\", \"peer\": \"\"}",
+                fd, r->call, r->kind, strcmp(r->kind, "file") ? "" : tmpfile_path, (int)getpid(),
+                sid[i]);
         }
-    fprintf(out, "\n  ],\n  \"stats\": {\"acquired\": %d, \"released\": 0, \"stacks\": %d, \"stack_store_full\": 0, \"path_store_full\": 0, \"unwind_failed\": 0}\n}\n",
+    fprintf(out,
+            "\n  ],\n  \"stats\": {\"acquired\": %d, \"released\": 0, \"stacks\": %d, "
+            "\"stack_store_full\": 0, \"path_store_full\": 0, \"unwind_failed\": 0}\n}\n",
             nrecs, nlive);
     fclose(out);
 }
