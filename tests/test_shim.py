@@ -815,6 +815,10 @@ def test_cxx_exceptions_through_shim():
     allowed = ("libgcc_s", "libasan") if lib.asan_build() else ("libgcc_s",)
     check(any(a in unw[0][1] for a in allowed),
           "_Unwind_RaiseException resolved to %s, not libgcc_s" % unw[0][1])
+    bt = lib.facts(res.stdout, "backtrace")
+    check(bt and "libc.so" in bt[0][1] and bt[0][2] == "ok",
+          "backtrace() resolved to %s" % (bt and bt[0][1:]))
+    eq(res.facts("threads"), [["threads", "ok", "1", "1", "1", "1"]], "throws in threads")
     d = _exit_dump(res)
     _check_leaks(d, res, exe, {"open": {"func": "opener_that_throws", "kind": "file"}})
 

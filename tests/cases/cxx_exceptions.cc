@@ -3,6 +3,7 @@
 // caught and which object provides _Unwind_RaiseException. Same output with and without the
 // shim is expected, and std::terminate is never reached.
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -58,12 +59,18 @@ __attribute__((noinline)) static int rethrower()
 
 static void thread_body(int i, int *ok)
 {
-    try {
-        if (i >= 0)
-            throw i;
-    } catch (int v) {
-        *ok = (v == i);
+    // throws while the other threads open and close descriptors (and the shim unwinds them)
+    int good = 0;
+    for (int k = 0; k < 200; k++) {
+        try {
+            Fd f("/dev/null");
+            if (f.fd >= 0)
+                throw k + i;
+        } catch (int v) {
+            good += (v == k + i);
+        }
     }
+    *ok = (good == 200);
 }
 
 int main()
@@ -102,6 +109,11 @@ int main()
     void *sym = dlsym(RTLD_DEFAULT, "_Unwind_RaiseException");
     if (sym && dladdr(sym, &info) && info.dli_fname)
         std::printf("unwinder %s\n", info.dli_fname);
+    void *frames[16];
+    int n = backtrace(frames, 16);
+    void *bt = dlsym(RTLD_DEFAULT, "backtrace");
+    if (bt && dladdr(bt, &info) && info.dli_fname)
+        std::printf("backtrace %s %s\n", info.dli_fname, n > 2 ? "ok" : "short");
     std::printf("leak open %d\n", leaked);
     std::printf("closed close %d\n", raii_fd);
     return 0;
