@@ -77,6 +77,8 @@ def _fixture(name):
             ["gcc", "-D_GNU_SOURCE", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o",
              out + "/leaks", "tests/tool/leaks.c", "-L" + out, "-lfdlstripped",
              "-Wl,-rpath,$ORIGIN"],
+            ["g++", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", out + "/cxx",
+             "tests/tool/cxx.cc"],
             ["gcc", "-D_GNU_SOURCE", "-DSELF_DUMP", "-O2", "-g", "-Wall", "-Wextra", "-o",
              out + "/leaks-selfdump", "tests/tool/leaks.c", "-L" + out, "-lfdlstripped",
              "-Wl,-rpath,$ORIGIN"],
@@ -84,7 +86,7 @@ def _fixture(name):
         for c in cmds:
             r = subprocess.run(c, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
             assert r.returncode == 0, "building fixture failed: %s\n%s" % (" ".join(c), r.stderr)
-        for n in ("leaks", "leaks-selfdump"):
+        for n in ("leaks", "leaks-selfdump", "cxx"):
             _fixtures[n] = os.path.join(out, n)
     return _fixtures[name]
 
@@ -532,6 +534,21 @@ def test_symbolize_static_and_inlined():
     assert "leak_static (tests/tool/leaks.c:%d)" % _mark("static_open") in r.stderr
     assert "leak_inline (tests/tool/leaks.c:%d) [inlined]" % _mark("inline_open") in r.stderr
     assert "by leak_outer (tests/tool/leaks.c:%d)" % _mark("inline_call") in r.stderr
+
+
+def test_cxx_names_demangled():
+    r, data = _run_json([], [_fixture("cxx")])
+    assert r.returncode == 0, r.stderr
+    groups = data["processes"][0]["groups"]
+    assert len(groups) == 2 and all(g["count"] == 1 for g in groups), groups
+    src = os.path.join(TESTS, "tool", "cxx.cc")
+    line = [i for i, l in enumerate(open(src), 1) if "MARK:cxx_open" in l][0]
+    for g in groups:
+        top = g["stack"][0]
+        assert top["function"] == "ns::Opener::open_it(char const*)", top
+        assert top["line"] == line, top
+        assert g["stack"][1]["function"].startswith("int ns::twice<ns::Opener>("), g["stack"]
+    assert "at ns::Opener::open_it(char const*) (tests/tool/cxx.cc:%d)" % line in r.stderr
 
 
 def test_stripped_library_shows_module_offset():

@@ -5,12 +5,14 @@
  * debuglink through dwfl_standard_find_debuginfo. Function names come from DWARF (which names
  * gcc's .constprop/.isra clones by their source name) or else the ELF symbol table, static
  * functions included; inlined frames from the DW_TAG_inlined_subroutine scopes around the
- * address, each caller's line from DW_AT_call_file/DW_AT_call_line. The dump holds return
+ * address, each caller's line from DW_AT_call_file/DW_AT_call_line. C++ names are demangled
+ * with libstdc++'s __cxa_demangle when that library can be loaded. The dump holds return
  * addresses, so ip - 1 is looked up. Results are cached per ip in an open-addressing table. */
 #include "symbolize.h"
 
 #include "util.h"
 
+#include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
@@ -37,6 +39,8 @@ struct fdl_sym {
     Dwfl_Module **mod_dwfl; /* per dump module when READY */
     struct fdl_sym_entry *table;
     size_t mask, used;
+    char **names; /* demangled names, freed with the symbolizer */
+    size_t nnames;
 };
 
 static char *fdl_debuginfo_path;
@@ -68,6 +72,9 @@ void fdl_sym_free(struct fdl_sym *s)
     for (size_t i = 0; i <= s->mask; i++)
         free(s->table[i].frames);
     free(s->table);
+    for (size_t i = 0; i < s->nnames; i++)
+        free(s->names[i]);
+    free(s->names);
     free(s->mod_state);
     free(s->mod_dwfl);
     if (s->dwfl)
@@ -133,6 +140,45 @@ static void fdl_sym_report(struct fdl_sym *s, size_t i)
     s->mod_state[i] = FDL_MOD_READY;
 }
 
+typedef char *(*fdl_demangle_fn)(const char *, char *, size_t *, int *);
+
+/* A readable name for a (possibly mangled) symbol: C++ names demangled if libstdc++ is
+ * available, anything else unchanged. */
+static const char *fdl_sym_name(struct fdl_sym *s, const char *name)
+{
+    static fdl_demangle_fn demangle;
+    static bool looked;
+    if (!name || strncmp(name, "_Z", 2) != 0)
+        return name;
+    if (!looked) {
+        looked = true;
+        void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+        if (h)
+            *(void **)&demangle = dlsym(h, "__cxa_demangle");
+    }
+    int status = -1;
+    char *out = demangle ? demangle(name, NULL, NULL, &status) : NULL;
+    if (!out || status != 0) {
+        free(out);
+        return name;
+    }
+    s->names = fdl_xrealloc(s->names, (s->nnames + 1) * sizeof *s->names);
+    s->names[s->nnames++] = out;
+    return out;
+}
+
+/* The name of a function DIE: its linkage name demangled (C++), else DW_AT_name; both looked
+ * up through DW_AT_abstract_origin and DW_AT_specification. */
+static const char *fdl_die_name(struct fdl_sym *s, Dwarf_Die *die)
+{
+    Dwarf_Attribute attr;
+    const char *link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+    if (!link)
+        link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+    const char *name = link ? fdl_sym_name(s, link) : NULL;
+    return name && name != link ? name : dwarf_diename(die);
+}
+
 static int fdl_is_function(Dwarf_Die *die)
 {
     int tag = dwarf_tag(die);
@@ -142,7 +188,8 @@ static int fdl_is_function(Dwarf_Die *die)
 
 /* Appends frames for addr in mod (DWARF scopes, inlined first). Returns the count, 0 if the
  * module has no DWARF for addr. */
-static size_t fdl_sym_dwarf(Dwfl_Module *mod, Dwarf_Addr addr, struct fdl_frame **out)
+static size_t fdl_sym_dwarf(struct fdl_sym *s, Dwfl_Module *mod, Dwarf_Addr addr,
+                            struct fdl_frame **out)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &bias);
@@ -175,7 +222,7 @@ static size_t fdl_sym_dwarf(Dwfl_Module *mod, Dwarf_Addr addr, struct fdl_frame 
         return 0;
     }
     /* Innermost frame: its line from the line table. */
-    fr[0].function = dwarf_diename(&chain[k]);
+    fr[0].function = fdl_die_name(s, &chain[k]);
     Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
     if (line) {
         int ln = 0;
@@ -193,7 +240,7 @@ static size_t fdl_sym_dwarf(Dwfl_Module *mod, Dwarf_Addr addr, struct fdl_frame 
         fr[nf - 1].inlined = true;
         Dwarf_Attribute attr;
         Dwarf_Word val;
-        fr[nf].function = dwarf_diename(&chain[outer]);
+        fr[nf].function = fdl_die_name(s, &chain[outer]);
         if (files && dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_file, &attr), &val) == 0)
             fr[nf].file = dwarf_filesrc(files, val, NULL, NULL);
         if (dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_line, &attr), &val) == 0)
@@ -219,7 +266,7 @@ static void fdl_sym_lookup(struct fdl_sym *s, struct fdl_sym_entry *e)
             mod = s->mod_dwfl[i];
     }
     struct fdl_frame *fr = NULL;
-    size_t n = mod ? fdl_sym_dwarf(mod, addr, &fr) : 0;
+    size_t n = mod ? fdl_sym_dwarf(s, mod, addr, &fr) : 0;
     if (n == 0) {
         fr = fdl_xcalloc(1, sizeof *fr);
         n = 1;
@@ -227,7 +274,8 @@ static void fdl_sym_lookup(struct fdl_sym *s, struct fdl_sym_entry *e)
     if (mod && !fr[n - 1].function) {
         GElf_Off off;
         GElf_Sym sym;
-        fr[n - 1].function = dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL);
+        fr[n - 1].function =
+            fdl_sym_name(s, dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL));
     }
     for (size_t j = 0; j < n; j++) {
         fr[j].ip = ip;
