@@ -209,6 +209,19 @@ def test_bad_options_are_one_line():
             assert r.returncode == 2 and word in r.stderr, r.stderr
 
 
+def test_run_without_the_library():
+    r = _fdleak(["run", "--", "true"], env=_env({"FDLEAK_LIB": "/nonexistent/libfdleak.so"}))
+    _one_line_error(r, "FDLEAK_LIB=/nonexistent/libfdleak.so")
+    d = _tmp()
+    try:  # a copy of the command with no library beside it or in ../lib/fdleak
+        shutil.copy(_tool(), os.path.join(d, "fdleak"))
+        r = subprocess.run([os.path.join(d, "fdleak"), "run", "--", "true"], env=_env(),
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        _one_line_error(r, "cannot find libfdleak.so", "FDLEAK_LIB")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_run_missing_command():
     r = _fdleak(["run", "--", "/nonexistent/program"])
     assert r.returncode == 127, r.returncode
