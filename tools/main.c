@@ -83,7 +83,7 @@ static const char fdl_usage_run[] =
     "report is still printed.\n"
     "\n"
     "Options:\n"
-    "      --depth=N            frames captured per acquisition, 1 to 128 (default 32)\n"
+    "      --depth=N            C frames captured per acquisition, 1 to 128 (default 16)\n"
     "      --signal=SIG         dump-on-demand signal: number, name (USR1, RTMAX-3) or none\n"
     "      --threshold=N|P%     also dump when N live descriptors (or P% of the limit) is "
     "reached\n"
