@@ -14,6 +14,7 @@ import argparse
 import datetime
 import os
 import platform
+import resource
 import re
 import shutil
 import signal
@@ -48,6 +49,7 @@ class Bench:
         self.fdleak = os.path.join(self.build, "fdleak")
         self.rows = []  # dicts: row, metric, bare, shim, valgrind, ratio, target, met
         self.notes = {}
+        self.last_cpu = 0.0
         self.rounds = args.rounds or (3 if self.quick else 7)
 
     # ---- helpers -------------------------------------------------------------------------
@@ -73,14 +75,17 @@ class Bench:
         pre = None
         if nofile:
             def pre():
-                import resource
                 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
                 resource.setrlimit(resource.RLIMIT_NOFILE, (min(nofile, hard), hard))
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL if discard else subprocess.PIPE,
                            stderr=subprocess.PIPE, stdin=stdin, text=True, timeout=timeout,
                            preexec_fn=pre)
         dt = time.monotonic() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU time (user + system) of the child and the descendants it waited for.
+        self.last_cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
         if check and p.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr[-2000:]}")
         return p.stdout, dt
@@ -111,9 +116,34 @@ class Bench:
                 res[v].append(fn(v))
         return res
 
+    def callgrind(self, cmd, env, funcs=()):
+        """Instructions executed by cmd (callgrind counts user-space instructions: stable on a
+        shared machine, blind to the kernel), and the inclusive count of each function whose
+        name contains one of `funcs`."""
+        out = os.path.join(self.tmp, "callgrind.out")
+        self.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + cmd, env,
+                 timeout=1200)
+        total = 0
+        with open(out) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    total = int(line.split()[1])
+        incl = {}
+        if funcs:
+            text, _ = self.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
+                                out], self.env("bare"))
+            for fn in funcs:
+                for line in text.splitlines():
+                    m = re.match(r"\s*([\d,]+)\s+\(.*?\)\s+(\S+)", line)
+                    if m and fn in m.group(2) and "'" not in m.group(2):
+                        incl[fn] = int(m.group(1).replace(",", ""))
+                        break
+        os.unlink(out)
+        return total, incl
+
     # ---- row 1: open/socket/pipe + close at ~30 frames ------------------------------------
     def row1(self):
-        n = 50000 if self.quick else 300000
+        n = 50000 if self.quick else 200000
         nv = max(n // 10, 5000)
         fdloop = os.path.join(self.bin, "fdloop")
         for mode in ("open", "socket", "pipe"):
@@ -128,24 +158,44 @@ class Bench:
                     out, _ = self.run([fdloop, mode, str(n)], self.env("shim", FDLEAK_DEPTH=16))
                 else:
                     out, _ = self.run([fdloop, mode, str(n)], self.env(v))
-                return float(self.kv(out)["ns_per_op"])
+                kv = self.kv(out)
+                return float(kv["cpu_ns_per_op"]), float(kv["ns_per_op"])
 
             variants = ["bare", "shim"] + (["depth16"] if mode == "open" else [])
-            res = self.alternate(variants, one, self.rounds)
+            res = self.alternate(variants, one, self.rounds * 2)
             vg = [one("valgrind") for _ in range(vg_rounds)]
-            b, s, g = median(res["bare"]), median(res["shim"]), median(vg)
+            med = {v: median([x[0] for x in res[v]]) for v in variants}
+            wall = {v: median([x[1] for x in res[v]]) for v in variants}
+            b, s, g = med["bare"], med["shim"], median([x[0] for x in vg])
             what = {"open": "open(/dev/null)+close", "socket": "socket(AF_INET)+close",
                     "pipe": "pipe+2 close"}[mode]
             if mode == "open":
-                self.add("1", f"{what}, 31 frames deep, ns/op", b, s, g, s / b, "<= 1.10x",
+                self.add("1", f"{what}, 31 frames deep, CPU ns/op", b, s, g, s / b, "<= 1.10x",
                          s / b <= 1.10)
             else:
-                self.add("1", f"{what}, 31 frames deep, ns/op", b, s, g, s / b)
-            self.add("1", f"  valgrind --track-fds / bare ({mode})", ratio=g / b)
+                self.add("1", f"{what}, 31 frames deep, CPU ns/op", b, s, g, s / b)
+            self.add("1", f"  same, wall ns/op", wall["bare"], wall["shim"],
+                     median([x[1] for x in vg]), wall["shim"] / wall["bare"])
+            self.add("1", f"  valgrind --track-fds / bare ({mode}, CPU)", ratio=g / b)
             if mode == "open":
-                d = median(res["depth16"])
-                self.add("1", "  open+close, shim with FDLEAK_DEPTH=16, ns/op", b, d, None,
+                d = med["depth16"]
+                self.add("1", "  open+close, shim with FDLEAK_DEPTH=16, CPU ns/op", b, d, None,
                          d / b)
+
+        # Instructions per open+close (user space only), and where the shim's go.
+        ni = 20000
+        tb, _ = self.callgrind([fdloop, "open", str(ni)], self.env("bare"))
+        ts, inc = self.callgrind([fdloop, "open", str(ni)], self.env("shim"),
+                                 ("fdl_track", "backtrace", "fdl_capture", "fdl_intern_put"))
+        ops = ni + 64
+        added = (ts - tb) / ops
+        self.add("1", "  user-space instructions per open+close (callgrind)", tb / ops, ts / ops,
+                 None, ts / tb)
+        if "backtrace" in inc:
+            bt = inc["backtrace"] / ops
+            self.add("1", f"  of the {added:.0f} added: unw_backtrace {bt:.0f} "
+                     f"({100 * bt / added:.0f}%), rest of the shim {added - bt:.0f}",
+                     ratio=bt / added * 100, unit="% unwind")
 
     # ---- row 1b: mixed Python workload ----------------------------------------------------
     def row1b(self):
@@ -158,45 +208,62 @@ class Bench:
                 cmd = ["valgrind", "--tool=none", "--track-fds=yes", "-q", PY, script, str(n),
                        work]
                 _, dt = self.run(cmd, self.env("bare"), timeout=1200)
+            elif v == "nopy":
+                _, dt = self.run([PY, script, str(n), work], self.env("shim", FDLEAK_PYTHON=0))
             else:
                 _, dt = self.run([PY, script, str(n), work], self.env(v))
-            return dt
+            return self.last_cpu, dt
 
         rounds = self.rounds + (2 if not self.quick else 0)
-        res = self.alternate(["bare", "shim"], one, rounds)
+        variants = ["bare", "shim", "nopy"]
+        res = self.alternate(variants, one, rounds)
         vg = [one("valgrind") for _ in range(1 if self.quick else 2)]
-        b, s, g = median(res["bare"]), median(res["shim"]), median(vg)
-        self.add("1b", f"mixed Python (JSON, sha256, files, sockets), {n} iterations, s",
+        cpu = {v: median([x[0] for x in res[v]]) for v in variants}
+        wall = {v: median([x[1] for x in res[v]]) for v in variants}
+        b, s, g = cpu["bare"], cpu["shim"], median([x[0] for x in vg])
+        self.add("1b", f"mixed Python (JSON, sha256, files, sockets), {n} iterations, CPU s",
                  b, s, g, s / b, "<= 1.03x", s / b <= 1.03)
-        self.add("1b", "  valgrind --track-fds / bare (mixed Python)", ratio=g / b)
-        # Without Python stacks (FDLEAK_PYTHON=0): how much of the cost is the audit hook.
-        res2 = self.alternate(
-            ["bare", "shim", "nopy"],
-            lambda v: self.run([PY, script, str(n), work],
-                               self.env("shim" if v != "bare" else "bare",
-                                        **({"FDLEAK_PYTHON": 0} if v == "nopy" else {})))[1],
-            max(3, self.rounds // 2))
-        b2, s2, p2 = median(res2["bare"]), median(res2["shim"]), median(res2["nopy"])
-        self.add("1b", "  same, shim with FDLEAK_PYTHON=0 (no Python stacks), s", b2, p2,
-                 ratio=p2 / b2)
-        self.notes["1b_repeat"] = (b2, s2)
+        self.add("1b", "  same, wall s", wall["bare"], wall["shim"], median([x[1] for x in vg]),
+                 wall["shim"] / wall["bare"])
+        self.add("1b", "  valgrind --track-fds / bare (mixed Python, CPU)", ratio=g / b)
+        self.add("1b", "  shim with FDLEAK_PYTHON=0 (no Python stacks), CPU s", b, cpu["nopy"],
+                 ratio=cpu["nopy"] / b)
+
+        ni = 2000
+        cmd = [PY, script, str(ni), work]
+        tb, _ = self.callgrind(cmd, self.env("bare"))
+        ts, inc = self.callgrind(cmd, self.env("shim"), ("python.c:capture",
+                                                          "PyFrame_GetLineNumber", "fdl_track"))
+        tn, _ = self.callgrind(cmd, self.env("shim", FDLEAK_PYTHON=0))
+        self.add("1b", f"  user-space instructions per iteration (callgrind, {ni} iterations)",
+                 tb / ni, ts / ni, None, ts / tb)
+        self.add("1b", "  same with FDLEAK_PYTHON=0", tb / ni, tn / ni, None, tn / tb)
+        if "PyFrame_GetLineNumber" in inc and ts > tb:
+            ln = inc["PyFrame_GetLineNumber"]
+            self.add("1b", f"  share of the added instructions in PyFrame_GetLineNumber "
+                     f"(called by the shim's Python stack capture)", ratio=100 * ln / (ts - tb),
+                     unit="%")
 
     # ---- row 2: threads -------------------------------------------------------------------
     def row2(self):
-        n = 30000 if self.quick else 150000
+        n = 30000 if self.quick else 100000
         fdloop = os.path.join(self.bin, "fdloop")
         for threads in (1, 4):
             def one(v, threads=threads):
                 out, _ = self.run([fdloop, "open", str(n), str(threads)], self.env(v))
-                return float(self.kv(out)["ops_per_sec"])
+                kv = self.kv(out)
+                return float(kv["ops_per_sec"]), float(kv["cpu_ns_per_op"])
 
-            res = self.alternate(["bare", "shim"], one, self.rounds)
-            b, s = median(res["bare"]), median(res["shim"])
+            res = self.alternate(["bare", "shim"], one, self.rounds * 2)
+            b, s = median([x[0] for x in res["bare"]]), median([x[0] for x in res["shim"]])
+            cb, cs = median([x[1] for x in res["bare"]]), median([x[1] for x in res["shim"]])
             if threads == 4:
                 self.add("2", "4 threads open+close, ops/s (throughput)", b, s, None, s / b,
                          ">= 0.90x", s / b >= 0.90)
+                self.add("2", "  4 threads, CPU ns/op (all threads)", cb, cs, None, cs / cb)
             else:
                 self.add("2", "  1 thread open+close, ops/s (same program)", b, s, None, s / b)
+                self.add("2", "  1 thread, CPU ns/op", cb, cs, None, cs / cb)
 
     # ---- row 3: redis ---------------------------------------------------------------------
     @staticmethod
@@ -204,6 +271,12 @@ class Bench:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             return s.getsockname()[1]
+
+    @staticmethod
+    def proc_cpu(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def start_redis(self, variant):
         port = self.free_port()
@@ -228,7 +301,7 @@ class Bench:
         raise RuntimeError(f"redis-server ({variant}) did not answer")
 
     def row3(self):
-        n = 20000 if self.quick else 100000
+        n = 20000 if self.quick else 50000
         servers = {}
         try:
             for v in ("bare", "shim"):
@@ -236,6 +309,7 @@ class Bench:
 
             def one(v):
                 port = servers[v][1]
+                c0 = self.proc_cpu(servers[v][0].pid)
                 out, _ = self.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
                                    "-t", "set,get", "-n", str(n), "-c", "50", "--csv"],
                                   self.env("bare"), timeout=600)
@@ -244,15 +318,19 @@ class Bench:
                     f = [x.strip('"') for x in line.split(",")]
                     if len(f) > 1 and f[0] in ("SET", "GET"):
                         rps[f[0]] = float(f[1])
+                rps["cpu_us"] = (self.proc_cpu(servers[v][0].pid) - c0) * 1e6 / (2 * n)
                 return rps
 
-            res = self.alternate(["bare", "shim"], one, self.rounds)
+            res = self.alternate(["bare", "shim"], one, self.rounds * 2)
             # Connections the shim saw: the server's records at the end show it tracked them.
             for t in ("SET", "GET"):
                 b = median([r[t] for r in res["bare"]])
                 s = median([r[t] for r in res["shim"]])
                 self.add("3", f"redis-server {t}, 50 clients, requests/s", b, s, None, s / b,
                          ">= 0.97x", s / b >= 0.97)
+            b = median([r["cpu_us"] for r in res["bare"]])
+            s = median([r["cpu_us"] for r in res["shim"]])
+            self.add("3", "  server CPU us per request (SET+GET)", b, s, None, s / b)
         finally:
             for v, (p, _, _) in servers.items():
                 p.terminate()
@@ -269,7 +347,6 @@ class Bench:
         rounds = 4 if self.quick else 8  # rounds x batch runs per variant (200 / 400)
         d = self.outdir("startup")
 
-        import resource
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
         def one(v):
@@ -279,12 +356,14 @@ class Bench:
             else:
                 e = self.env(v.split("@")[0], d)
             out, _ = self.run([spawn, str(batch), "/bin/true"], e, nofile=nofile)
-            return float(self.kv(out)["median_us"])
+            return float(self.kv(out)["median_us"]), self.last_cpu * 1e6 / batch
 
         variants = ["bare", "shim", "noexit"]
         if soft > 1024:
             variants += ["bare@1024", "shim@1024", "noexit@1024"]
-        res = self.alternate(variants, one, rounds)
+        raw = self.alternate(variants, one, rounds)
+        res = {v: [x[0] for x in raw[v]] for v in variants}
+        cpu = {v: median([x[1] for x in raw[v]]) for v in variants}
         b, s, x = median(res["bare"]), median(res["shim"]), median(res["noexit"])
         self.add("4", f"/bin/true, ms per process ({batch * rounds} runs each, soft "
                  f"RLIMIT_NOFILE {soft})", b / 1000, s / 1000, None, s / b)
@@ -292,6 +371,10 @@ class Bench:
                  ratio=(s - b) / 1000, unit="ms", target="< 1 ms", met=(s - b) / 1000 < 1.0)
         self.add("4", "  added ms per process with FDLEAK_EXIT=0 (start-up alone)",
                  ratio=(x - b) / 1000, unit="ms")
+        self.add("4", "  CPU ms per process (spawner + /bin/true)", cpu["bare"] / 1000,
+                 cpu["shim"] / 1000, None, cpu["shim"] / cpu["bare"])
+        self.add("4", "  CPU ms per process, FDLEAK_EXIT=0", cpu["bare"] / 1000,
+                 cpu["noexit"] / 1000, None, cpu["noexit"] / cpu["bare"])
         if soft > 1024:
             b1, s1, x1 = (median(res["bare@1024"]), median(res["shim@1024"]),
                           median(res["noexit@1024"]))
@@ -365,7 +448,6 @@ class Bench:
     def fd_capacity(self, want):
         """How many descriptors fdmass can hold here: the hard RLIMIT_NOFILE caps it unless we
         may raise it (CAP_SYS_RESOURCE), which fs.nr_open caps in turn."""
-        import resource
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         cap_eff = 0
         with open("/proc/self/status") as f:
