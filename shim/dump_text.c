@@ -31,7 +31,7 @@ static void text_frame(uintptr_t ip, int first, int safe)
         const char *slash = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
         fdl_out_str(out, slash ? slash + 1 : info.dli_fname ? info.dli_fname : "?");
         fdl_out_str(out, "+");
-        fdl_out_hex(out, ip - (uintptr_t)info.dli_fbase);
+        fdl_out_hex(out, ip - 1 - (uintptr_t)info.dli_fbase);
         fdl_out_str(out, ")\n");
         return;
     }
@@ -40,7 +40,7 @@ static void text_frame(uintptr_t ip, int first, int safe)
         const char *path = fdl_maps_path(m), *slash = strrchr(path, '/');
         fdl_out_str(out, slash ? slash + 1 : path);
         fdl_out_str(out, "+");
-        fdl_out_hex(out, ip - m->base);
+        fdl_out_hex(out, ip - 1 - m->base); /* the call itself, as fdleak prints */
     } else {
         fdl_out_hex(out, ip);
     }

@@ -14,9 +14,10 @@
  * the function the programmer wrote (open). */
 #define FDL_CALLS(X)                                                                               \
     X(none, "")                                                                                    \
-    X(open, "open") X(open64, "open64") X(openat, "openat") X(openat64, "openat64") X(             \
-        creat, "creat") X(creat64, "creat64") X(fopen, "fopen") X(fopen64, "fopen64")              \
-        X(freopen, "freopen") X(freopen64, "freopen64") X(fdopen, "fdopen") X(opendir, "opendir")  \
+    X(open, "open")                                                                                \
+    X(open64, "open64") X(openat, "openat") X(openat64, "openat64") X(creat, "creat")              \
+        X(creat64, "creat64") X(fopen, "fopen") X(fopen64, "fopen64") X(freopen, "freopen") X(     \
+            freopen64, "freopen64") X(fdopen, "fdopen") X(opendir, "opendir")                      \
             X(fdopendir, "fdopendir") X(tmpfile, "tmpfile") X(tmpfile64, "tmpfile64") X(           \
                 mkstemp, "mkstemp") X(mkostemp, "mkostemp") X(mkstemps, "mkstemps")                \
                 X(mkostemps, "mkostemps") X(mkstemp64, "mkstemp64") X(mkostemp64, "mkostemp64") X( \
@@ -56,10 +57,11 @@
 
 #define FDL_KINDS(X)                                                                               \
     X(unknown, "unknown")                                                                          \
-    X(file, "file") X(directory, "directory") X(pipe, "pipe") X(socket, "socket")                  \
-        X(eventfd, "eventfd") X(epoll, "epoll") X(timerfd, "timerfd") X(signalfd, "signalfd")      \
-            X(inotify, "inotify") X(fanotify, "fanotify") X(memfd, "memfd") X(pty, "pty")          \
-                X(shm, "shm") X(mqueue, "mqueue") X(pidfd, "pidfd")
+    X(file, "file")                                                                                \
+    X(directory, "directory") X(pipe, "pipe") X(socket, "socket") X(eventfd, "eventfd")            \
+        X(epoll, "epoll") X(timerfd, "timerfd") X(signalfd, "signalfd") X(inotify, "inotify")      \
+            X(fanotify, "fanotify") X(memfd, "memfd") X(pty, "pty") X(shm, "shm")                  \
+                X(mqueue, "mqueue") X(pidfd, "pidfd")
 
 #define FDL_ENUM_CALL(id, name) FDL_CALL_##id,
 #define FDL_ENUM_KIND(id, name) FDL_KIND_##id,
@@ -157,6 +159,7 @@ int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;
 
 /* ---- Python stacks (python.c) ---- */
 void fdl_python_init(void) FDL_HIDDEN;
+void fdl_python_acquired(int fd, enum fdl_call call, uint32_t pystack) FDL_HIDDEN;
 uint32_t
 fdl_python_stack(enum fdl_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */
 

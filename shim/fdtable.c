@@ -112,6 +112,17 @@ void fdl_table_set_flags(int fd, uint8_t set, uint8_t clear)
     write_end(e, w);
 }
 
+void fdl_table_set_pystack(int fd, uint32_t pystack)
+{
+    struct fdl_entry *e = slot(fd, 0);
+    if (!e || __atomic_load_n(&e->state, __ATOMIC_RELAXED) != FDL_TRACKED)
+        return;
+    uint32_t w = write_begin(e);
+    if (!e->pystack)
+        e->pystack = pystack;
+    write_end(e, w);
+}
+
 static int read_entry(const struct fdl_entry *e, struct fdl_entry *out)
 {
     /* Bounded: a signal handler that interrupted this thread's own writer would otherwise

@@ -47,6 +47,9 @@ int fdl_table_get(int fd, struct fdl_entry *out);
 /* Changes only the flags of a live record (F_SETFD, close_range(CLOEXEC)). */
 void fdl_table_set_flags(int fd, uint8_t set, uint8_t clear);
 
+/* Sets the Python stack of a live tracked record that has none (attached after the fact). */
+void fdl_table_set_pystack(int fd, uint32_t pystack);
+
 /* One past the highest fd whose chunk exists: every live record is below it. */
 int fdl_table_limit(void);
 

@@ -13,6 +13,7 @@
  * Everything here runs with the GIL held; CPython is reached through dlsym, so the shim needs
  * no Python headers and works with any CPython 3.8+ whose symbols are in the process. */
 #include "fdleak.h"
+#include "fdtable.h"
 #include "intern.h"
 
 #include <dlfcn.h>
@@ -51,6 +52,23 @@ static int atexit_registered;
 enum { PENDING_NONE, PENDING_OPEN, PENDING_SOCKET };
 static __thread uint32_t pending;
 static __thread int pending_kind;
+static int hooked; /* the audit hook is installed: this is a CPython process */
+
+/* accept() runs with the GIL released and raises no event; CPython raises "socket.__new__"
+ * right after, to wrap the new fd in a socket object. But the same event also announces a
+ * new socket(). Which one it was shows in what follows: a socket() call takes the stack as
+ * usual, anything else (another acquisition, another event, exit) means the event wrapped the
+ * accepted fd, and the stack is attached to that record. */
+static __thread int accepted_fd = -1; /* last fd this thread accepted without a Python stack */
+static __thread int deferred_fd = -1; /* accepted fd waiting for the next step to decide */
+static __thread uint32_t deferred_stack;
+
+static void commit_deferred(void)
+{
+    if (deferred_fd >= 0 && deferred_stack)
+        fdl_table_set_pystack(deferred_fd, deferred_stack);
+    deferred_fd = -1;
+}
 
 /* Code object -> interned "file\0function\0" text, so a frame costs a lookup, not two
  * attribute reads. Entries hold a reference, so a cached pointer is never a freed object. */
@@ -133,6 +151,7 @@ static py_object *exit_callback(py_object *self, py_object *unused)
 {
     (void)self;
     (void)unused;
+    commit_deferred();
     fdl_exit_dump();
     py.incref(py.none);
     return py.none;
@@ -182,8 +201,14 @@ static int hook(const char *event, py_object *args, void *data)
     if (!fdl_ready || fdl_tls.busy || fdl_vfork_child)
         return 0;
     fdl_tls.busy++;
+    commit_deferred();
     pending = capture();
     pending_kind = kind;
+    if (kind == PENDING_SOCKET && accepted_fd >= 0) {
+        deferred_fd = accepted_fd;
+        deferred_stack = pending;
+    }
+    accepted_fd = -1;
     fdl_tls.busy--;
     return 0;
 }
@@ -211,11 +236,24 @@ void fdl_python_init(void)
     if (!py.eval_get_frame || !py.frame_get_back || !py.frame_get_code || !py.frame_get_line ||
         !py.get_attr || !py.as_utf8 || !py.incref || !py.decref || !py.err_clear)
         return; /* older than 3.9: C stacks only */
-    py.add_audit_hook(hook, NULL);
+    hooked = py.add_audit_hook(hook, NULL) == 0;
+}
+
+void fdl_python_acquired(int fd, enum fdl_call call, uint32_t pystack)
+{
+    if (!hooked)
+        return;
+    accepted_fd = !pystack && (call == FDL_CALL_accept || call == FDL_CALL_accept4) ? fd : -1;
 }
 
 uint32_t fdl_python_stack(enum fdl_call call)
 {
+    if (unlikely(deferred_fd >= 0)) {
+        if (call == FDL_CALL_socket || call == FDL_CALL_socketpair)
+            deferred_fd = -1; /* the event announced this new socket */
+        else
+            commit_deferred();
+    }
     if (likely(!pending_kind))
         return 0;
     uint32_t id = pending;

@@ -188,6 +188,8 @@ void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, co
     e.time_ns = now_coarse();
     for (int i = 0; i < n; i++)
         put(fds[i], &e, call);
+    if (fdl_cfg.python && n == 1)
+        fdl_python_acquired(fds[0], call, e.pystack);
     fdl_tls.busy--;
 }
 
