@@ -1272,3 +1272,14 @@ def test_python_stacks_disabled():
     eq(d.get("pystacks", []), [], "pystacks with FDLEAK_PYTHON=0")
     fd = lib.fact_fds(res.stdout, "leak", "file")[0]
     eq(lib.need_fd(d, fd)["pystack"], 0, "pystack of the file with FDLEAK_PYTHON=0")
+
+
+def test_variadic_and_pointer_arguments_pass_through():
+    exe = lib.fixture("passthrough")
+    a, b = _data_dir(), _data_dir()
+    plain = lib.run_plain([exe, a])
+    res, _ = lib.run_under_shim([exe, b])
+    eq(plain.returncode, 0, "exit status without the shim", plain.stderr)
+    _ok(res)
+    eq(res.stdout.splitlines(), plain.stdout.splitlines(),
+       "modes, fcntl and mq_open results with the shim vs without")
