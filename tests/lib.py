@@ -1,5 +1,6 @@
 """Helpers shared by the fdleak tests: locating the build, running programs under the shim,
 reading raw dumps (docs/dump-format.md) and checking which function acquired a descriptor."""
+import atexit
 import glob
 import json
 import os
@@ -145,8 +146,26 @@ class Result:
                                                        self.stderr[-3000:])
 
 
+_tmpdirs = []
+
+
+def new_tmpdir(prefix="fdleak-test-"):
+    """A fresh directory, removed when the test run ends (kept if FDLEAK_KEEP_TMP is set)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _tmpdirs.append(d)
+    return d
+
+
 def new_outdir():
-    return tempfile.mkdtemp(prefix="fdleak-test-")
+    return new_tmpdir("fdleak-test-")
+
+
+@atexit.register
+def _remove_tmpdirs():
+    if os.environ.get("FDLEAK_KEEP_TMP"):
+        return
+    for d in _tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def run_under_shim(argv, env=None, outdir=None, timeout=TIMEOUT, ulimit_n=None, output=True,

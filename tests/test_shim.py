@@ -5,7 +5,6 @@ import resource
 import signal
 import stat
 import subprocess
-import tempfile
 import time
 
 import lib
@@ -18,7 +17,7 @@ OPEN_FAMILY = {"open", "open64", "openat", "openat64", "__open_2", "__open64_2",
 
 
 def _data_dir():
-    d = tempfile.mkdtemp(prefix="fdleak-data-")
+    d = lib.new_tmpdir("fdleak-data-")
     for name, text in (("f", "hello\n"), ("g", "world\n")):
         with open(os.path.join(d, name), "w") as fh:
             fh.write(text)
@@ -1172,7 +1171,7 @@ def _sigqueue(pid, sig, value):
 
 
 def _snapshot(mode):
-    snapdir = tempfile.mkdtemp(prefix="fdleak-snap-")
+    snapdir = lib.new_tmpdir("fdleak-snap-")
     os.chmod(snapdir, mode)
     exe = lib.fixture("simple")
     proc, outdir = lib.spawn_under_shim([exe, "wait"], env={"FDLEAK_SNAPSHOT_DIR": snapdir})
