@@ -1282,3 +1282,53 @@ def test_variadic_and_pointer_arguments_pass_through():
     _ok(res)
     eq(res.stdout.splitlines(), plain.stdout.splitlines(),
        "modes, fcntl and mq_open results with the shim vs without")
+
+
+def test_fatal_signal_with_no_descriptor_left():
+    exe, res, dumps = _run("emfile", ["die"], ulimit_n=64)
+    eq(res.returncode, -signal.SIGTERM, "wait status", res.describe())
+    d = lib.one_dump(dumps, "fatal-signal")
+    lib.check_complete(d)
+    _check_leaks(d, res, exe, {"open": {"func": "exhaust"}})
+
+
+def test_dump_signal_with_no_descriptor_left():
+    exe = lib.fixture("emfile")
+    proc, outdir = lib.spawn_under_shim([exe, "hold"], ulimit_n=64)
+    seen = []
+    try:
+        seen = lib.wait_line(proc.stdout, "ready", lines=True)
+        os.kill(proc.pid, 61)
+        for _ in range(200):
+            if any(f.endswith(".json") for f in os.listdir(outdir)) and \
+                    len(os.listdir(outdir)) >= 2:
+                break
+            time.sleep(0.025)
+        out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=lib.TIMEOUT)
+    eq(proc.returncode, 0, "exit status", err)
+    dumps, _ = lib.read_dumps(outdir)
+    d = lib.one_dump(dumps, "signal")
+    lib.check_complete(d)
+    res = lib.Result(proc, dumps, outdir, [])
+    res.stdout = "".join(seen) + out
+    _check_leaks(d, res, exe, {"open": {"func": "exhaust"}})
+
+
+def test_stdio_closed_by_program():
+    exe, res, dumps = _run("simple", ["closestd"])
+    _ok(res)
+    d = _exit_dump(res)
+    e = lib.need_fd(d, 0)
+    eq((e["origin"], e["call"]), ("tracked", "open"), "fd 0 reopened by the program")
+    lib.need_stack_function(d, e, exe, "simple_leak")
+    for fd in (1, 2):
+        check(lib.fd_entry(d, fd) is None, "closed fd %d still listed" % fd)
+
+
+def test_stdio_closed_by_program_text_report():
+    exe, res, dumps = _run("simple", ["closestd"], output=False)
+    _ok(res)

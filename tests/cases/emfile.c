@@ -1,10 +1,13 @@
 /* Exhaustion. `emfile once`: opens /dev/null in exhaust() until EMFILE, then keeps hitting
  * EMFILE (open, socket, pipe, dup) 50 more times, holding every descriptor to the end.
  * `emfile rearm`: exhausts, closes everything it opened, exhausts again.
+ * `emfile die`: exhausts, then dies of SIGTERM. `emfile hold`: exhausts, prints `ready`, waits
+ * for a line on stdin.
  * Run it at a low RLIMIT_NOFILE (the test uses 64). */
 #include "fixture.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 static int held[100000];
@@ -31,6 +34,24 @@ int main(int argc, char **argv)
     CHECK(argc == 2);
     int n = exhaust();
     fact("opened %d", n);
+    if (strcmp(argv[1], "die") == 0) {
+        for (int i = 0; i < nheld; i++)
+            fact("leak open %d", held[i]);
+        raise(SIGTERM);
+        return 3;
+    }
+    if (strcmp(argv[1], "hold") == 0) {
+        for (int i = 0; i < nheld; i++)
+            fact("leak open %d", held[i]);
+        fact("ready %d", (int)getpid());
+        char buf[16];
+        for (int i = 0; i < 1000; i++) {
+            ssize_t r = read(0, buf, sizeof buf);
+            if (r >= 0 || errno != EINTR)
+                break;
+        }
+        return 0;
+    }
     if (strcmp(argv[1], "rearm") == 0) {
         for (int i = 0; i < nheld; i++)
             CHECK(close(held[i]) == 0);

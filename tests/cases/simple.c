@@ -1,6 +1,7 @@
 /* A plain leak for settings and output tests. `simple [leak|clearenv|wait]`:
  * leak: leaks one descriptor from simple_leak(); clearenv: clears the environment first
- * (settings were read at start-up); high N: also dup2()s it to N; wait: prints `ready <pid>` and
+ * (settings were read at start-up); closestd: closes 0, 1, 2 and
+ * leaks fd 0; high N: also dup2()s it to N; wait: prints `ready <pid>` and
  * waits for a line on stdin. */
 #include "fixture.h"
 
@@ -25,6 +26,14 @@ int main(int argc, char **argv)
 {
     fixture_init();
     const char *mode = argc > 1 ? argv[1] : "leak";
+    if (strcmp(mode, "closestd") == 0) {
+        /* stdin, stdout and stderr closed: the leak below takes fd 0 */
+        close(0);
+        close(1);
+        close(2);
+        int fd = simple_leak();
+        return fd == 0 ? 0 : 5;
+    }
     if (strcmp(mode, "clearenv") == 0)
         CHECK(clearenv() == 0);
     int fd = strcmp(mode, "deep") == 0 ? deep(60) : simple_leak();
