@@ -1332,3 +1332,32 @@ def test_stdio_closed_by_program():
 def test_stdio_closed_by_program_text_report():
     exe, res, dumps = _run("simple", ["closestd"], output=False)
     _ok(res)
+
+
+def test_exit_while_threads_churn():
+    for _ in range(5):
+        exe, res, dumps = _run("storm", ["exit"])
+        _ok(res)
+        d = _exit_dump(res)
+        for e in lib.leaks(d):
+            check(e["call"] in ("open", "pipe2", "dup", "socket"), "record %s" % e)
+
+
+def test_fatal_signal_while_threads_churn():
+    for _ in range(5):
+        exe = lib.fixture("storm")
+        proc, outdir = lib.spawn_under_shim([exe])
+        try:
+            lib.wait_line(proc.stdout, "ready")
+            time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGTERM)
+            out, err = proc.communicate(timeout=lib.TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=lib.TIMEOUT)
+        eq(proc.returncode, -signal.SIGTERM, "wait status", err[-2000:])
+        dumps, _ = lib.read_dumps(outdir)
+        d = lib.one_dump(dumps, "fatal-signal")
+        lib.check_complete(d)
+        eq(d["signal"], int(signal.SIGTERM), "signal")

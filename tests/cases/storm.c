@@ -1,6 +1,7 @@
 /* Signal storm: 4 threads churn open/close/pipe/socket while the test sends hundreds of dump
  * signals. Prints `ready <pid>`, runs until a line arrives on stdin (or EOF), then joins the
- * threads, leaks two descriptors and exits 0. */
+ * threads, leaks two descriptors and exits 0. `storm exit`: calls exit(0) while the threads
+ * still churn. */
 #include "fixture.h"
 
 #include <fcntl.h>
@@ -41,13 +42,18 @@ NOINLINE static int storm_leak(void)
     return fd;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     fixture_init();
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         CHECK(pthread_create(&t[i], NULL, churn, NULL) == 0);
     fact("ready %d", (int)getpid());
+    if (argc > 1 && strcmp(argv[1], "exit") == 0) {
+        /* exit while the threads are still opening and closing */
+        usleep(50000);
+        exit(0);
+    }
     char buf[64];
     for (int i = 0; i < 100000; i++) {
         ssize_t n = read(0, buf, sizeof buf);
