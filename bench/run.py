@@ -154,14 +154,14 @@ class Bench:
                     cmd = ["valgrind", "--tool=none", "--track-fds=yes", "-q", fdloop, mode,
                            str(nv)]
                     out, _ = self.run(cmd, self.env("bare"))
-                elif v == "depth16":
-                    out, _ = self.run([fdloop, mode, str(n)], self.env("shim", FDLEAK_DEPTH=16))
+                elif v == "depth32":
+                    out, _ = self.run([fdloop, mode, str(n)], self.env("shim", FDLEAK_DEPTH=32))
                 else:
                     out, _ = self.run([fdloop, mode, str(n)], self.env(v))
                 kv = self.kv(out)
                 return float(kv["cpu_ns_per_op"]), float(kv["ns_per_op"])
 
-            variants = ["bare", "shim"] + (["depth16"] if mode == "open" else [])
+            variants = ["bare", "shim"] + (["depth32"] if mode == "open" else [])
             res = self.alternate(variants, one, self.rounds * 2)
             vg = [one("valgrind") for _ in range(vg_rounds)]
             med = {v: median([x[0] for x in res[v]]) for v in variants}
@@ -178,24 +178,26 @@ class Bench:
                      median([x[1] for x in vg]), wall["shim"] / wall["bare"])
             self.add("1", f"  valgrind --track-fds / bare ({mode}, CPU)", ratio=g / b)
             if mode == "open":
-                d = med["depth16"]
-                self.add("1", "  open+close, shim with FDLEAK_DEPTH=16, CPU ns/op", b, d, None,
-                         d / b)
+                d = med["depth32"]
+                self.add("1", "  open+close, shim with FDLEAK_DEPTH=32 (whole stack), CPU ns/op",
+                         b, d, None, d / b)
 
-        # Instructions per open+close (user space only), and where the shim's go.
+        # Instructions per open+close (user space only), and where the shim's go, at the
+        # default depth and at 32 (the whole 31-frame stack).
         ni = 20000
-        tb, _ = self.callgrind([fdloop, "open", str(ni)], self.env("bare"))
-        ts, inc = self.callgrind([fdloop, "open", str(ni)], self.env("shim"),
-                                 ("fdl_track", "backtrace", "fdl_capture", "fdl_intern_put"))
         ops = ni + 64
-        added = (ts - tb) / ops
-        self.add("1", "  user-space instructions per open+close (callgrind)", tb / ops, ts / ops,
-                 None, ts / tb)
-        if "backtrace" in inc:
-            bt = inc["backtrace"] / ops
-            self.add("1", f"  of the {added:.0f} added: unw_backtrace {bt:.0f} "
-                     f"({100 * bt / added:.0f}%), rest of the shim {added - bt:.0f}",
-                     ratio=bt / added * 100, unit="% unwind")
+        tb, _ = self.callgrind([fdloop, "open", str(ni)], self.env("bare"))
+        for label, extra in (("default depth", {}), ("FDLEAK_DEPTH=32", {"FDLEAK_DEPTH": 32})):
+            ts, inc = self.callgrind([fdloop, "open", str(ni)], self.env("shim", **extra),
+                                     ("backtrace",))
+            added = (ts - tb) / ops
+            self.add("1", f"  user-space instructions per open+close (callgrind), {label}",
+                     tb / ops, ts / ops, None, ts / tb)
+            if "backtrace" in inc:
+                bt = inc["backtrace"] / ops
+                self.add("1", f"  of the {added:.0f} added ({label}): unw_backtrace {bt:.0f}, "
+                         f"rest of the shim {added - bt:.0f}", ratio=bt / added * 100,
+                         unit="% in unw_backtrace")
 
     # ---- row 1b: mixed Python workload ----------------------------------------------------
     def row1b(self):
