@@ -1,7 +1,7 @@
-/* A small JSON reader and writer for fdleak's own formats. The reader parses a whole buffer in
- * place (strings are unescaped into the buffer) into a tree of nodes allocated from an arena:
- * about 30x faster than jansson on a 100,000-descriptor dump, which is what makes `fdleak
- * report` finish well under a second. The writer streams indented JSON to a FILE. */
+/* JSON for fdleak's own formats. The reader (json_read.cc) parses a whole buffer with simdjson
+ * and presents it as a tree of plain C nodes, which is what makes `fdleak report` of a
+ * 100,000-descriptor dump finish well under a second. The writer (json_write.c) streams
+ * indented JSON to a FILE. */
 #ifndef FDL_TOOL_JSON_H
 #define FDL_TOOL_JSON_H
 
@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 enum fdl_jtype { FDL_J_NULL, FDL_J_FALSE, FDL_J_TRUE, FDL_J_NUM, FDL_J_STR, FDL_J_ARR, FDL_J_OBJ };
 
@@ -27,9 +31,11 @@ struct fdl_jval {
 
 struct fdl_jdoc;
 
-/* Parses buf[0..len) (modified in place; must stay alive with the document). On a syntax error
- * returns NULL with *line, *col and a static *what; *truncated is set when the input ended in
- * the middle of a value. */
+/* Parses buf[0..len) (not modified, not referenced afterwards: the document holds its own
+ * strings). Containers may nest 64 deep. On error returns NULL with *line, *col (1-based, in
+ * bytes) and a static *what; *truncated is set instead when the input ended in the middle of a
+ * value. Strings in the tree are NUL-terminated UTF-8 (an escaped U+0000 reads as U+FFFD) and
+ * live as long as the document. */
 struct fdl_jdoc *fdl_json_parse(char *buf, size_t len, int *line, int *col, const char **what,
                                 bool *truncated);
 const struct fdl_jval *fdl_json_root(const struct fdl_jdoc *doc);
@@ -54,5 +60,9 @@ void fdl_jw_str(struct fdl_jw *w, const char *key, const char *s); /* s NULL wri
 void fdl_jw_int(struct fdl_jw *w, const char *key, int64_t v);
 void fdl_jw_bool(struct fdl_jw *w, const char *key, bool v);
 void fdl_jw_null(struct fdl_jw *w, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -631,7 +631,8 @@ static size_t fdl_collect(const char *dir, long child, struct fdl_proc **procs, 
     }
     if (dh)
         closedir(dh);
-    qsort(dumps, n, sizeof *dumps, fdl_cmp_dump);
+    if (n) /* dumps is NULL when the directory held none */
+        qsort(dumps, n, sizeof *dumps, fdl_cmp_dump);
     *procs = fdl_xcalloc(n, sizeof **procs);
     *nprocs = 0;
     for (size_t i = 0; i < n;) {

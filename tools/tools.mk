@@ -1,21 +1,32 @@
-# build/fdleak: the command (tools/*.c), linked with elfutils (libdw), plus the
-# bundled examples, `make demo`, `make install` and `make uninstall`.
-TOOL_SRC  = $(wildcard tools/*.c)
-TOOL_OBJ  = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(TOOL_SRC))
+# build/fdleak: the command (tools/*.c, and tools/*.cc in C++17 for the JSON reader, which
+# uses simdjson), linked with elfutils (libdw) and simdjson by the C++ driver, plus the bundled
+# examples, `make demo`, `make install` and `make uninstall`.
+TOOL_SRC    = $(wildcard tools/*.c)
+TOOL_CXXSRC = $(wildcard tools/*.cc)
+TOOL_OBJ    = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(TOOL_SRC)) \
+              $(patsubst tools/%.cc,$(BUILD)/tools/%.o,$(TOOL_CXXSRC))
+CXX        ?= g++
 # Recursively expanded: pkg-config runs only when the command is built, after `make deps`.
-TOOL_CFLAGS = $(CFLAGS_BASE) $(shell $(PKG_CONFIG) --cflags libdw 2>/dev/null)
-TOOL_LIBS   = $(shell $(PKG_CONFIG) --libs libdw 2>/dev/null)
+TOOL_CFLAGS   = $(CFLAGS_BASE) $(shell $(PKG_CONFIG) --cflags libdw 2>/dev/null)
+TOOL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror $(SANFLAGS) \
+                $(EXTRA_CXXFLAGS) $(shell $(PKG_CONFIG) --cflags simdjson 2>/dev/null)
+TOOL_LIBS     = $(shell $(PKG_CONFIG) --libs libdw simdjson 2>/dev/null)
 DESTDIR ?=
 
 all: $(BUILD)/fdleak
 
 $(BUILD)/fdleak: $(TOOL_OBJ)
-	$(CC) $(SANFLAGS) -o $@ $(TOOL_OBJ) $(TOOL_LIBS)
+	$(CXX) $(SANFLAGS) -o $@ $(TOOL_OBJ) $(TOOL_LIBS)
 
 $(BUILD)/tools/%.o: tools/%.c tools/*.h | $(BUILD)/tools
 	@if ! $(PKG_CONFIG) --exists libdw; then \
 	  echo "libdw not found by pkg-config: run 'make deps'" >&2; exit 1; fi
 	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tools/%.o: tools/%.cc tools/*.h | $(BUILD)/tools
+	@if ! $(PKG_CONFIG) --exists simdjson; then \
+	  echo "simdjson not found by pkg-config: run 'make deps'" >&2; exit 1; fi
+	$(CXX) $(TOOL_CXXFLAGS) -c -o $@ $<
 
 $(BUILD)/tools $(BUILD)/examples:
 	mkdir -p $@

@@ -1,0 +1,437 @@
+// Reading JSON with simdjson (the DOM API, error codes only: no exception leaves this file).
+// The document is parsed into a simdjson::dom::document, then copied into the small tree of
+// struct fdl_jval that the rest of fdleak walks (json.h). Strings are not copied: they point
+// into the document's string buffer, NUL-terminated there, which lives as long as the fdl_jdoc.
+//
+// simdjson's DOM parser says what went wrong but not where. On failure (only then) the input
+// is walked again with simdjson's On-Demand API, which can tell where it stands, to turn the
+// error into a line and column, or into "truncated" when the input ended before the value did.
+#include "json.h"
+
+extern "C" {
+#include "util.h"
+}
+
+#include <simdjson.h>
+
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string_view>
+
+namespace {
+
+namespace dom = simdjson::dom;
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+// Containers nested deeper than this are refused ("nested too deeply"): the tree is built
+// recursively, and no dump nests deeper than 5.
+constexpr size_t kMaxDepth = 64;
+constexpr size_t kChunkVals = 8192;
+
+struct chunk {
+    chunk *prev;
+    size_t used;
+    fdl_jval vals[kChunkVals];
+};
+
+} // namespace
+
+struct fdl_jdoc {
+    dom::document doc;       // tape and strings; fdl_jval strings point into doc's buffer
+    chunk *chunks = nullptr; // fdl_jval nodes
+    char **copies = nullptr; // strings rewritten because they held U+0000 (see fdl_cstr)
+    size_t ncopies = 0;
+    fdl_jval *root = nullptr;
+
+    ~fdl_jdoc()
+    {
+        for (chunk *c = chunks, *prev; c; c = prev) {
+            prev = c->prev;
+            free(c);
+        }
+        for (size_t i = 0; i < ncopies; i++)
+            free(copies[i]);
+        free(copies);
+    }
+
+    fdl_jval *node()
+    {
+        if (!chunks || chunks->used == kChunkVals) {
+            chunk *c = static_cast<chunk *>(fdl_xmalloc(sizeof(chunk)));
+            c->prev = chunks;
+            c->used = 0;
+            chunks = c;
+        }
+        fdl_jval *v = &chunks->vals[chunks->used++];
+        std::memset(static_cast<void *>(v), 0, sizeof *v);
+        return v;
+    }
+
+    // A NUL-terminated string for callers. simdjson's strings are NUL-terminated in the
+    // document's buffer, but may hold U+0000 themselves (escaped as \u0000): that would cut
+    // the C string short, so such a string is copied with U+FFFD in place of each NUL.
+    const char *cstr(std::string_view s)
+    {
+        if (!std::memchr(s.data(), 0, s.size()))
+            return s.data();
+        char *o = static_cast<char *>(fdl_xmalloc(s.size() * 3 + 1)), *p = o;
+        for (char c : s) {
+            if (c) {
+                *p++ = c;
+            } else {
+                *p++ = '\xef';
+                *p++ = '\xbf';
+                *p++ = '\xbd';
+            }
+        }
+        *p = 0;
+        copies = static_cast<char **>(fdl_xrealloc(copies, (ncopies + 1) * sizeof *copies));
+        copies[ncopies++] = o;
+        return o;
+    }
+};
+
+namespace {
+
+// Fills v from e; depth is bounded by the parser's max_depth.
+void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
+{
+    switch (e.type()) {
+    case dom::element_type::ARRAY: {
+        v->type = FDL_J_ARR;
+        fdl_jval **tail = &v->u.kids;
+        for (dom::element kid : dom::array(e)) {
+            fdl_jval *k = d->node();
+            fdl_build(d, kid, k);
+            *tail = k;
+            tail = &k->next;
+            v->n++;
+        }
+        break;
+    }
+    case dom::element_type::OBJECT: {
+        v->type = FDL_J_OBJ;
+        fdl_jval **tail = &v->u.kids;
+        for (dom::key_value_pair kv : dom::object(e)) {
+            fdl_jval *k = d->node();
+            k->key = d->cstr(kv.key);
+            fdl_build(d, kv.value, k);
+            *tail = k;
+            tail = &k->next;
+            v->n++;
+        }
+        break;
+    }
+    case dom::element_type::INT64:
+        v->type = FDL_J_NUM;
+        v->is_int = true;
+        v->u.i = int64_t(e);
+        break;
+    case dom::element_type::UINT64: // above INT64_MAX: saturated, as strtoll would
+        v->type = FDL_J_NUM;
+        v->is_int = true;
+        v->u.i = INT64_MAX;
+        break;
+    case dom::element_type::DOUBLE: {
+        double x = double(e);
+        v->type = FDL_J_NUM;
+        v->is_int = false;
+        v->u.i = x != x ? 0 : x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : int64_t(x);
+        break;
+    }
+    case dom::element_type::STRING:
+        v->type = FDL_J_STR;
+        v->u.s = d->cstr(std::string_view(e));
+        break;
+    case dom::element_type::BOOL:
+        v->type = bool(e) ? FDL_J_TRUE : FDL_J_FALSE;
+        break;
+    case dom::element_type::NULL_VALUE:
+        v->type = FDL_J_NULL;
+        break;
+    }
+}
+
+// ------------------------------------------------------------------ locating a parse error
+
+// Where the walk stopped: at (a byte of the walked copy) or, when at is NULL and found is
+// set, at the end of the input.
+struct fdl_where {
+    const char *base;   // the walked copy of the input
+    const char *orig;   // the input itself (the copy may have been sanitized, see below)
+    od::document *doc;
+    bool found = false;
+    const char *at = nullptr;
+    bool too_deep = false;
+
+    bool stop(const char *p)
+    {
+        found = true;
+        at = p;
+        return false;
+    }
+    // Stops at the iterator's position (NULL: out of bounds, i.e. the input ended).
+    bool stop_here()
+    {
+        const char *p = nullptr;
+        if (doc->current_location().get(p) != simdjson::SUCCESS)
+            p = nullptr;
+        return stop(p);
+    }
+    // Checks the raw bytes of a string in the input (stage 1 of simdjson rejects unescaped
+    // control characters and invalid UTF-8 without saying where; see fdl_locate).
+    bool raw_ok(const char *p, size_t n)
+    {
+        const char *o = orig + (p - base);
+        for (size_t i = 0; i < n; i++)
+            if (static_cast<unsigned char>(o[i]) < 0x20)
+                return stop(p + i);
+        if (!simdjson::validate_utf8(o, n))
+            return stop(p);
+        return true;
+    }
+};
+
+bool fdl_walk(fdl_where &w, od::value v, size_t depth)
+{
+    std::string_view tok = v.raw_json_token();
+    const char *at = tok.data();
+    od::json_type t;
+    if (v.type().get(t))
+        return at ? w.stop(at) : w.stop_here();
+    switch (t) {
+    case od::json_type::array: {
+        if (depth >= kMaxDepth) {
+            w.too_deep = true;
+            return w.stop(at);
+        }
+        od::array a;
+        if (v.get_array().get(a))
+            return w.stop_here();
+        for (auto r : a) {
+            od::value kid;
+            if (std::move(r).get(kid))
+                return w.stop_here();
+            if (!fdl_walk(w, kid, depth + 1))
+                return false;
+        }
+        return true;
+    }
+    case od::json_type::object: {
+        if (depth >= kMaxDepth) {
+            w.too_deep = true;
+            return w.stop(at);
+        }
+        od::object o;
+        if (v.get_object().get(o))
+            return w.stop_here();
+        for (auto r : o) {
+            od::field f;
+            if (std::move(r).get(f))
+                return w.stop_here();
+            // The key's raw text: from after its opening quote to the last quote before the
+            // ':' that precedes the value (read before unescaped_key(), which consumes it).
+            const char *k = f.key().raw(), *e = f.value().raw_json_token().data();
+            std::string_view key;
+            if (f.unescaped_key().get(key))
+                return w.stop(k - 1);
+            while (e > k && e[-1] != ':')
+                e--;
+            while (e > k && e[-1] != '"')
+                e--;
+            if (e > k && !w.raw_ok(k, size_t(e - 1 - k)))
+                return false;
+            if (!fdl_walk(w, f.value(), depth + 1))
+                return false;
+        }
+        return true;
+    }
+    case od::json_type::number: {
+        od::number n;
+        if (v.get_number().get(n))
+            return w.stop(at);
+        return true;
+    }
+    case od::json_type::string: {
+        std::string_view s;
+        if (v.get_string().get(s))
+            return w.stop(at);
+        return tok.size() < 2 || w.raw_ok(tok.data() + 1, tok.size() - 2);
+    }
+    case od::json_type::boolean: {
+        bool b;
+        if (v.get_bool().get(b))
+            return w.stop(at);
+        return true;
+    }
+    case od::json_type::null: {
+        bool isnull = false;
+        if (v.is_null().get(isnull) || !isnull)
+            return w.stop(at);
+        return true;
+    }
+    }
+    return w.stop(at);
+}
+
+// Finds where the input stops being JSON, for an error reported by the DOM parser. Returns
+// false if it cannot tell; else *off is the byte offset of the error, or len when the input
+// ended before the document did.
+bool fdl_locate(const char *buf, size_t len, error_code derr, size_t *off, bool *too_deep)
+{
+    simdjson::padded_string copy(buf, len);
+    if (derr == simdjson::UNESCAPED_CHARS || derr == simdjson::UTF8_ERROR) {
+        // Errors of simdjson's first stage, which does not say where they are. Walk a copy in
+        // which they cannot occur (control characters become spaces, non-ASCII bytes 'x'),
+        // checking every string's original bytes on the way (fdl_where::raw_ok).
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = static_cast<unsigned char>(copy.data()[i]);
+            if (c < 0x20)
+                copy.data()[i] = ' ';
+            else if (c >= 0x80)
+                copy.data()[i] = 'x';
+        }
+    }
+    od::parser parser;
+    od::document doc;
+    if (parser.iterate(copy).get(doc))
+        return false;
+    fdl_where w{copy.data(), buf, &doc};
+    od::value root;
+    if (doc.get_value().get(root)) {
+        w.stop_here();
+    } else if (fdl_walk(w, root, 0)) {
+        const char *p;
+        if (doc.current_location().get(p) == simdjson::SUCCESS)
+            w.stop(p); // text after the document
+    }
+    if (!w.found)
+        return false;
+    *too_deep = w.too_deep;
+    *off = w.at ? size_t(w.at - copy.data()) : len;
+    if (*off > len)
+        *off = len;
+    // Nothing but whitespace after the error: the input ended early.
+    size_t i = *off;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r'))
+        i++;
+    if (i == len && !w.too_deep)
+        *off = len;
+    return true;
+}
+
+struct fdl_jdoc *fdl_parse(char *buf, size_t len, int *line, int *col, const char **what,
+                           bool *truncated)
+{
+    *line = 1;
+    *col = 1;
+    *what = "invalid JSON";
+    *truncated = false;
+    std::unique_ptr<fdl_jdoc> d(new fdl_jdoc);
+    error_code err;
+    {
+        // The parser (stage-1 index and a padded copy of the input) is needed only while
+        // parsing: it is gone before the tree is built; the document it filled is kept.
+        dom::parser parser;
+        err = parser.allocate(len, kMaxDepth);
+        if (!err)
+            err = parser.parse_into_document(d->doc, buf, len).error();
+    }
+    if (!err) {
+        d->root = d->node();
+        fdl_build(d.get(), d->doc.root(), d->root);
+        return d.release();
+    }
+    d.reset();
+
+    size_t off = 0;
+    bool too_deep = false;
+    switch (err) {
+    case simdjson::EMPTY:
+    case simdjson::UNCLOSED_STRING: // a string runs to the end of the input
+    case simdjson::INCOMPLETE_ARRAY_OR_OBJECT:
+        *truncated = true;
+        *what = "premature end of input";
+        return nullptr;
+    case simdjson::MEMALLOC:
+    case simdjson::CAPACITY:
+        *what = simdjson::error_message(err);
+        return nullptr;
+    default:
+        break;
+    }
+    if (!fdl_locate(buf, len, err, &off, &too_deep)) {
+        // Not found again (should not happen): point at the start of the text.
+        while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
+                             buf[off] == '\r'))
+            off++;
+    } else if (off >= len && err != simdjson::DEPTH_ERROR) {
+        *truncated = true;
+        *what = "premature end of input";
+        return nullptr;
+    }
+    *what = err == simdjson::DEPTH_ERROR || too_deep ? "nested too deeply"
+                                                     : simdjson::error_message(err);
+    for (size_t i = 0; i < off && i < len; i++) {
+        if (buf[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+    return nullptr;
+}
+
+} // namespace
+
+extern "C" struct fdl_jdoc *fdl_json_parse(char *buf, size_t len, int *line, int *col,
+                                           const char **what, bool *truncated)
+{
+    try {
+        return fdl_parse(buf, len, line, col, what, truncated);
+    } catch (const std::bad_alloc &) {
+        fdl_msg("out of memory");
+        exit(1);
+    } catch (...) {
+        // simdjson is used through error codes; nothing else here throws.
+        *line = 1;
+        *col = 1;
+        *what = "internal error in the JSON reader";
+        *truncated = false;
+        return nullptr;
+    }
+}
+
+extern "C" const struct fdl_jval *fdl_json_root(const struct fdl_jdoc *doc)
+{
+    return doc->root;
+}
+
+extern "C" void fdl_json_free(struct fdl_jdoc *doc)
+{
+    delete doc;
+}
+
+extern "C" const struct fdl_jval *fdl_json_get(const struct fdl_jval *o, const char *key)
+{
+    if (!o || o->type != FDL_J_OBJ)
+        return nullptr;
+    for (const fdl_jval *k = o->u.kids; k; k = k->next)
+        if (!std::strcmp(k->key, key))
+            return k;
+    return nullptr;
+}
+
+extern "C" const char *fdl_json_str(const struct fdl_jval *v)
+{
+    return v && v->type == FDL_J_STR ? v->u.s : nullptr;
+}
+
+extern "C" bool fdl_json_is_int(const struct fdl_jval *v)
+{
+    return v && v->type == FDL_J_NUM && v->is_int;
+}

@@ -1,0 +1,106 @@
+/* Streaming JSON writer for fdleak's report format (`--json`): indented output straight to a
+ * FILE, strings escaped. Reading is json_read.cc (simdjson). */
+#include "json.h"
+
+void fdl_jw_init(struct fdl_jw *w, FILE *f)
+{
+    w->f = f;
+    w->depth = 0;
+    w->first[0] = true;
+}
+
+static void fdl_jw_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', f);
+            fputc(*p, f);
+        } else if (*p == '\n') {
+            fputs("\\n", f);
+        } else if (*p == '\t') {
+            fputs("\\t", f);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            fprintf(f, "\\u%04x", *p);
+        } else {
+            fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void fdl_jw_sep(struct fdl_jw *w, const char *key)
+{
+    if (w->depth > 0) {
+        if (!w->first[w->depth])
+            fputc(',', w->f);
+        fputc('\n', w->f);
+        for (int i = 0; i < w->depth; i++)
+            fputs("  ", w->f);
+    }
+    w->first[w->depth] = false;
+    if (key) {
+        fdl_jw_quoted(w->f, key);
+        fputs(": ", w->f);
+    }
+}
+
+static void fdl_jw_open(struct fdl_jw *w, const char *key, char c)
+{
+    fdl_jw_sep(w, key);
+    fputc(c, w->f);
+    if (w->depth < 63)
+        w->depth++;
+    w->first[w->depth] = true;
+}
+
+void fdl_jw_obj(struct fdl_jw *w, const char *key)
+{
+    fdl_jw_open(w, key, '{');
+}
+
+void fdl_jw_arr(struct fdl_jw *w, const char *key)
+{
+    fdl_jw_open(w, key, '[');
+}
+
+void fdl_jw_end(struct fdl_jw *w, char close)
+{
+    bool empty = w->first[w->depth];
+    w->depth--;
+    if (!empty) {
+        fputc('\n', w->f);
+        for (int i = 0; i < w->depth; i++)
+            fputs("  ", w->f);
+    }
+    fputc(close, w->f);
+    if (w->depth == 0)
+        fputc('\n', w->f);
+}
+
+void fdl_jw_str(struct fdl_jw *w, const char *key, const char *s)
+{
+    fdl_jw_sep(w, key);
+    if (s)
+        fdl_jw_quoted(w->f, s);
+    else
+        fputs("null", w->f);
+}
+
+void fdl_jw_int(struct fdl_jw *w, const char *key, int64_t v)
+{
+    fdl_jw_sep(w, key);
+    fprintf(w->f, "%lld", (long long)v);
+}
+
+void fdl_jw_bool(struct fdl_jw *w, const char *key, bool v)
+{
+    fdl_jw_sep(w, key);
+    fputs(v ? "true" : "false", w->f);
+}
+
+void fdl_jw_null(struct fdl_jw *w, const char *key)
+{
+    fdl_jw_sep(w, key);
+    fputs("null", w->f);
+}
