@@ -1363,3 +1363,38 @@ def test_fatal_signal_while_threads_churn():
         d = lib.one_dump(dumps, "fatal-signal")
         lib.check_complete(d)
         eq(d["signal"], int(signal.SIGTERM), "signal")
+
+
+def test_emfile_after_program_lowers_limit():
+    # soft limit lowered by the program: the shim's own descriptors may sit above it, but the
+    # hard limit leaves room to write the report where FDLEAK_OUTPUT says
+    exe, res, dumps = _run("emfile", ["lower"])
+    _ok(res)
+    eq(lib.fdleak_lines(res.stderr), [], "fdleak: lines (report not written to its file?)")
+    d = lib.one_dump(dumps, "emfile")
+    lib.check_complete(d)
+    eq(d["limit_nofile"], 32, "limit_nofile after the program lowered it")
+    lib.need_stack_function(d, d["trigger_stack"], exe, "exhaust")
+    _check_leaks(_exit_dump(res), res, exe, {"open": {"func": "exhaust"}})
+
+
+def test_program_closes_every_descriptor_number():
+    exe, res, dumps = _run("simple", ["closeall"])
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})
+    eq([e["fd"] for e in d["fds"]], [0, 1, 2, lib.fact_fds(res.stdout, "leak")[0]], "fds")
+
+
+def test_emfile_after_program_lowers_hard_limit():
+    # soft and hard limits lowered: no descriptor can be created; the documented fallback is
+    # the text report on stderr with one `fdleak:` line saying why
+    exe, res, dumps = _run("emfile", ["lower_hard"])
+    _ok(res)
+    em = lib.by_trigger(dumps, "emfile")
+    if em:
+        eq(len(em), 1, "emfile dumps")
+        eq(em[0]["limit_nofile"], 32, "limit_nofile")
+    else:
+        check(lib.fdleak_lines(res.stderr) and "EMFILE" in res.stderr,
+              "no emfile dump file and no report on stderr", res.stderr[-2000:])

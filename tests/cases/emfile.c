@@ -1,13 +1,14 @@
 /* Exhaustion. `emfile once`: opens /dev/null in exhaust() until EMFILE, then keeps hitting
  * EMFILE (open, socket, pipe, dup) 50 more times, holding every descriptor to the end.
  * `emfile rearm`: exhausts, closes everything it opened, exhausts again.
- * `emfile die`: exhausts, then dies of SIGTERM. `emfile hold`: exhausts, prints `ready`, waits
- * for a line on stdin.
- * Run it at a low RLIMIT_NOFILE (the test uses 64). */
+ * `emfile lower` / `lower_hard`: lowers the soft (and hard) RLIMIT_NOFILE to 32 itself first,
+ * then as `once`. `emfile die`: exhausts, then dies of SIGTERM. `emfile hold`: exhausts, prints
+ * `ready`, waits for a line on stdin. Run it at a low RLIMIT_NOFILE (the test uses 64). */
 #include "fixture.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 static int held[100000];
@@ -32,6 +33,16 @@ int main(int argc, char **argv)
 {
     fixture_init();
     CHECK(argc == 2);
+    if (strncmp(argv[1], "lower", 5) == 0) {
+        /* the program lowers its own limit after the shim started: `lower` the soft limit
+         * only, `lower_hard` both */
+        struct rlimit rl;
+        CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+        rl.rlim_cur = 32;
+        if (strcmp(argv[1], "lower_hard") == 0)
+            rl.rlim_max = 32;
+        CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    }
     int n = exhaust();
     fact("opened %d", n);
     if (strcmp(argv[1], "die") == 0) {

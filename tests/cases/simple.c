@@ -1,6 +1,7 @@
 /* A plain leak for settings and output tests. `simple [leak|clearenv|wait]`:
  * leak: leaks one descriptor from simple_leak(); clearenv: clears the environment first
- * (settings were read at start-up); closestd: closes 0, 1, 2 and
+ * (settings were read at start-up); closeall: closes 3 up to the limit
+ * first; closestd: closes 0, 1, 2 and
  * leaks fd 0; high N: also dup2()s it to N; wait: prints `ready <pid>` and
  * waits for a line on stdin. */
 #include "fixture.h"
@@ -33,6 +34,12 @@ int main(int argc, char **argv)
         close(2);
         int fd = simple_leak();
         return fd == 0 ? 0 : 5;
+    }
+    if (strcmp(mode, "closeall") == 0) {
+        /* closes every number from 3 up to the limit, as daemons do */
+        long max = sysconf(_SC_OPEN_MAX);
+        for (long i = 3; i < max && i < 1 << 20; i++)
+            close((int)i);
     }
     if (strcmp(mode, "clearenv") == 0)
         CHECK(clearenv() == 0);
