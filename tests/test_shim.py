@@ -1398,3 +1398,36 @@ def test_emfile_after_program_lowers_hard_limit():
     else:
         check(lib.fdleak_lines(res.stderr) and "EMFILE" in res.stderr,
               "no emfile dump file and no report on stderr", res.stderr[-2000:])
+
+
+def _read_once(mode, sig):
+    exe = lib.fixture("simple")
+    proc, outdir = lib.spawn_under_shim([exe, mode])
+    seen = []
+    try:
+        seen = lib.wait_line(proc.stdout, "ready", lines=True)
+        time.sleep(0.1)  # let it block in read()
+        os.kill(proc.pid, sig)
+        time.sleep(0.3)
+        out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=lib.TIMEOUT)
+    return proc.returncode, "".join(seen) + out, err, lib.read_dumps(outdir)[0]
+
+
+def test_dump_signal_restarts_blocking_read():
+    rc, out, err, dumps = _read_once("readonce", 61)
+    eq(rc, 0, "exit status", err)
+    eq(lib.facts(out, "read"), [["read", "3", "errno", "0"]],
+       "read() interrupted by the dump signal (SA_RESTART expected)")
+    eq(len(lib.by_trigger(dumps, "signal")), 1, "on-demand dumps")
+
+
+def test_program_owning_dump_signal_keeps_it():
+    rc, out, err, dumps = _read_once("own61", 61)
+    eq(rc, 0, "exit status", err)
+    eq(lib.facts(out, "sig61"), [["sig61", "1"]], "the program's own handler for signal 61")
+    eq(lib.by_trigger(dumps, "signal"), [], "on-demand dumps when the program owns the signal")
+    eq(len(lib.fdleak_lines(err)), 1, "`fdleak:` lines saying snapshots are disabled", err)

@@ -7,12 +7,20 @@
 #include "fixture.h"
 
 #include <fcntl.h>
+#include <signal.h>
 
 NOINLINE static int simple_leak(void)
 {
     int fd = open("/dev/null", O_RDONLY);
     KEEP(fd);
     return fd;
+}
+
+static volatile sig_atomic_t got61;
+static void on_sig61(int sig)
+{
+    (void)sig;
+    got61 = 1;
 }
 
 /* `simple deep`: the leak happens 60 calls deep */
@@ -53,6 +61,22 @@ int main(int argc, char **argv)
         fact("leak dup2 %d", hi);
     }
     fact("pid %d", (int)getpid());
+    if (strcmp(mode, "own61") == 0) {
+        /* the program takes the default dump signal for itself */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sig61;
+        sa.sa_flags = SA_RESTART;
+        CHECK(sigaction(SIGRTMAX - 3, &sa, NULL) == 0);
+    }
+    if (strcmp(mode, "readonce") == 0 || strcmp(mode, "own61") == 0) {
+        /* one read(), no EINTR loop: an interrupted read shows as -1 errno 4 */
+        fact("ready %d", (int)getpid());
+        char buf[64];
+        ssize_t n = read(0, buf, sizeof buf);
+        fact("read %d errno %d", (int)n, n < 0 ? errno : 0);
+        fact("sig61 %d", (int)got61);
+    }
     if (strcmp(mode, "wait") == 0) {
         fact("ready %d", (int)getpid());
         char buf[64];
