@@ -96,14 +96,18 @@ struct fdl_jdoc {
 
 namespace {
 
-// Fills v from e; depth is bounded by the parser's max_depth.
+// Fills v from e; depth is bounded by the parser's max_depth. Only simdjson's error-code
+// accessors are used (the conversion operators throw); the type is checked before each.
 void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
 {
     switch (e.type()) {
     case dom::element_type::ARRAY: {
+        dom::array a;
         v->type = FDL_J_ARR;
+        if (e.get_array().get(a))
+            break;
         fdl_jval **tail = &v->u.kids;
-        for (dom::element kid : dom::array(e)) {
+        for (dom::element kid : a) {
             fdl_jval *k = d->node();
             fdl_build(d, kid, k);
             *tail = k;
@@ -113,9 +117,12 @@ void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
         break;
     }
     case dom::element_type::OBJECT: {
+        dom::object o;
         v->type = FDL_J_OBJ;
+        if (e.get_object().get(o))
+            break;
         fdl_jval **tail = &v->u.kids;
-        for (dom::key_value_pair kv : dom::object(e)) {
+        for (dom::key_value_pair kv : o) {
             fdl_jval *k = d->node();
             k->key = d->cstr(kv.key);
             fdl_build(d, kv.value, k);
@@ -125,30 +132,38 @@ void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
         }
         break;
     }
-    case dom::element_type::INT64:
+    case dom::element_type::INT64: {
+        int64_t i = 0;
         v->type = FDL_J_NUM;
         v->is_int = true;
-        v->u.i = int64_t(e);
+        v->u.i = e.get_int64().get(i) ? 0 : i;
         break;
+    }
     case dom::element_type::UINT64: // above INT64_MAX: saturated, as strtoll would
         v->type = FDL_J_NUM;
         v->is_int = true;
         v->u.i = INT64_MAX;
         break;
     case dom::element_type::DOUBLE: {
-        double x = double(e);
+        double x = 0;
+        if (e.get_double().get(x))
+            x = 0;
         v->type = FDL_J_NUM;
         v->is_int = false;
         v->u.i = x != x ? 0 : x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : int64_t(x);
         break;
     }
-    case dom::element_type::STRING:
+    case dom::element_type::STRING: {
+        std::string_view str;
         v->type = FDL_J_STR;
-        v->u.s = d->cstr(std::string_view(e));
+        v->u.s = e.get_string().get(str) ? "" : d->cstr(str);
         break;
-    case dom::element_type::BOOL:
-        v->type = bool(e) ? FDL_J_TRUE : FDL_J_FALSE;
+    }
+    case dom::element_type::BOOL: {
+        bool b = false;
+        v->type = !e.get_bool().get(b) && b ? FDL_J_TRUE : FDL_J_FALSE;
         break;
+    }
     case dom::element_type::NULL_VALUE:
         v->type = FDL_J_NULL;
         break;
@@ -283,6 +298,8 @@ bool fdl_walk(fdl_where &w, od::value v, size_t depth)
 bool fdl_locate(const char *buf, size_t len, error_code derr, size_t *off, bool *too_deep)
 {
     simdjson::padded_string copy(buf, len);
+    if (!copy.data())
+        return false;
     if (derr == simdjson::UNESCAPED_CHARS || derr == simdjson::UTF8_ERROR) {
         // Errors of simdjson's first stage, which does not say where they are. Walk a copy in
         // which they cannot occur (control characters become spaces, non-ASCII bytes 'x'),
