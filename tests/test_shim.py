@@ -1,6 +1,7 @@
 """End-to-end tests of libfdleak.so: each fixture of tests/cases/ runs under the shim and the raw
 dumps (docs/dump-format.md) are compared with the facts the program printed."""
 import os
+import re
 import resource
 import signal
 import stat
@@ -319,6 +320,20 @@ def test_own_fds_never_reported():
     nums = [int(x) for x in res.facts("fdnums")[0][1:]]
     for fd in set(nums[1:]):
         eq(lib.need_fd(d, fd)["origin"], "tracked", "origin of fd %d" % fd)
+
+
+def test_own_fds_not_in_text_report():
+    exe = lib.fixture("fdnumbers")
+    plain = lib.run_plain([exe])
+    res, _ = lib.run_under_shim([exe], output=False)
+    _ok(res)
+    program = {int(x) for x in lib.facts(plain.stdout, "fds")[0][1:]}
+    inside = {int(x) for x in res.facts("fds")[0][1:]}
+    own = sorted(inside - program)
+    check(own, "no descriptors of fdleak's own seen (nothing tested)")
+    for fd in own:
+        check(not re.search(r"\bfd %d\b" % fd, res.stderr),
+              "fdleak's own fd %d in the text report" % fd, res.stderr[-3000:])
 
 
 # ---- origins ----------------------------------------------------------------------------------
