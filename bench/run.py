@@ -106,6 +106,12 @@ class Bench:
             f"ratio={fmt(ratio)} {target} {'' if met is None else ('met' if met else 'MISSED')}")
         return r
 
+    @staticmethod
+    def paired(xs, ys):
+        """Median over rounds of x/y from the same round: runs of one round are seconds apart,
+        so a change in the machine's load between rounds cancels out."""
+        return median([x / y for x, y in zip(xs, ys) if y])
+
     def alternate(self, variants, fn, rounds):
         """Runs fn(variant) for each variant, rotating the order every round; returns
         {variant: [results]}."""
@@ -167,20 +173,23 @@ class Bench:
             med = {v: median([x[0] for x in res[v]]) for v in variants}
             wall = {v: median([x[1] for x in res[v]]) for v in variants}
             b, s, g = med["bare"], med["shim"], median([x[0] for x in vg])
+            cpu_of = {v: [x[0] for x in res[v]] for v in variants}
+            wall_of = {v: [x[1] for x in res[v]] for v in variants}
+            r = self.paired(cpu_of["shim"], cpu_of["bare"])
             what = {"open": "open(/dev/null)+close", "socket": "socket(AF_INET)+close",
                     "pipe": "pipe+2 close"}[mode]
             if mode == "open":
-                self.add("1", f"{what}, 31 frames deep, CPU ns/op", b, s, g, s / b, "<= 1.10x",
-                         s / b <= 1.10)
+                self.add("1", f"{what}, 31 frames deep, CPU ns/op", b, s, g, r, "<= 1.10x",
+                         r <= 1.10)
             else:
-                self.add("1", f"{what}, 31 frames deep, CPU ns/op", b, s, g, s / b)
+                self.add("1", f"{what}, 31 frames deep, CPU ns/op", b, s, g, r)
             self.add("1", f"  same, wall ns/op", wall["bare"], wall["shim"],
-                     median([x[1] for x in vg]), wall["shim"] / wall["bare"])
+                     median([x[1] for x in vg]), self.paired(wall_of["shim"], wall_of["bare"]))
             self.add("1", f"  valgrind --track-fds / bare ({mode}, CPU)", ratio=g / b)
             if mode == "open":
                 d = med["depth32"]
                 self.add("1", "  open+close, shim with FDLEAK_DEPTH=32 (whole stack), CPU ns/op",
-                         b, d, None, d / b)
+                         b, d, None, self.paired(cpu_of["depth32"], cpu_of["bare"]))
 
         # Instructions per open+close (user space only), and where the shim's go, at the
         # default depth and at 32 (the whole 31-frame stack).
@@ -223,13 +232,16 @@ class Bench:
         cpu = {v: median([x[0] for x in res[v]]) for v in variants}
         wall = {v: median([x[1] for x in res[v]]) for v in variants}
         b, s, g = cpu["bare"], cpu["shim"], median([x[0] for x in vg])
+        cpu_of = {v: [x[0] for x in res[v]] for v in variants}
+        wall_of = {v: [x[1] for x in res[v]] for v in variants}
+        r = self.paired(cpu_of["shim"], cpu_of["bare"])
         self.add("1b", f"mixed Python (JSON, sha256, files, sockets), {n} iterations, CPU s",
-                 b, s, g, s / b, "<= 1.03x", s / b <= 1.03)
+                 b, s, g, r, "<= 1.03x", r <= 1.03)
         self.add("1b", "  same, wall s", wall["bare"], wall["shim"], median([x[1] for x in vg]),
-                 wall["shim"] / wall["bare"])
+                 self.paired(wall_of["shim"], wall_of["bare"]))
         self.add("1b", "  valgrind --track-fds / bare (mixed Python, CPU)", ratio=g / b)
         self.add("1b", "  shim with FDLEAK_PYTHON=0 (no Python stacks), CPU s", b, cpu["nopy"],
-                 ratio=cpu["nopy"] / b)
+                 ratio=self.paired(cpu_of["nopy"], cpu_of["bare"]))
 
         ni = 2000
         cmd = [PY, script, str(ni), work]
@@ -259,13 +271,15 @@ class Bench:
             res = self.alternate(["bare", "shim"], one, self.rounds * 2)
             b, s = median([x[0] for x in res["bare"]]), median([x[0] for x in res["shim"]])
             cb, cs = median([x[1] for x in res["bare"]]), median([x[1] for x in res["shim"]])
+            r = self.paired([x[0] for x in res["shim"]], [x[0] for x in res["bare"]])
+            rc = self.paired([x[1] for x in res["shim"]], [x[1] for x in res["bare"]])
             if threads == 4:
-                self.add("2", "4 threads open+close, ops/s (throughput)", b, s, None, s / b,
-                         ">= 0.90x", s / b >= 0.90)
-                self.add("2", "  4 threads, CPU ns/op (all threads)", cb, cs, None, cs / cb)
+                self.add("2", "4 threads open+close, ops/s (throughput)", b, s, None, r,
+                         ">= 0.90x", r >= 0.90)
+                self.add("2", "  4 threads, CPU ns/op (all threads)", cb, cs, None, rc)
             else:
-                self.add("2", "  1 thread open+close, ops/s (same program)", b, s, None, s / b)
-                self.add("2", "  1 thread, CPU ns/op", cb, cs, None, cs / cb)
+                self.add("2", "  1 thread open+close, ops/s (same program)", b, s, None, r)
+                self.add("2", "  1 thread, CPU ns/op", cb, cs, None, rc)
 
     # ---- row 3: redis ---------------------------------------------------------------------
     @staticmethod
@@ -328,11 +342,13 @@ class Bench:
             for t in ("SET", "GET"):
                 b = median([r[t] for r in res["bare"]])
                 s = median([r[t] for r in res["shim"]])
-                self.add("3", f"redis-server {t}, 50 clients, requests/s", b, s, None, s / b,
-                         ">= 0.97x", s / b >= 0.97)
+                q = self.paired([r[t] for r in res["shim"]], [r[t] for r in res["bare"]])
+                self.add("3", f"redis-server {t}, 50 clients, requests/s", b, s, None, q,
+                         ">= 0.97x", q >= 0.97)
             b = median([r["cpu_us"] for r in res["bare"]])
             s = median([r["cpu_us"] for r in res["shim"]])
-            self.add("3", "  server CPU us per request (SET+GET)", b, s, None, s / b)
+            q = self.paired([r["cpu_us"] for r in res["shim"]], [r["cpu_us"] for r in res["bare"]])
+            self.add("3", "  server CPU us per request (SET+GET)", b, s, None, q)
         finally:
             for v, (p, _, _) in servers.items():
                 p.terminate()
@@ -783,8 +799,9 @@ def main():
     print()
     print(table)
     print()
-    print(f"({'quick' if args.quick else 'full'} run, {elapsed / 60:.1f} min; ratios are "
-          f"shim/bare unless the column says otherwise)")
+    print(f"({'quick' if args.quick else 'full'} run, {elapsed / 60:.1f} min; ratio = shim/bare "
+          f"unless the row says otherwise; rows 1-3: median over rounds of the ratio within a "
+          f"round; bare/shim/valgrind columns: medians)")
     full = not args.quick and rows == ALL_ROWS
     if not args.no_write and (args.write or full):
         b.write_results(table, started, elapsed)
