@@ -20,7 +20,8 @@ extern "C" {
 #include <new>
 #include <string_view>
 
-namespace {
+namespace
+{
 
 namespace dom = simdjson::dom;
 namespace od = simdjson::ondemand;
@@ -94,7 +95,8 @@ struct fdl_jdoc {
     }
 };
 
-namespace {
+namespace
+{
 
 // Fills v from e; depth is bounded by the parser's max_depth. Only simdjson's error-code
 // accessors are used (the conversion operators throw); the type is checked before each.
@@ -175,9 +177,10 @@ void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
 // Where the walk stopped: at (a byte of the walked copy) or, when at is NULL and found is
 // set, at the end of the input.
 struct fdl_where {
-    const char *base;   // the walked copy of the input
-    const char *orig;   // the input itself (the copy may have been sanitized, see below)
+    const char *base; // the walked copy of the input
+    const char *orig; // the input itself (the copy may have been sanitized, see below)
     od::document *doc;
+    bool check_raw; // the copy was sanitized: check strings' raw bytes in the input
     bool found = false;
     const char *at = nullptr;
     bool too_deep = false;
@@ -200,6 +203,8 @@ struct fdl_where {
     // control characters and invalid UTF-8 without saying where; see fdl_locate).
     bool raw_ok(const char *p, size_t n)
     {
+        if (!check_raw)
+            return true;
         const char *o = orig + (p - base);
         for (size_t i = 0; i < n; i++)
             if (static_cast<unsigned char>(o[i]) < 0x20)
@@ -274,7 +279,9 @@ bool fdl_walk(fdl_where &w, od::value v, size_t depth)
         std::string_view s;
         if (v.get_string().get(s))
             return w.stop(at);
-        return tok.size() < 2 || w.raw_ok(tok.data() + 1, tok.size() - 2);
+        // The token runs to the next structural character: whitespace may follow the quote.
+        size_t end = tok.rfind('"');
+        return end == std::string_view::npos || end < 1 || w.raw_ok(tok.data() + 1, end - 1);
     }
     case od::json_type::boolean: {
         bool b;
@@ -316,7 +323,8 @@ bool fdl_locate(const char *buf, size_t len, error_code derr, size_t *off, bool 
     od::document doc;
     if (parser.iterate(copy).get(doc))
         return false;
-    fdl_where w{copy.data(), buf, &doc};
+    bool sanitized = derr == simdjson::UNESCAPED_CHARS || derr == simdjson::UTF8_ERROR;
+    fdl_where w{copy.data(), buf, &doc, sanitized};
     od::value root;
     if (doc.get_value().get(root)) {
         w.stop_here();
@@ -382,8 +390,8 @@ struct fdl_jdoc *fdl_parse(char *buf, size_t len, int *line, int *col, const cha
     }
     if (!fdl_locate(buf, len, err, &off, &too_deep)) {
         // Not found again (should not happen): point at the start of the text.
-        while (off < len && (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' ||
-                             buf[off] == '\r'))
+        while (off < len &&
+               (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' || buf[off] == '\r'))
             off++;
     } else if (off >= len && err != simdjson::DEPTH_ERROR) {
         *truncated = true;
