@@ -204,6 +204,7 @@ class Bench:
                      tb / ops, ts / ops, None, ts / tb)
             if "backtrace" in inc:
                 bt = inc["backtrace"] / ops
+                self.notes.setdefault("1", dict(added=added, unwind=bt))
                 self.add("1", f"  of the {added:.0f} added ({label}): unw_backtrace {bt:.0f}, "
                          f"rest of the shim {added - bt:.0f}", ratio=bt / added * 100,
                          unit="% in unw_backtrace")
@@ -246,17 +247,24 @@ class Bench:
         ni = 2000
         cmd = [PY, script, str(ni), work]
         tb, _ = self.callgrind(cmd, self.env("bare"))
-        ts, inc = self.callgrind(cmd, self.env("shim"), ("python.c:capture",
-                                                          "PyFrame_GetLineNumber", "fdl_track"))
+        ts, inc = self.callgrind(cmd, self.env("shim"), ("PyFrame_GetLineNumber", "backtrace",
+                                                          "PySys_Audit"))
         tn, _ = self.callgrind(cmd, self.env("shim", FDLEAK_PYTHON=0))
         self.add("1b", f"  user-space instructions per iteration (callgrind, {ni} iterations)",
                  tb / ni, ts / ni, None, ts / tb)
         self.add("1b", "  same with FDLEAK_PYTHON=0", tb / ni, tn / ni, None, tn / tb)
-        if "PyFrame_GetLineNumber" in inc and ts > tb:
-            ln = inc["PyFrame_GetLineNumber"]
-            self.add("1b", f"  share of the added instructions in PyFrame_GetLineNumber "
-                     f"(called by the shim's Python stack capture)", ratio=100 * ln / (ts - tb),
-                     unit="%")
+        added = (ts - tb) / ni
+        parts = {"unw_backtrace (C stacks)": inc.get("backtrace", 0) / ni,
+                 "PySys_Audit (audit events, hook, Python stacks)": inc.get("PySys_Audit", 0) / ni,
+                 "of which PyFrame_GetLineNumber": inc.get("PyFrame_GetLineNumber", 0) / ni}
+        if added > 0:
+            for name, v in parts.items():
+                self.add("1b", f"  added instructions per iteration in {name}", shim=v,
+                         ratio=100 * v / added, unit="% of added")
+        self.notes["1b"] = dict(instr=ts / tb, instr_nopy=tn / tb, added=added,
+                                lineno=parts["of which PyFrame_GetLineNumber"],
+                                unwind=parts["unw_backtrace (C stacks)"],
+                                audit=parts["PySys_Audit (audit events, hook, Python stacks)"])
 
     # ---- row 2: threads -------------------------------------------------------------------
     def row2(self):
@@ -273,6 +281,7 @@ class Bench:
             cb, cs = median([x[1] for x in res["bare"]]), median([x[1] for x in res["shim"]])
             r = self.paired([x[0] for x in res["shim"]], [x[0] for x in res["bare"]])
             rc = self.paired([x[1] for x in res["shim"]], [x[1] for x in res["bare"]])
+            self.notes.setdefault("2", {})[threads] = (r, rc)
             if threads == 4:
                 self.add("2", "4 threads open+close, ops/s (throughput)", b, s, None, r,
                          ">= 0.90x", r >= 0.90)
@@ -693,6 +702,29 @@ class Bench:
             notes = "\n## Targets missed in this run\n\n"
             for row, metric in missed:
                 cause = KNOWN_CAUSES.get(row, "")
+                n1b = self.notes.get("1b")
+                n1 = self.notes.get("1")
+                if row in ("1", "2") and n1:
+                    cause = (f"callgrind: the shim adds {n1['added']:,.0f} instructions per "
+                             f"open+close at its default depth, {n1['unwind']:,.0f} "
+                             f"({100 * n1['unwind'] / n1['added']:.0f}%) of them in libunwind's "
+                             f"unw_backtrace; the fd table, interning, clock and wrappers are "
+                             f"the other {n1['added'] - n1['unwind']:,.0f}. " + cause)
+                n2 = self.notes.get("2")
+                if row == "2" and n2 and 1 in n2 and 4 in n2:
+                    cause = (f"throughput ratio 1 thread {n2[1][0]:.3f}, 4 threads "
+                             f"{n2[4][0]:.3f}; CPU per operation 1 thread {n2[1][1]:.3f}x, "
+                             f"4 threads {n2[4][1]:.3f}x. " + cause)
+                if row == "1b" and n1b and n1b["added"] > 0 and \
+                        n1b["lineno"] < 0.3 * n1b["added"]:
+                    cause = (f"in this run the shim adds {100 * (n1b['instr'] - 1):.1f}% "
+                             f"instructions ({100 * (n1b['instr_nopy'] - 1):.1f}% with "
+                             f"FDLEAK_PYTHON=0): per iteration {n1b['added']:,.0f}, of which "
+                             f"{n1b['unwind']:,.0f} unwinding C stacks through the interpreter "
+                             f"(the row-1 cost) and {n1b['audit']:,.0f} in CPython's audit "
+                             f"calls with the shim's hook and Python stack capture. The CPU "
+                             f"ratio of this row moves by several points between runs on "
+                             f"the shared VM; the instruction ratio does not.")
                 notes += f"- Row {row} ({metric}): {cause or 'no cause established yet.'}\n"
         text = (f"# `make bench` results\n\n"
                 f"Last full run: {date} (UTC), commit {commit}, {cpus} vCPU VM ({model}), "
@@ -731,20 +763,19 @@ ALL_ROWS = ["1", "1b", "2", "3", "4", "5", "6"]
 # Causes found for targets missed on the project's VM (details and numbers: bench/NOTES.md).
 # RESULTS.md quotes the one for each row that misses its target in the run being written.
 KNOWN_CAUSES = {
-    "1": "libunwind's unw_backtrace is ~73% of the instructions the shim adds to an "
-         "open+close (callgrind: ~1,800 of ~2,480 at the default 16 frames, ~75 instructions "
-         "a frame plus ~160 fixed for unw_init_local); the fd table, interning, clock and "
-         "wrappers together are ~650. Meeting 1.10x needs a cheaper unwind (a per-IP cache of "
-         "CFA rules, or reusing the previous capture when the return-address slots on the "
-         "stack still hold the same values), not tuning of the rest.",
+    "1": "libunwind costs ~75 instructions a frame plus ~280 a capture. Meeting 1.10x needs a "
+         "cheaper unwind (a per-IP cache of CFA rules, or reusing the previous capture when "
+         "the return-address slots on the stack still hold the same values), not tuning of "
+         "the rest.",
     "1b": "CPython's PyFrame_GetLineNumber, called by the shim's Python stack capture for "
           "every frame of every open/socket audit event, is ~70% of the instructions the shim "
           "adds (~4,000 instructions a frame: CPython 3.11 rescans the code object's line "
           "table from the start). With FDLEAK_PYTHON=0 the shim adds 2% instructions. A cache "
           "of (code object, PyFrame_GetLasti) -> line in the shim would remove most of it.",
-    "2": "Not contention: the 4-thread ratio equals the 1-thread ratio of the same program "
-         "and the CPU per operation rises by the same factor in both (no futex per "
-         "operation under strace -f -c). It is row 1's per-acquisition unwinding cost.",
+    "2": "Contention would show as a 4-thread CPU-per-operation ratio above the 1-thread one "
+         "(spinning) or a throughput ratio well below it with the same CPU (blocking); "
+         "strace -f -c shows no futex per operation. What is left is row 1's "
+         "per-acquisition cost.",
     "3": "Noise on the shared VM unless the server CPU per request (sub-row) also rises.",
     "4": "The exit dump polls every descriptor number below the soft RLIMIT_NOFILE (8 us "
          "per 1024 numbers) and the reserve descriptor at soft limit - 8 makes the kernel "
