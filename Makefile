@@ -34,7 +34,7 @@ deps:
 	@scripts/deps.sh
 
 format:
-	clang-format -i shim/*.c shim/*.h tools/*.c tools/*.h tests/unit/*.c tests/cases/*.c tests/cases/*.cc
+	clang-format -i shim/*.c shim/*.h tools/*.c tools/*.cc tools/*.h tests/unit/*.c tests/cases/*.c tests/cases/*.cc
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

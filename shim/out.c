@@ -100,6 +100,28 @@ void fdl_out_hex(struct fdl_out *o, uint64_t v)
     fdl_out_mem(o, tmp + i, sizeof(tmp) - i);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (Unicode table 3-7), 0 if there is none. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (avail < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
 void fdl_out_json(struct fdl_out *o, const char *s, size_t len)
 {
     fdl_out_mem(o, "\"", 1);
@@ -109,16 +131,12 @@ void fdl_out_json(struct fdl_out *o, const char *s, size_t len)
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7f)
             continue;
         if (c >= 0x80) {
-            /* Paths are bytes; JSON is UTF-8. Valid sequences pass, stray bytes become
-             * \u00XX so readers never reject the dump. */
-            size_t k = c >= 0xf0 && c < 0xf5 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : 0;
-            if (c >= 0xf5)
-                k = 0;
-            size_t j = 1;
-            while (k && j <= k && i + j < len && ((unsigned char)s[i + j] & 0xc0) == 0x80)
-                j++;
-            if (k && j == k + 1) {
-                i += k;
+            /* Paths are bytes; JSON is UTF-8. Well-formed sequences (no overlong forms, no
+             * surrogates, nothing past U+10FFFF) pass; any other byte becomes \u00XX, so a
+             * strict reader never rejects the dump. */
+            size_t k = utf8_len((const unsigned char *)s + i, len - i);
+            if (k) {
+                i += k - 1;
                 continue;
             }
         }

@@ -1,4 +1,4 @@
-/* Reading raw dumps: the whole file is parsed with json.c, checked for the signs of a cut-short
+/* Reading raw dumps: the whole file is parsed (json_read.cc, simdjson), checked for the signs of a cut-short
  * write (a complete dump ends with "}\n") and for the "fdleak-dump" format tag, then copied into
  * the arrays of struct fdl_dump, sorted for lookup. Errors are one line naming the file. */
 #include "dump.h"
