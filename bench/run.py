@@ -50,7 +50,7 @@ class Bench:
         self.rows = []  # dicts: row, metric, bare, shim, valgrind, ratio, target, met
         self.notes = {}
         self.last_cpu = 0.0
-        self.rounds = args.rounds or (3 if self.quick else 7)
+        self.rounds = args.rounds or (3 if self.quick else 9)
 
     # ---- helpers -------------------------------------------------------------------------
     def outdir(self, name):
