@@ -1446,3 +1446,36 @@ def test_program_owning_dump_signal_keeps_it():
     eq(lib.facts(out, "sig61"), [["sig61", "1"]], "the program's own handler for signal 61")
     eq(lib.by_trigger(dumps, "signal"), [], "on-demand dumps when the program owns the signal")
     eq(len(lib.fdleak_lines(err)), 1, "`fdleak:` lines saying snapshots are disabled", err)
+
+
+def test_paths_needing_json_escapes():
+    data = lib.new_tmpdir("fdleak-paths-")
+    names = [b"quote\"back\\slash", b"tab\tnew\nline", b"ctl\x01\x1f", "utf8-\u00e9\u6f22".encode(),
+             b"bad-\xff\xfe", b"overlong-\xc0\xaf", b"surrogate-\xed\xa0\x80"]
+    paths = []
+    for n in names:
+        p = os.path.join(data.encode(), n)
+        with open(p, "wb") as fh:
+            fh.write(b"x")
+        paths.append(p)
+    exe = lib.fixture("paths")
+    outdir = lib.new_outdir()
+    proc = subprocess.run([exe.encode()] + paths, capture_output=True, timeout=lib.TIMEOUT,
+                          env=lib.shim_env(None, os.path.join(outdir, "d.%p.%n.json")),
+                          stdin=subprocess.DEVNULL)
+    eq(proc.returncode, 0, "exit status", proc.stderr[-2000:])
+    dumps, _ = lib.read_dumps(outdir)  # strict UTF-8 JSON: raises on a malformed dump
+    d = lib.one_dump(dumps, "exit")
+    lib.check_complete(d)
+    out = proc.stdout.decode()
+    for w in lib.facts(out, "leak"):
+        fd, i = int(w[2]), int(w[3])
+        e = lib.need_fd(d, fd)
+        eq(e["call"], "open", "call of fd %d" % fd)
+        raw = paths[i - 1]
+        try:
+            want = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            check(e["path"].startswith(data), "path of fd %d: %r" % (fd, e["path"]))
+            continue
+        eq(e["path"], want, "path of fd %d" % fd)
