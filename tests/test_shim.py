@@ -303,6 +303,20 @@ def test_fd_numbers_unchanged():
        "descriptor numbers with the shim vs without")
 
 
+def test_fd_numbers_unchanged_with_many_fds():
+    # README: fdleak's own descriptors are placed so they do not shift the numbers the program
+    # gets. A program holding 1100 descriptors (limit 4096) must get the same numbers.
+    exe = lib.fixture("threshold")
+    plain = lib.run_plain([exe, "up", "1100"], ulimit_n=4096)
+    res, _ = lib.run_under_shim([exe, "up", "1100"], ulimit_n=4096)
+    _ok(res)
+    want = lib.fact_fds(plain.stdout, "leak")
+    got = lib.fact_fds(res.stdout, "leak")
+    diff = [(a, b) for a, b in zip(want, got) if a != b]
+    check(not diff and len(want) == len(got) == 1100,
+          "fd numbers differ with the shim (without -> with), first: %s" % diff[:5])
+
+
 def test_own_fds_never_reported():
     exe = lib.fixture("fdnumbers")
     plain = lib.run_plain([exe])
