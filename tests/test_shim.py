@@ -1493,3 +1493,10 @@ def test_paths_needing_json_escapes():
             check(e["path"].startswith(data), "path of fd %d: %r" % (fd, e["path"]))
             continue
         eq(e["path"], want, "path of fd %d" % fd)
+
+
+def test_exit_from_a_thread_dumps():
+    exe, res, dumps = _run("simple", ["thread_exit"])
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})

@@ -7,6 +7,7 @@
 #include "fixture.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 
 NOINLINE static int simple_leak(void)
@@ -21,6 +22,13 @@ static void on_sig61(int sig)
 {
     (void)sig;
     got61 = 1;
+}
+
+static void *exit_from_thread(void *arg)
+{
+    (void)arg;
+    fact("done");
+    exit(0);
 }
 
 /* `simple deep`: the leak happens 60 calls deep */
@@ -76,6 +84,13 @@ int main(int argc, char **argv)
         ssize_t n = read(0, buf, sizeof buf);
         fact("read %d errno %d", (int)n, n < 0 ? errno : 0);
         fact("sig61 %d", (int)got61);
+    }
+    if (strcmp(mode, "thread_exit") == 0) {
+        /* exit() from a second thread while main waits in pthread_join */
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, exit_from_thread, NULL) == 0);
+        pthread_join(t, NULL);
+        return 4;
     }
     if (strcmp(mode, "wait") == 0) {
         fact("ready %d", (int)getpid());
