@@ -120,6 +120,10 @@ class Bench:
             order = variants[r % len(variants):] + variants[:r % len(variants)]
             for v in order:
                 res[v].append(fn(v))
+        for v in variants:  # per-round values, for a look at the spread
+            log(f"  {v}: " + " ".join(fmt(x[0] if isinstance(x, tuple) else
+                                          (x.get("SET") if isinstance(x, dict) else x))
+                                      for x in res[v]))
         return res
 
     def callgrind(self, cmd, env, funcs=()):
@@ -256,13 +260,14 @@ class Bench:
         added = (ts - tb) / ni
         parts = {"unw_backtrace (C stacks)": inc.get("backtrace", 0) / ni,
                  "PySys_Audit (audit events, hook, Python stacks)": inc.get("PySys_Audit", 0) / ni,
-                 "of which PyFrame_GetLineNumber": inc.get("PyFrame_GetLineNumber", 0) / ni}
+                 "PyFrame_GetLineNumber (part of the above)":
+                     inc.get("PyFrame_GetLineNumber", 0) / ni}
         if added > 0:
             for name, v in parts.items():
                 self.add("1b", f"  added instructions per iteration in {name}", shim=v,
                          ratio=100 * v / added, unit="% of added")
         self.notes["1b"] = dict(instr=ts / tb, instr_nopy=tn / tb, added=added,
-                                lineno=parts["of which PyFrame_GetLineNumber"],
+                                lineno=parts["PyFrame_GetLineNumber (part of the above)"],
                                 unwind=parts["unw_backtrace (C stacks)"],
                                 audit=parts["PySys_Audit (audit events, hook, Python stacks)"])
 
