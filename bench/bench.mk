@@ -1,10 +1,12 @@
 # `make bench`: side-by-side benchmarks of the shim against bare runs and valgrind
-# (bench/run.py prints the table and rewrites bench/RESULTS.md). `make bench QUICK=1` is a
-# short run (~3 minutes) with fewer rounds and iterations; its numbers are noisier and it
-# does not rewrite RESULTS.md unless BENCH_ARGS=--write is given.
-# BENCH_ARGS passes more options to bench/run.py (e.g. BENCH_ARGS='--rows 1,2').
+# (bench/run.py prints the table and rewrites bench/RESULTS.md; bench/README.md explains the
+# rows). `make bench QUICK=1` is a short run (~1 minute) with fewer rounds and iterations; its
+# numbers are noisier and it does not rewrite RESULTS.md unless BENCH_ARGS=--write is given.
+# BENCH_ARGS passes more options to bench/run.py (e.g. BENCH_ARGS='--rows 1,2 --rounds 5').
 BENCH_BIN   = $(BUILD)/bench
-BENCH_PROGS = $(BENCH_BIN)/fdloop $(BENCH_BIN)/fdmass $(BENCH_BIN)/spawnloop
+# proto_capture is a design probe for row 1's note (capture costs), linked with libunwind.
+BENCH_PROGS = $(BENCH_BIN)/fdloop $(BENCH_BIN)/fdmass $(BENCH_BIN)/spawnloop \
+              $(BENCH_BIN)/proto_capture
 QUICK      ?=
 BENCH_ARGS ?=
 
@@ -14,6 +16,10 @@ bench: all
 	/usr/bin/python3 bench/run.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 bench-progs: $(BENCH_PROGS)
+
+$(BENCH_BIN)/proto_capture: bench/proto_capture.c | $(BENCH_BIN)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror $(shell $(PKG_CONFIG) --cflags libunwind) \
+	  -o $@ $< $(shell $(PKG_CONFIG) --libs libunwind)
 
 $(BENCH_BIN)/%: bench/%.c | $(BENCH_BIN)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -o $@ $< -lpthread

@@ -213,6 +213,26 @@ class Bench:
                          f"rest of the shim {added - bt:.0f}", ratio=bt / added * 100,
                          unit="% in unw_backtrace")
 
+        # Design probe (not the shim): a capture 31 frames deep with unw_backtrace, and with a
+        # verified reuse of the previous capture (bench/proto_capture.c).
+        proto = os.path.join(self.bin, "proto_capture")
+        if os.path.exists(proto):
+            for fr in (16, 32):
+                out, _ = self.run([proto, "check", "2000", str(fr)], self.env("bare"),
+                                  check=False)
+                bad = self.kv(out).get("mismatches", "?")
+                res = self.alternate(
+                    ["unw", "reuse"],
+                    lambda v, fr=fr: float(self.kv(self.run(
+                        [proto, v, "100000" if self.quick else "300000", str(fr)],
+                        self.env("bare"))[0])["ns_per_capture"]),
+                    self.rounds)
+                u, r = median(res["unw"]), median(res["reuse"])
+                self.add("1", f"  probe, {fr} frames: ns per capture, unw_backtrace (bare "
+                         f"column) vs verified reuse (shim column; {bad} mismatches)", u, r,
+                         None, r / u)
+                self.notes.setdefault("probe", {})[fr] = (u, r)
+
     # ---- row 1b: mixed Python workload ----------------------------------------------------
     def row1b(self):
         n = 10000 if self.quick else 50000
@@ -742,6 +762,10 @@ class Bench:
                              f"({100 * n1['unwind'] / n1['added']:.0f}%) of them in libunwind's "
                              f"unw_backtrace; the fd table, interning, clock and wrappers are "
                              f"the other {n1['added'] - n1['unwind']:,.0f}. " + cause)
+                pr = self.notes.get("probe", {}).get(16)
+                if row == "1" and pr:
+                    cause += (f" Probe at 16 frames: unw_backtrace {pr[0]:.0f} ns per capture, "
+                              f"verified reuse {pr[1]:.0f} ns when the call site repeats.")
                 n2 = self.notes.get("2")
                 if row == "2" and n2 and 1 in n2 and 4 in n2:
                     cause = (f"throughput ratio 1 thread {n2[1][0]:.3f}, 4 threads "
@@ -796,9 +820,9 @@ ALL_ROWS = ["1", "1b", "2", "3", "4", "5", "6"]
 # RESULTS.md quotes the one for each row that misses its target in the run being written.
 KNOWN_CAUSES = {
     "1": "libunwind costs ~75 instructions a frame plus ~280 a capture. Meeting 1.10x needs a "
-         "cheaper unwind (a per-IP cache of CFA rules, or reusing the previous capture when "
-         "the return-address slots on the stack still hold the same values), not tuning of "
-         "the rest.",
+         "cheaper unwind, not tuning of the rest: e.g. reusing the previous capture from the "
+         "same call site when the return-address slots it read still hold the same values "
+         "(bench/proto_capture.c; see the probe rows).",
     "1b": "CPython's PyFrame_GetLineNumber, called by the shim's Python stack capture for "
           "every frame of every open/socket audit event, is ~70% of the instructions the shim "
           "adds (~4,000 instructions a frame: CPython 3.11 rescans the code object's line "
