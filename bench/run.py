@@ -451,6 +451,22 @@ class Bench:
             self.add("4", "  added ms per process at 1024, FDLEAK_EXIT=0",
                      ratio=(x1 - b1) / 1000, unit="ms")
 
+        # Probe, no shim: a spawner holding one close-on-exec descriptor near the soft limit
+        # (where the shim puts its reserve) against one holding fd 100.
+        if soft > 1024:
+            hi = min(soft, 1 << 20) - 10
+
+            def hold(v):
+                e = self.env("bare", SPAWNLOOP_HOLD_FD=100 if v == "low" else hi)
+                out, _ = self.run([spawn, str(batch), "/bin/true"], e)
+                return float(self.kv(out)["median_us"])
+
+            hres = self.alternate(["low", "high"], hold, rounds)
+            lo_, hi_ = median(hres["low"]), median(hres["high"])
+            self.add("4", f"  probe, no shim: spawner holding fd 100 (bare column) vs fd {hi} "
+                     f"(shim column), ms per /bin/true", lo_ / 1000, hi_ / 1000, None,
+                     (hi_ - lo_) / 1000, unit="ms added")
+
         # A process-heavy job: make -j2 over recipes that each start a shell and two programs.
         targets = 40 if self.quick else 100
         mk = os.path.join(self.tmp, "spawn.mk")
@@ -833,10 +849,10 @@ KNOWN_CAUSES = {
          "strace -f -c shows no futex per operation. What is left is row 1's "
          "per-acquisition cost.",
     "3": "Noise on the shared VM unless the server CPU per request (sub-row) also rises.",
-    "4": "The exit dump polls every descriptor number below the soft RLIMIT_NOFILE (8 us "
-         "per 1024 numbers) and the reserve descriptor at soft limit - 8 makes the kernel "
-         "grow the fd table to that size in every process (each posix_spawn/fork then "
-         "copies it: +50 us per spawn at 20000).",
+    "4": "Check whether it depends on the soft RLIMIT_NOFILE (the 1024 sub-rows): a dump "
+         "that polls every descriptor number below the limit (8 us per 1024) or private "
+         "descriptors near the limit (the kernel's fd table grows to it; see the probe "
+         "sub-row) did, before shim commit 3b37b67.",
     "5": "The stack store's hash slots (2M x 8 B = 16 MiB reserved) are indexed by hash, so "
          "each of the first few thousand distinct stacks commits its own 4 KiB page.",
     "6": "",

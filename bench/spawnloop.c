@@ -4,7 +4,13 @@
  *
  *   spawnloop N CMD [ARGS...]
  *
+ * With SPAWNLOOP_HOLD_FD=K in the environment, the loop first duplicates stdin to the lowest
+ * free descriptor >= K, close-on-exec (as the shim places its reserve descriptor near the soft
+ * limit), to show what a high descriptor number costs every spawn: the kernel's fd table grows
+ * to hold it and each fork/posix_spawn copies it.
+ *
  * Output: `runs=N median_us=... mean_us=... min_us=...`. */
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +41,11 @@ int main(int argc, char **argv)
     int n = atoi(argv[1]);
     if (n < 1 || n > 100000)
         return 2;
+    const char *hold = getenv("SPAWNLOOP_HOLD_FD");
+    if (hold && fcntl(0, F_DUPFD_CLOEXEC, atoi(hold)) < 0) {
+        perror("spawnloop: F_DUPFD_CLOEXEC");
+        return 1;
+    }
     double *t = calloc((size_t)n, sizeof(double)), sum = 0;
     for (int i = 0; i < n; i++) {
         double t0 = now_us();
