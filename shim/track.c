@@ -98,10 +98,14 @@ static uint32_t intern_path(const char *path)
     return id;
 }
 
-static uint32_t capture_stack(void)
+/* With a Python stack, the C frames past the first few are the interpreter's own: a handful
+ * shows which C function made the call, the rest cost ~75 instructions each for nothing. */
+#define FDL_DEPTH_UNDER_PYTHON 6
+
+static uint32_t capture_stack_n(int depth)
 {
     uintptr_t ips[128];
-    int n = fdl_capture(ips, fdl_cfg.depth);
+    int n = fdl_capture(ips, depth);
     if (n <= 0) {
         fdl_stat_add(&fdl_stat_unwind_failed, 1);
         return 0;
@@ -116,6 +120,11 @@ static uint32_t capture_stack(void)
         memcpy(last.ips, ips, bytes);
     }
     return id;
+}
+
+static uint32_t capture_stack(void)
+{
+    return capture_stack_n(fdl_cfg.depth);
 }
 
 static void check_threshold(enum fdl_call call, long live, uint32_t stack)
@@ -180,8 +189,10 @@ void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, co
     e.call = (uint8_t)call;
     e.kind = (uint8_t)kind;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
-    e.stack = capture_stack();
     e.pystack = fdl_cfg.python ? fdl_python_stack(call) : 0;
+    e.stack =
+        capture_stack_n(e.pystack && fdl_cfg.depth > FDL_DEPTH_UNDER_PYTHON ? FDL_DEPTH_UNDER_PYTHON
+                                                                            : fdl_cfg.depth);
     if (path)
         e.path = intern_path(path);
     e.tid = fdl_tid();
