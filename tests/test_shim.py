@@ -126,11 +126,12 @@ def test_stdio_family():
                           "mkstemps64", "mkostemps", "mkostemps64")}
     spec["fdopen"] = {"calls": {"open", "fdopen"}, "kind": "file", "func": "acquire_for_fdopen"}
     spec["popen"] = {"kind": "pipe", "func": "via_popen"}
+    spec["popen_w"] = {"calls": {"popen"}, "kind": "pipe", "func": "via_popen_w"}
     spec["opendir"] = {"kind": "directory", "func": "via_opendir"}
     spec["fdopendir"] = {"calls": {"open", "fdopendir"}, "kind": "directory",
                          "func": "acquire_for_fdopendir"}
     leaked = _check_leaks(d, res, exe, spec)
-    eq(len(leaked), 18, "leaks printed")
+    eq(len(leaked), 19, "leaks printed")
     # freopen keeps the stream's number or moves it: the old one is not left behind
     before = int(res.facts("freopen_from")[0][1])
     if before not in leaked:

@@ -62,6 +62,12 @@ NOINLINE static FILE *via_popen(void)
     KEEP(f);
     return f;
 }
+NOINLINE static FILE *via_popen_w(void)
+{
+    FILE *f = popen("cat >/dev/null", "w");
+    KEEP(f);
+    return f;
+}
 NOINLINE static DIR *via_opendir(void)
 {
     DIR *d = opendir(dir);
@@ -170,6 +176,10 @@ int main(int argc, char **argv)
     CHECK(pclose(p2) == 0);
     fact("leak popen %d", fileno(p1));
     fact("closed pclose %d", p2fd);
+
+    FILE *w = via_popen_w();
+    CHECK(w);
+    fact("leak popen_w %d", fileno(w));
 
     DIR *d1 = via_opendir(), *d2 = via_opendir();
     CHECK(d1 && d2);
