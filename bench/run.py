@@ -794,9 +794,12 @@ class Bench:
                              f"FDLEAK_PYTHON=0): per iteration {n1b['added']:,.0f}, of which "
                              f"{n1b['unwind']:,.0f} unwinding C stacks through the interpreter "
                              f"(the row-1 cost) and {n1b['audit']:,.0f} in CPython's audit "
-                             f"calls with the shim's hook and Python stack capture. The CPU "
-                             f"ratio of this row moves by several points between runs on "
-                             f"the shared VM; the instruction ratio does not.")
+                             f"calls with the shim's hook and Python stack capture; the CPU "
+                             f"ratio is higher than the instruction ratio because of added "
+                             f"I-cache and D-cache misses (callgrind cache simulation: +13% "
+                             f"and +12%, bench/NOTES.md). The CPU ratio also moves by "
+                             f"several points between runs on the shared VM; the "
+                             f"instruction ratio does not.")
                 notes += f"- Row {row} ({metric}): {cause or 'no cause established yet.'}\n"
         text = (f"# `make bench` results\n\n"
                 f"Last full run: {date} (UTC), commit {commit}, {cpus} vCPU VM ({model}), "
