@@ -11,6 +11,8 @@
  *   proto_capture unw|reuse|check N [FRAMES]
  *     unw    N captures with unw_backtrace(FRAMES + 1 frames)
  *     reuse  N captures with verified reuse (FRAMES frames verified)
+ *     miss   N captures with verified reuse alternating between two call paths, so that
+ *            every capture is refused and unwound again: the cost of the slow path
  *     check  N captures alternating between two call paths of the same depth, comparing
  *            every reuse result with unw_backtrace (prints mismatches=0 when right)
  *
@@ -27,7 +29,7 @@
 
 static int frames = 16;
 static long iters;
-static int mode; /* 0 unw, 1 reuse, 2 check */
+static int mode; /* 0 unw, 1 reuse, 2 check, 3 miss */
 static long hits, mismatches;
 
 static struct {
@@ -129,6 +131,8 @@ __attribute__((noinline)) static void loop(void)
     else if (mode == 1)
         for (long i = 0; i < iters; i++)
             capture_reuse(ips, frames);
+    else if (mode == 3)
+        capture_reuse(ips, frames);
     else
         check_one();
 }
@@ -164,7 +168,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: proto_capture unw|reuse|check N [FRAMES]\n");
         return 2;
     }
-    mode = !strcmp(argv[1], "unw") ? 0 : !strcmp(argv[1], "reuse") ? 1 : 2;
+    mode = !strcmp(argv[1], "unw")     ? 0
+           : !strcmp(argv[1], "reuse") ? 1
+           : !strcmp(argv[1], "miss")  ? 3
+                                       : 2;
     iters = atol(argv[2]);
     if (argc > 3)
         frames = atoi(argv[3]);
@@ -179,6 +186,18 @@ int main(int argc, char **argv)
         printf("mode=check n=%ld frames=%d hits=%ld mismatches=%ld\n", iters, frames, hits,
                mismatches);
         return mismatches != 0;
+    }
+    if (mode == 3) {
+        rec_a(24);
+        rec_b(24);
+        hits = 0;
+        double t0 = now();
+        for (long i = 0; i < iters; i++)
+            (i & 1) ? rec_a(24) : rec_b(24);
+        double t1 = now();
+        printf("mode=miss n=%ld frames=%d ns_per_capture=%.1f hits=%ld\n", iters, frames,
+               (t1 - t0) * 1e9 / (double)iters, hits);
+        return 0;
     }
     long save = iters;
     iters = 64; /* warm-up: libunwind's first capture, page faults */
