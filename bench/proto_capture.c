@@ -16,9 +16,16 @@
  *     check  N captures alternating between two call paths of the same depth, comparing
  *            every reuse result with unw_backtrace (prints mismatches=0 when right)
  *
+ * The slow path (a refused or first capture) finds the slots one of two ways, chosen by
+ * PROTO_SLOW in the environment: `step` (default) walks with unw_step and reads each frame's
+ * CFA, exact but slow; `scan` calls unw_backtrace and then scans the stack words upward from
+ * the current stack pointer for each returned IP in order (bounded by the thread's stack).
+ *
  * Output: `mode=... n=... frames=... ns_per_capture=... hits=...`. */
+#define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +84,49 @@ __attribute__((noinline)) static int slow_capture(uintptr_t *ips, int max)
     return n;
 }
 
+static int slow_scan;
+static uintptr_t stack_end;
+
+/* unw_backtrace, then each returned IP's slot found by scanning the stack upward in order. */
+__attribute__((noinline)) static int scan_capture(uintptr_t *ips, int max)
+{
+    /* Not on the stack: the scan below must not find the IPs in a copy of its own. For the
+     * same reason the callers in this probe keep their IP arrays in static storage: a
+     * caller's local copy of an earlier stack, above the frames, would be found before the
+     * real slot. */
+    static __thread void *buf[MAXF + 2];
+    int n = unw_backtrace(buf, max + 2);
+    /* buf[0] is in scan_capture, buf[1] the return address into capture_reuse: skip both,
+     * as slow_capture skips its first frame. */
+    n -= 2;
+    if (n < 0)
+        n = 0;
+    volatile char here = 0;
+    const uintptr_t *w = (const uintptr_t *)(((uintptr_t)&here) & ~(uintptr_t)7);
+    const uintptr_t *end = (const uintptr_t *)stack_end;
+    memo.n = 0;
+    int k = 0;
+    /* The slot of buf[1] (into capture_reuse) lies below the ones we record: find it first so
+     * the scan starts above it. */
+    while (w < end && *w != (uintptr_t)buf[1])
+        w++;
+    w++;
+    for (; k < n; k++) {
+        uintptr_t ip = (uintptr_t)buf[k + 2];
+        while (w < end && *w != ip)
+            w++;
+        if (w >= end)
+            break;
+        memo.slot[memo.n] = (uintptr_t)w;
+        memo.val[memo.n] = ip;
+        memo.n++;
+        ips[k] = ip;
+        w++;
+    }
+    memcpy(memo.ips, ips, (size_t)k * sizeof(uintptr_t));
+    return k;
+}
+
 __attribute__((noinline)) static int capture_reuse(uintptr_t *ips, int max)
 {
     volatile char anchor = 0;
@@ -97,7 +147,7 @@ __attribute__((noinline)) static int capture_reuse(uintptr_t *ips, int max)
     }
     memo.ra = ra;
     memo.sp = sp;
-    return slow_capture(ips, max);
+    return slow_scan ? scan_capture(ips, max) : slow_capture(ips, max);
 }
 
 __attribute__((noinline)) static int capture_unw(uintptr_t *ips, int max)
@@ -113,7 +163,7 @@ __attribute__((noinline)) static int capture_unw(uintptr_t *ips, int max)
 
 static void check_one(void)
 {
-    uintptr_t a[MAXF], b[MAXF];
+    static uintptr_t a[MAXF], b[MAXF];
     int na = capture_reuse(a, frames);
     int nb = capture_unw(b, frames);
     /* capture_unw's caller frame is this function at another return address: compare from
@@ -124,7 +174,7 @@ static void check_one(void)
 
 __attribute__((noinline)) static void loop(void)
 {
-    uintptr_t ips[MAXF];
+    static uintptr_t ips[MAXF];
     if (mode == 0)
         for (long i = 0; i < iters; i++)
             capture_unw(ips, frames);
@@ -177,14 +227,24 @@ int main(int argc, char **argv)
         frames = atoi(argv[3]);
     if (frames < 1 || frames > MAXF - 4)
         return 2;
+    const char *slow = getenv("PROTO_SLOW");
+    slow_scan = slow && !strcmp(slow, "scan");
+    pthread_attr_t at;
+    void *lo;
+    size_t sz;
+    if (pthread_getattr_np(pthread_self(), &at) == 0 &&
+        pthread_attr_getstack(&at, &lo, &sz) == 0)
+        stack_end = (uintptr_t)lo + sz;
+    else
+        return 1;
     if (mode == 2) {
         /* Two call paths of equal depth, two captures from each in turn: the memo's key (return
          * address, stack pointer) is the same for both, only the slots further up differ, so
          * every other capture must be refused and unwound again. */
         for (long i = 0; i < iters; i++)
             ((i >> 1) & 1) ? rec_a(24) : rec_b(24);
-        printf("mode=check n=%ld frames=%d hits=%ld mismatches=%ld\n", iters, frames, hits,
-               mismatches);
+        printf("mode=check slow=%s n=%ld frames=%d hits=%ld mismatches=%ld\n",
+               slow_scan ? "scan" : "step", iters, frames, hits, mismatches);
         return mismatches != 0;
     }
     if (mode == 3) {
@@ -195,8 +255,8 @@ int main(int argc, char **argv)
         for (long i = 0; i < iters; i++)
             (i & 1) ? rec_a(24) : rec_b(24);
         double t1 = now();
-        printf("mode=miss n=%ld frames=%d ns_per_capture=%.1f hits=%ld\n", iters, frames,
-               (t1 - t0) * 1e9 / (double)iters, hits);
+        printf("mode=miss slow=%s n=%ld frames=%d ns_per_capture=%.1f hits=%ld\n",
+               slow_scan ? "scan" : "step", iters, frames, (t1 - t0) * 1e9 / (double)iters, hits);
         return 0;
     }
     long save = iters;

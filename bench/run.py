@@ -214,13 +214,16 @@ class Bench:
                          unit="% in unw_backtrace")
 
         # Design probe (not the shim): a capture 31 frames deep with unw_backtrace, and with a
-        # verified reuse of the previous capture (bench/proto_capture.c).
+        # verified reuse of the previous capture (bench/proto_capture.c): its cost on a hit,
+        # and on a refusal with the slots found by unw_step or by a scan of the stack.
         proto = os.path.join(self.bin, "proto_capture")
         if os.path.exists(proto):
             for fr in (16, 32):
-                out, _ = self.run([proto, "check", "2000", str(fr)], self.env("bare"),
-                                  check=False)
-                bad = self.kv(out).get("mismatches", "?")
+                bad = 0
+                for slow in ("step", "scan"):
+                    out, _ = self.run([proto, "check", "2000", str(fr)],
+                                      self.env("bare", PROTO_SLOW=slow), check=False)
+                    bad += int(self.kv(out).get("mismatches", 1))
                 res = self.alternate(
                     ["unw", "reuse"],
                     lambda v, fr=fr: float(self.kv(self.run(
@@ -228,14 +231,20 @@ class Bench:
                         self.env("bare"))[0])["ns_per_capture"]),
                     self.rounds)
                 u, r = median(res["unw"]), median(res["reuse"])
-                out, _ = self.run([proto, "miss", "5000", str(fr)], self.env("bare"))
-                m = float(self.kv(out)["ns_per_capture"])
-                self.add("1", f"  probe, {fr} frames: ns per capture, unw_backtrace (bare "
-                         f"column) vs verified reuse (shim column; {bad} mismatches)", u, r,
-                         None, r / u)
-                self.add("1", f"  probe, {fr} frames: ns per refused reuse (unw_step unwind "
-                         f"recording the slots)", u, m, None, m / u)
-                self.notes.setdefault("probe", {})[fr] = (u, r, m)
+                miss = {}
+                for slow, cnt in (("step", "5000"), ("scan", "100000")):
+                    out, _ = self.run([proto, "miss", cnt, str(fr)],
+                                      self.env("bare", PROTO_SLOW=slow))
+                    miss[slow] = float(self.kv(out)["ns_per_capture"])
+                self.add("1", f"  probe, {fr} frames: ns per capture with unw_backtrace",
+                         shim=u)
+                self.add("1", f"  probe, {fr} frames: verified reuse, hit ({bad} mismatches "
+                         f"in the checks)", shim=r, ratio=r / u, unit="x unw_backtrace")
+                self.add("1", f"  probe, {fr} frames: refused reuse, slots from unw_step",
+                         shim=miss["step"], ratio=miss["step"] / u, unit="x unw_backtrace")
+                self.add("1", f"  probe, {fr} frames: refused reuse, slots from a stack scan",
+                         shim=miss["scan"], ratio=miss["scan"] / u, unit="x unw_backtrace")
+                self.notes.setdefault("probe", {})[fr] = (u, r, miss["step"], miss["scan"])
 
     # ---- row 1b: mixed Python workload ----------------------------------------------------
     def row1b(self):
@@ -784,12 +793,10 @@ class Bench:
                              f"the other {n1['added'] - n1['unwind']:,.0f}. " + cause)
                 pr = self.notes.get("probe", {}).get(16)
                 if row == "1" and pr:
-                    cause += (f" Probe at 16 frames: unw_backtrace {pr[0]:.0f} ns per capture, "
-                              f"verified reuse {pr[1]:.0f} ns when the call site repeats, but "
-                              f"{pr[2] / 1000:.1f} us when it does not, because the probe "
-                              f"finds the slots with libunwind's slow unw_step: the slow path "
-                              f"needs an unwinder that reports the slots at unw_backtrace's "
-                              f"speed.")
+                    cause += (f" Probe at 16 frames: unw_backtrace {pr[0]:.0f} ns per capture; "
+                              f"verified reuse {pr[1]:.0f} ns when the call site repeats, "
+                              f"{pr[3]:.0f} ns when it does not (slots found by a stack scan; "
+                              f"{pr[2] / 1000:.1f} us with unw_step).")
                 n2 = self.notes.get("2")
                 if row == "2" and n2 and 1 in n2 and 4 in n2:
                     cause = (f"throughput ratio 1 thread {n2[1][0]:.3f}, 4 threads "
