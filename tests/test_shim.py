@@ -1129,6 +1129,17 @@ def test_python_leaks_file_and_socket():
         with open(lib.py_script("leak_file_socket.py")) as fh:
             line = 1 + [i for i, l in enumerate(fh) if "os.open(" in l][0]
         eq(frames[0]["frames"][0].get("line"), line, "line of the innermost Python frame")
+        with open(lib.py_script("leak_file_socket.py")) as fh:
+            src = fh.read().splitlines()
+        for w in res.facts("leak"):
+            if w[1] != "twice":
+                continue
+            x = lib.need_fd(d, int(w[2]))
+            fr = [p for p in d["pystacks"] if p["id"] == x.get("pystack")]
+            want = 1 + [i for i, l in enumerate(src) if l.endswith("# " + w[3])][0]
+            check(fr, "fd %s has no Python stack" % w[2])
+            eq((fr[0]["frames"][0].get("function"), fr[0]["frames"][0].get("line")),
+               ("open_twice", want), "innermost Python frame of fd %s" % w[2])
         sf = [p for p in d["pystacks"] if p["id"] == s.get("pystack")]
         check(sf and "sock_leak" in [f.get("function") for f in sf[0]["frames"]],
               "Python stack of the socket: %s" % (sf and sf[0]["frames"]))
@@ -1501,3 +1512,17 @@ def test_exit_from_a_thread_dumps():
     _ok(res)
     d = _exit_dump(res)
     _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})
+
+
+def test_same_site_different_callers():
+    exe, res, dumps = _run("callers")
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "helper", "kind": "file"}})
+    for w in res.facts("leak"):
+        e = lib.need_fd(d, int(w[2]))
+        names = lib.stack_functions(d, e["stack"], exe)
+        want = ["helper", w[4], w[3], "main"]
+        eq([n for n in names if n in ("helper", "caller_a", "caller_b", "outer_x", "outer_y",
+                                      "main")], want, "functions on the stack of fd %s" % w[2])
+    eq(len({e["stack"] for e in lib.leaks(d)}), 4, "distinct stacks (2 callers x 2 outers)")
