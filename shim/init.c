@@ -74,6 +74,7 @@ void fdl_init(void)
     if (!__atomic_compare_exchange_n(&init_state, &expect, 1, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
         return; /* done, or running on another thread: that thread's calls pass through */
+    int saved_errno = errno; /* may run inside the program's first wrapped call */
     fdl_tls.busy++;
     fdl_pid = (int)syscall(SYS_getpid);
     fdl_config_load();
@@ -87,6 +88,7 @@ void fdl_init(void)
     fdl_tls.busy--;
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
     __atomic_store_n(&fdl_ready, 1, __ATOMIC_RELEASE);
+    errno = saved_errno;
 }
 
 int fdl_enter_slow(void)

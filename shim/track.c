@@ -42,11 +42,14 @@ static long emfile_net, emfile_rearm_drop;
 
 void fdl_track_init(void)
 {
-    /* Virtual reservations; pages are committed as stacks arrive. 1M distinct stacks of 32
-     * frames fit. A failed mapping just leaves the store empty (ids 0). */
-    fdl_intern_init(&fdl_stacks, 1u << 20, 512ull << 20);
-    fdl_intern_init(&fdl_paths, 1u << 20, 256ull << 20);
-    fdl_intern_init(&fdl_pyframes, 1u << 18, 64ull << 20);
+    /* Address space only (MAP_NORESERVE): pages are committed as stacks arrive, ~1 KiB per
+     * distinct stack. Room for 1M stacks of 16 frames, 1M distinct paths. If a reservation is
+     * refused (strict overcommit), that store stays empty and records carry id 0. */
+    int failed = fdl_intern_init(&fdl_stacks, 1u << 20, 256ull << 20);
+    failed |= fdl_intern_init(&fdl_paths, 1u << 20, 128ull << 20);
+    failed |= fdl_intern_init(&fdl_pyframes, 1u << 18, 32ull << 20);
+    if (failed)
+        fdl_msg("cannot reserve memory for stacks and paths; ", "reports will lack some of them");
 }
 
 void fdl_track_after_fork(void)
