@@ -101,6 +101,17 @@ void fdl_config_load(void)
             bad("FDLEAK_OUTPUT", "...", "too long; using ", "stderr");
         else
             strcpy(c->output, v);
+        /* A relative template names a place relative to where the program started, not to
+         * wherever it has chdir()ed by the time it dumps. */
+        char cwd[512];
+        if (c->output[0] && c->output[0] != '/' && getcwd(cwd, sizeof(cwd)) &&
+            strlen(cwd) + 1 + strlen(c->output) < sizeof(c->output)) {
+            char rel[sizeof(c->output)];
+            strcpy(rel, c->output);
+            strcpy(c->output, cwd);
+            strcat(c->output, "/");
+            strcat(c->output, rel);
+        }
     }
 
     /* Unwinding costs ~7 ns a frame on every acquisition: 16 frames keep an open+close within
