@@ -10,9 +10,11 @@ BENCH_PROGS = $(BENCH_BIN)/fdloop $(BENCH_BIN)/fdmass $(BENCH_BIN)/spawnloop \
 QUICK      ?=
 BENCH_ARGS ?=
 
-bench: all
+# Packages first (valgrind, redis, libunwind-dev...), then the build in a second make, so that
+# the pkg-config lookups of shim.mk and tools.mk see newly installed packages (as `make demo`).
+bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory bench-progs
+	@$(MAKE) --no-print-directory all bench-progs
 	/usr/bin/python3 bench/run.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 bench-progs: $(BENCH_PROGS)
