@@ -1526,3 +1526,16 @@ def test_same_site_different_callers():
         eq([n for n in names if n in ("helper", "caller_a", "caller_b", "outer_x", "outer_y",
                                       "main")], want, "functions on the stack of fd %s" % w[2])
     eq(len({e["stack"] for e in lib.leaks(d)}), 4, "distinct stacks (2 callers x 2 outers)")
+
+
+def test_relative_output_anchored_to_start_directory():
+    start = lib.new_tmpdir("fdleak-cwd-")
+    os.mkdir(os.path.join(start, "out"))
+    exe, res, _ = _run("simple", ["chdir"], output="out/d.%p.json", cwd=start)
+    _ok(res)
+    pid = int(res.facts("pid")[0][1])
+    files = os.listdir(os.path.join(start, "out"))
+    eq(files, ["d.%d.json" % pid], "dump files under the start directory")
+    dumps, _ = lib.read_dumps(os.path.join(start, "out"))
+    eq(dumps[0]["trigger"], "exit", "trigger")
+    check(not os.path.exists("/out/d.%d.json" % pid), "dump written relative to the new cwd")

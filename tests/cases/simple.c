@@ -1,9 +1,8 @@
 /* A plain leak for settings and output tests. `simple [leak|clearenv|wait]`:
- * leak: leaks one descriptor from simple_leak(); clearenv: clears the environment first
- * (settings were read at start-up); closeall: closes 3 up to the limit
- * first; closestd: closes 0, 1, 2 and
- * leaks fd 0; high N: also dup2()s it to N; wait: prints `ready <pid>` and
- * waits for a line on stdin. */
+ * leak: leaks one descriptor from simple_leak(); chdir: changes to / first; clearenv: clears the
+ * environment first (settings were read at start-up); closeall: closes 3 up to the limit first;
+ * closestd: closes 0, 1, 2 and leaks fd 0; high N: also dup2()s it to N; wait: prints `ready <pid>`
+ * and waits for a line on stdin. */
 #include "fixture.h"
 
 #include <fcntl.h>
@@ -57,6 +56,8 @@ int main(int argc, char **argv)
         for (long i = 3; i < max && i < 1 << 20; i++)
             close((int)i);
     }
+    if (strcmp(mode, "chdir") == 0)
+        CHECK(chdir("/") == 0); /* a relative FDLEAK_OUTPUT stays anchored to the start dir */
     if (strcmp(mode, "clearenv") == 0)
         CHECK(clearenv() == 0);
     int fd = strcmp(mode, "deep") == 0 ? deep(60) : simple_leak();
