@@ -101,14 +101,14 @@ static uint32_t intern_path(const char *path)
     return id;
 }
 
-/* With a Python stack, the C frames past the first few are the interpreter's own: a handful
- * shows which C function made the call, the rest cost ~75 instructions each for nothing. */
-#define FDL_DEPTH_UNDER_PYTHON 6
+/* With a Python stack (open and socket events come from the interpreter's own io and socket
+ * modules), the C frames are interpreter internals below a Python line that already says
+ * where: not worth libunwind's ~280 instructions a capture plus ~75 a frame. */
 
-static uint32_t capture_stack_n(int depth)
+static uint32_t capture_stack(void)
 {
     uintptr_t ips[128];
-    int n = fdl_capture(ips, depth);
+    int n = fdl_capture(ips, fdl_cfg.depth);
     if (n <= 0) {
         fdl_stat_add(&fdl_stat_unwind_failed, 1);
         return 0;
@@ -123,11 +123,6 @@ static uint32_t capture_stack_n(int depth)
         memcpy(last.ips, ips, bytes);
     }
     return id;
-}
-
-static uint32_t capture_stack(void)
-{
-    return capture_stack_n(fdl_cfg.depth);
 }
 
 static void check_threshold(enum fdl_call call, long live, uint32_t stack)
@@ -193,9 +188,7 @@ void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, co
     e.kind = (uint8_t)kind;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
     e.pystack = fdl_cfg.python ? fdl_python_stack(call) : 0;
-    e.stack =
-        capture_stack_n(e.pystack && fdl_cfg.depth > FDL_DEPTH_UNDER_PYTHON ? FDL_DEPTH_UNDER_PYTHON
-                                                                            : fdl_cfg.depth);
+    e.stack = e.pystack ? 0 : capture_stack();
     if (path)
         e.path = intern_path(path);
     e.tid = fdl_tid();

@@ -330,9 +330,15 @@ void fdl_render_text(FILE *out, struct fdl_proc *p, const struct fdl_render_opts
                 fdl_line(&t, "     %s%s:%ld%s in %s", fdl_c(&t, FDL_C_BOLD),
                          fdl_show_file(&t, ps->frames[i].file), ps->frames[i].line,
                          fdl_c(&t, FDL_C_RESET), ps->frames[i].function);
-            fdl_line(&t, "   C stack:");
         }
-        fdl_text_frames(&t, p, g->stack, true, ps && ps->nframes);
+        /* Python acquisitions carry no C stack (the shim skips the interpreter's frames);
+         * one recorded through C under Python still shows both. */
+        const struct fdl_frame **cv;
+        bool has_c = fdl_stack_frames(p, g->stack, &cv) > 0;
+        if (ps && ps->nframes && has_c)
+            fdl_line(&t, "   C stack:");
+        if (has_c || !(ps && ps->nframes))
+            fdl_text_frames(&t, p, g->stack, true, ps && ps->nframes);
         size_t shown = o->max_fds && g->count > o->max_fds ? o->max_fds : g->count;
         for (size_t i = 0; i < shown; i++) {
             const struct fdl_dfd *f = &d->fds[g->fds[i]];
