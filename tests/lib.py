@@ -177,11 +177,7 @@ def run_under_shim(argv, env=None, outdir=None, timeout=TIMEOUT, ulimit_n=None, 
         outdir = new_outdir()
     out = os.path.join(outdir, "d.%p.%n.json") if output is True else (output or None)
     e = shim_env(env, out)
-    if input is not None:
-        stdin = None
-    proc = subprocess.run(argv, env=e, capture_output=True, text=True, timeout=timeout,
-                          stdin=stdin, input=input, cwd=cwd, pass_fds=pass_fds,
-                          preexec_fn=_preexec(ulimit_n), errors="replace")
+    proc = _run_group(argv, e, timeout, stdin, input, cwd, pass_fds, ulimit_n)
     dumps, files = read_dumps(outdir)
     res = Result(proc, dumps, outdir, files)
     return res, dumps
@@ -190,11 +186,34 @@ def run_under_shim(argv, env=None, outdir=None, timeout=TIMEOUT, ulimit_n=None, 
 def run_plain(argv, env=None, timeout=TIMEOUT, ulimit_n=None, stdin=subprocess.DEVNULL,
               input=None, cwd=None):
     """Runs argv without the shim (reference behaviour)."""
-    if input is not None:
-        stdin = None
-    return subprocess.run(argv, env=plain_env(env), capture_output=True, text=True,
-                          timeout=timeout, stdin=stdin, input=input, cwd=cwd,
-                          preexec_fn=_preexec(ulimit_n), errors="replace")
+    return _run_group(argv, plain_env(env), timeout, stdin, input, cwd, (), ulimit_n)
+
+
+def kill_group(proc):
+    """SIGKILL to the process group of a program started by this module (its children too:
+    a forked child stuck in a deadlock would otherwise outlive the test)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _run_group(argv, env, timeout, stdin, input, cwd, pass_fds, ulimit_n):
+    """subprocess.run in a new process group, the whole group killed on timeout."""
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE if input is not None else stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            errors="replace", cwd=cwd, pass_fds=pass_fds,
+                            preexec_fn=_preexec(ulimit_n), start_new_session=True)
+    try:
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        out, err = proc.communicate(timeout=timeout)
+        raise TestFailure("timed out after %d s (process group killed): %s\n%s" % (
+            timeout, " ".join(map(str, argv)), (err or "")[-2000:]))
+    # members of the group still alive after the program exited (a stuck child) are killed
+    kill_group(proc)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 
 def spawn_under_shim(argv, env=None, outdir=None, ulimit_n=None, output=None, watchdog=180):
@@ -204,9 +223,10 @@ def spawn_under_shim(argv, env=None, outdir=None, ulimit_n=None, output=None, wa
         outdir = new_outdir()
     e = shim_env(env, output or os.path.join(outdir, "d.%p.%n.json"))
     proc = subprocess.Popen(argv, env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_preexec(ulimit_n))
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_preexec(ulimit_n),
+                            start_new_session=True)
     # a watchdog: reading the program's stdout line by line has no timeout of its own
-    dog = threading.Timer(watchdog, lambda: proc.poll() is None and proc.kill())
+    dog = threading.Timer(watchdog, lambda: kill_group(proc))
     dog.daemon = True
     dog.start()
     return proc, outdir

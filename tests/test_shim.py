@@ -685,9 +685,8 @@ def _signal_dump_once(env, sig, output=None, outdir=None):
             time.sleep(0.025)
         out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=lib.TIMEOUT)
+        lib.kill_group(proc)
+        proc.wait(timeout=lib.TIMEOUT)
     return proc.returncode, "".join(seen) + out, err, lib.read_dumps(outdir)[0]
 
 
@@ -717,9 +716,8 @@ def test_dump_signal_none():
         os.kill(proc.pid, 61)
         proc.communicate(timeout=lib.TIMEOUT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=lib.TIMEOUT)
+        lib.kill_group(proc)
+        proc.wait(timeout=lib.TIMEOUT)
     eq(proc.returncode, -61, "signal 61 with FDLEAK_SIGNAL=none keeps its default action")
     dumps, _ = lib.read_dumps(outdir)
     eq(lib.by_trigger(dumps, "signal"), [], "on-demand dumps with FDLEAK_SIGNAL=none")
@@ -740,9 +738,8 @@ def test_signal_storm():
         out, err = proc.communicate("stop\n", timeout=90)
         out = "".join(seen) + out
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=lib.TIMEOUT)
+        lib.kill_group(proc)
+        proc.wait(timeout=lib.TIMEOUT)
     eq(proc.returncode, 0, "exit status after %d dump signals" % sent, err[-2000:])
     dumps, files = lib.read_dumps(outdir)  # raises on any truncated or invalid dump
     sig = lib.by_trigger(dumps, "signal")
@@ -1183,7 +1180,7 @@ def test_python_subprocess_vfork():
 
 
 def test_fork_while_threads_churn():
-    exe, res, dumps = _run("fork_threads", timeout=120)
+    exe, res, dumps = _run("fork_threads", timeout=60)
     _ok(res)
     d = _exit_dump(res)
     _check_leaks(d, res, exe, {"open": {"func": "parent_open"}})
@@ -1230,9 +1227,8 @@ def _snapshot(mode):
             time.sleep(0.025)
         out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=lib.TIMEOUT)
+        lib.kill_group(proc)
+        proc.wait(timeout=lib.TIMEOUT)
     eq(proc.returncode, 0, "exit status after a snapshot request", err)
     return snapdir, want, "".join(seen) + out, err, lib.read_dumps(outdir)[0]
 
@@ -1349,9 +1345,8 @@ def test_dump_signal_with_no_descriptor_left():
             time.sleep(0.025)
         out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=lib.TIMEOUT)
+        lib.kill_group(proc)
+        proc.wait(timeout=lib.TIMEOUT)
     eq(proc.returncode, 0, "exit status", err)
     dumps, _ = lib.read_dumps(outdir)
     d = lib.one_dump(dumps, "signal")
@@ -1452,9 +1447,8 @@ def _read_once(mode, sig):
         time.sleep(0.3)
         out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=lib.TIMEOUT)
+        lib.kill_group(proc)
+        proc.wait(timeout=lib.TIMEOUT)
     return proc.returncode, "".join(seen) + out, err, lib.read_dumps(outdir)[0]
 
 
