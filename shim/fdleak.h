@@ -15,11 +15,12 @@
 #define FDL_CALLS(X)                                                                               \
     X(none, "")                                                                                    \
     X(open, "open")                                                                                \
-    X(open64, "open64") X(openat, "openat") X(openat64, "openat64") X(creat, "creat")              \
-        X(creat64, "creat64") X(fopen, "fopen") X(fopen64, "fopen64") X(freopen, "freopen") X(     \
-            freopen64, "freopen64") X(fdopen, "fdopen") X(opendir, "opendir")                      \
-            X(fdopendir, "fdopendir") X(tmpfile, "tmpfile") X(tmpfile64, "tmpfile64") X(           \
-                mkstemp, "mkstemp") X(mkostemp, "mkostemp") X(mkstemps, "mkstemps")                \
+    X(open64, "open64")                                                                            \
+    X(openat, "openat") X(openat64, "openat64") X(creat, "creat") X(creat64, "creat64") X(         \
+        fopen, "fopen") X(fopen64, "fopen64") X(freopen, "freopen") X(freopen64, "freopen64")      \
+        X(fdopen, "fdopen") X(opendir, "opendir") X(fdopendir, "fdopendir") X(tmpfile, "tmpfile")  \
+            X(tmpfile64, "tmpfile64") X(mkstemp, "mkstemp") X(mkostemp, "mkostemp") X(mkstemps,    \
+                                                                                      "mkstemps")  \
                 X(mkostemps, "mkostemps") X(mkstemp64, "mkstemp64") X(mkostemp64, "mkostemp64") X( \
                     mkstemps64, "mkstemps64") X(mkostemps64, "mkostemps64") X(popen, "popen")      \
                     X(socket, "socket") X(socketpair, "socketpair") X(accept, "accept") X(         \
@@ -58,8 +59,9 @@
 #define FDL_KINDS(X)                                                                               \
     X(unknown, "unknown")                                                                          \
     X(file, "file")                                                                                \
-    X(directory, "directory") X(pipe, "pipe") X(socket, "socket") X(eventfd, "eventfd")            \
-        X(epoll, "epoll") X(timerfd, "timerfd") X(signalfd, "signalfd") X(inotify, "inotify")      \
+    X(directory, "directory")                                                                      \
+    X(pipe, "pipe") X(socket, "socket") X(eventfd, "eventfd") X(epoll, "epoll")                    \
+        X(timerfd, "timerfd") X(signalfd, "signalfd") X(inotify, "inotify")                        \
             X(fanotify, "fanotify") X(memfd, "memfd") X(pty, "pty") X(shm, "shm")                  \
                 X(mqueue, "mqueue") X(pidfd, "pidfd")
 
@@ -156,6 +158,10 @@ uint64_t fdl_stat_sum(const struct fdl_stat *s) FDL_HIDDEN;
 
 /* ---- stack capture (capture.c) ---- */
 int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;
+void fdl_capture_init(void) FDL_HIDDEN;
+void fdl_capture_fork_prepare(void) FDL_HIDDEN;
+void fdl_capture_fork_parent(void) FDL_HIDDEN;
+void fdl_capture_fork_child(void) FDL_HIDDEN;
 
 /* ---- Python stacks (python.c) ---- */
 void fdl_python_init(void) FDL_HIDDEN;

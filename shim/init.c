@@ -63,6 +63,7 @@ static void after_fork_child(void)
 {
     fdl_pid = (int)syscall(SYS_getpid);
     fdl_tls.tid = 0;
+    fdl_capture_fork_child();
     fdl_final_dump_done = 0;
     fdl_dump_after_fork();
     fdl_track_after_fork();
@@ -82,7 +83,8 @@ void fdl_init(void)
     scan_inherited();
     fdl_dump_init();
     fdl_signals_init();
-    pthread_atfork(NULL, NULL, after_fork_child);
+    fdl_capture_init();
+    pthread_atfork(fdl_capture_fork_prepare, fdl_capture_fork_parent, after_fork_child);
     if (fdl_cfg.python)
         fdl_python_init();
     fdl_tls.busy--;
@@ -102,9 +104,14 @@ int fdl_enter_slow(void)
 /* The real _Fork runs no pthread_atfork handlers, so its child is reset here. */
 FDL_EXPORT pid_t _Fork(void)
 {
+    fdl_capture_fork_prepare();
     pid_t p = REAL(_Fork)();
+    int err = errno;
     if (p == 0)
         after_fork_child();
+    else
+        fdl_capture_fork_parent();
+    errno = err;
     return p;
 }
 
