@@ -43,8 +43,17 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 static int load(void)
 {
     int expect = 0;
-    if (!__atomic_compare_exchange_n(&state, &expect, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    if (!__atomic_compare_exchange_n(&state, &expect, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        /* Another thread is loading (a dlopen: milliseconds). Wait for it rather than record
+         * an empty stack, but bounded: that thread's dlopen could need the loader lock this
+         * thread holds (a library constructor opening a file). */
+        for (int i = 0; i < 2000 && expect == 1; i++) {
+            struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+            expect = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+        }
         return expect == 2;
+    }
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&load);
     void *h = dlopen(FDL_UNWIND_SONAME, RTLD_LAZY | RTLD_LOCAL);
     backtrace_fn fn = h ? (backtrace_fn)dlsym(h, "unw_backtrace") : NULL;
@@ -173,11 +182,15 @@ void fdl_capture_fork_child(void)
 
 int fdl_capture(uintptr_t *ips, int max)
 {
-    if (unlikely(__atomic_load_n(&state, __ATOMIC_ACQUIRE) != 2) && !load())
-        return 0;
+    /* The first load counts as unwinding too: a fork in the middle of its dlopen would leave
+     * the child with a half-loaded libunwind. */
     uint32_t *busy;
     if (unlikely(!capture_begin(&busy)))
         return 0;
+    if (unlikely(__atomic_load_n(&state, __ATOMIC_ACQUIRE) != 2) && !load()) {
+        capture_end(busy);
+        return 0;
+    }
     void *buf[128 + 8];
     /* own_frames <= 8, so max + own fits */
     if (max > 128)

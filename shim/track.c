@@ -312,12 +312,13 @@ int fdl_privatize(int fd)
         return fd;
     int target = fd;
     /* Raw syscalls: this also runs in the dump, possibly in a signal handler. */
-    /* Not at the very top of a large limit, though: the kernel sizes each process's fd array
-     * to its highest descriptor, and copies it at every fork. */
+    /* Not at the top of a large limit, though: the kernel sizes each process's fd array to
+     * its highest descriptor and copies it at every fork; at 4088 that is 32 KiB. Programs
+     * holding fewer descriptors than that see exactly the numbers they would without us. */
     struct rlimit rl;
     if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur > 16 &&
         rl.rlim_cur <= (1ul << 30)) {
-        long lo = rl.rlim_cur > 1024 ? 1016 : (long)rl.rlim_cur - 8;
+        long lo = rl.rlim_cur > 4096 ? 4088 : (long)rl.rlim_cur - 8;
         long hi = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, lo);
         if (hi >= 0) {
             syscall(SYS_close, fd);
