@@ -195,22 +195,22 @@ static void add_fd(struct fdl_scratch *s, int fd)
     s->recs[s->n++] = rr;
 }
 
-/* Lists /proc/self/fd: cost proportional to the descriptors open, for the common process that
- * uses a few dozen under a limit of thousands. 0 if it needs a descriptor it cannot have. */
-static int collect_listed(struct fdl_scratch *s)
+/* Calls fn for every descriptor in /proc/self/fd, ascending, except the one used to list it.
+ * -1 if the directory cannot be read (no descriptor free). Raw syscalls: also used at start-up
+ * and in signal handlers. */
+int fdl_list_fds(void (*fn)(int fd, void *arg), void *arg)
 {
-    static char dents[16384];
+    static char dents[16384]; /* under the dump lock, or at start-up */
     int dfd = sys_openat(AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY, 0);
     if (dfd < 0)
-        return 0;
+        return -1;
     for (;;) {
         long n = syscall(SYS_getdents64, dfd, dents, sizeof(dents));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            s->n = 0;
             sys_close(dfd);
-            return 0;
+            return -1;
         }
         if (n == 0)
             break;
@@ -223,11 +223,16 @@ static int collect_listed(struct fdl_scratch *s)
             for (const char *p = d->d_name; *p >= '0' && *p <= '9'; p++)
                 fd = fd * 10 + (*p - '0');
             if (fd != dfd)
-                add_fd(s, (int)fd); /* the kernel lists them in ascending order */
+                fn((int)fd, arg);
         }
     }
     sys_close(dfd);
-    return 1;
+    return 0;
+}
+
+static void add_listed(int fd, void *arg)
+{
+    add_fd(arg, fd);
 }
 
 /* Finds the open descriptors below `limit`. A table as large as the limit (a process holding
@@ -248,8 +253,13 @@ static void collect(struct fdl_scratch *s, long limit, long soft)
     s->cap = cap;
     s->n = 0;
     s->truncated = 0;
-    if ((long)fdl_table_limit() * 4 <= limit && collect_listed(s))
-        return;
+    /* Sparse: list /proc/self/fd, cost proportional to the descriptors open. */
+    if ((long)fdl_table_limit() * 4 <= limit) {
+        if (fdl_list_fds(add_listed, s) == 0)
+            return;
+        s->n = 0;
+        s->truncated = 0;
+    }
     long batch = soft < 1024 ? soft : 1024;
     if (batch < 1)
         batch = 1;

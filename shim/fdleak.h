@@ -16,54 +16,50 @@
     X(none, "")                                                                                    \
     X(open, "open")                                                                                \
     X(open64, "open64")                                                                            \
-    X(openat, "openat") X(openat64, "openat64") X(creat, "creat") X(creat64, "creat64") X(         \
-        fopen, "fopen") X(fopen64, "fopen64") X(freopen, "freopen") X(freopen64, "freopen64")      \
-        X(fdopen, "fdopen") X(opendir, "opendir") X(fdopendir, "fdopendir") X(tmpfile, "tmpfile")  \
-            X(tmpfile64, "tmpfile64") X(mkstemp, "mkstemp") X(mkostemp, "mkostemp") X(mkstemps,    \
-                                                                                      "mkstemps")  \
-                X(mkostemps, "mkostemps") X(mkstemp64, "mkstemp64") X(mkostemp64, "mkostemp64") X( \
-                    mkstemps64, "mkstemps64") X(mkostemps64, "mkostemps64") X(popen, "popen")      \
-                    X(socket, "socket") X(socketpair, "socketpair") X(accept, "accept") X(         \
-                        accept4, "accept4") X(pipe, "pipe") X(pipe2, "pipe2")                      \
-                        X(dup, "dup") X(dup2, "dup2") X(dup3, "dup3") X(fcntl, "fcntl") X(         \
-                            fcntl64, "fcntl64")                                                    \
-                            X(eventfd, "eventfd") X(timerfd_create, "timerfd_create") X(           \
-                                signalfd,                                                          \
-                                "signalfd") X(epoll_create, "epoll_create")                        \
-                                X(epoll_create1, "epoll_create1") X(inotify_init, "inotify_init")  \
-                                    X(inotify_init1, "inotify_init1") X(                           \
-                                        fanotify_init,                                             \
-                                        "fanotify_init") X(memfd_create,                           \
-                                                           "memfd_create") X(posix_openpt,         \
-                                                                             "posix_openpt")       \
-                                        X(getpt, "getpt") X(openpty, "openpty")                    \
-                                            X(forkpty, "forkpty") X(shm_open, "shm_open") X(       \
-                                                mq_open, "mq_open") X(pidfd_open, "pidfd_open")    \
-                                                X(pidfd_getfd, "pidfd_getfd") X(                   \
-                                                    open_by_handle_at,                             \
-                                                    "open_by_handle_at") X(recvmsg, "recvmsg")     \
-                                                    X(recvmmsg,                                    \
-                                                      "recvmmsg") X(fsopen, "fsopen")              \
-                                                        X(fsmount, "fsmount") X(fspick, "fspick")  \
-                                                            X(open_tree,                           \
-                                                              "open_tree") X(close, "close")       \
-                                                                X(fclose, "fclose")                \
-                                                                    X(closedir, "closedir")        \
-                                                                        X(pclose, "pclose") X(     \
-                                                                            mq_close, "mq_close")  \
-                                                                            X(close_range,         \
-                                                                              "close_range")       \
-                                                                                X(closefrom,       \
-                                                                                  "closefrom")
+    X(openat, "openat")                                                                            \
+    X(openat64, "openat64") X(creat, "creat") X(creat64, "creat64") X(fopen, "fopen") X(           \
+        fopen64, "fopen64") X(freopen, "freopen") X(freopen64, "freopen64") X(fdopen, "fdopen")    \
+        X(opendir, "opendir") X(fdopendir, "fdopendir") X(tmpfile, "tmpfile") X(                   \
+            tmpfile64, "tmpfile64") X(mkstemp, "mkstemp") X(mkostemp, "mkostemp")                  \
+            X(mkstemps, "mkstemps") X(mkostemps, "mkostemps") X(mkstemp64, "mkstemp64") X(         \
+                mkostemp64, "mkostemp64") X(mkstemps64, "mkstemps64")                              \
+                X(mkostemps64, "mkostemps64") X(popen, "popen") X(socket, "socket") X(             \
+                    socketpair, "socketpair") X(accept, "accept") X(accept4, "accept4")            \
+                    X(pipe, "pipe") X(pipe2, "pipe2") X(dup, "dup") X(dup2, "dup2") X(             \
+                        dup3,                                                                      \
+                        "dup3") X(fcntl, "fcntl") X(fcntl64, "fcntl64")                            \
+                        X(eventfd, "eventfd") X(timerfd_create, "timerfd_create") X(               \
+                            signalfd,                                                              \
+                            "signalfd") X(epoll_create, "epoll_create")                            \
+                            X(epoll_create1, "epoll_create1") X(inotify_init, "inotify_init") X(   \
+                                inotify_init1, "inotify_init1") X(fanotify_init, "fanotify_init")  \
+                                X(memfd_create,                                                    \
+                                  "memfd_create") X(posix_openpt, "posix_openpt")                  \
+                                    X(getpt, "getpt") X(openpty, "openpty")                        \
+                                        X(forkpty, "forkpty") X(shm_open, "shm_open") X(           \
+                                            mq_open, "mq_open") X(pidfd_open, "pidfd_open")        \
+                                            X(pidfd_getfd, "pidfd_getfd") X(                       \
+                                                open_by_handle_at,                                 \
+                                                "open_by_handle_at") X(recvmsg, "recvmsg")         \
+                                                X(recvmmsg,                                        \
+                                                  "recvmmsg") X(fsopen, "fsopen")                  \
+                                                    X(fsmount, "fsmount") X(fspick, "fspick") X(   \
+                                                        open_tree, "open_tree") X(close, "close")  \
+                                                        X(fclose,                                  \
+                                                          "fclose") X(closedir, "closedir")        \
+                                                            X(pclose, "pclose")                    \
+                                                                X(mq_close, "mq_close")            \
+                                                                    X(close_range, "close_range")  \
+                                                                        X(closefrom, "closefrom")
 
 #define FDL_KINDS(X)                                                                               \
     X(unknown, "unknown")                                                                          \
     X(file, "file")                                                                                \
     X(directory, "directory")                                                                      \
-    X(pipe, "pipe") X(socket, "socket") X(eventfd, "eventfd") X(epoll, "epoll")                    \
-        X(timerfd, "timerfd") X(signalfd, "signalfd") X(inotify, "inotify")                        \
-            X(fanotify, "fanotify") X(memfd, "memfd") X(pty, "pty") X(shm, "shm")                  \
-                X(mqueue, "mqueue") X(pidfd, "pidfd")
+    X(pipe, "pipe")                                                                                \
+    X(socket, "socket") X(eventfd, "eventfd") X(epoll, "epoll") X(timerfd, "timerfd")              \
+        X(signalfd, "signalfd") X(inotify, "inotify") X(fanotify, "fanotify") X(memfd, "memfd")    \
+            X(pty, "pty") X(shm, "shm") X(mqueue, "mqueue") X(pidfd, "pidfd")
 
 #define FDL_ENUM_CALL(id, name) FDL_CALL_##id,
 #define FDL_ENUM_KIND(id, name) FDL_KIND_##id,
@@ -183,6 +179,7 @@ struct fdl_dump_req {
 void fdl_dump(const struct fdl_dump_req *req) FDL_HIDDEN;
 void fdl_dump_after_fork(void) FDL_HIDDEN;
 void fdl_dump_init(void) FDL_HIDDEN;
+int fdl_list_fds(void (*fn)(int fd, void *arg), void *arg) FDL_HIDDEN;
 extern int fdl_reserve_fd FDL_HIDDEN; /* kept open for reports written at the fd limit */
 
 /* ---- signals (signals.c) ---- */

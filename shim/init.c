@@ -26,37 +26,16 @@ uint32_t fdl_tid_slow(void)
     return fdl_tls.tid;
 }
 
-static void scan_inherited(void)
+static void mark_inherited(int fd, void *arg)
 {
-    int dfd =
-        (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return;
-    char buf[4096];
-    for (;;) {
-        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
-        if (n <= 0)
-            break;
-        for (long off = 0; off < n;) {
-            struct dirent64 *d = (struct dirent64 *)(buf + off);
-            off += d->d_reclen;
-            if (d->d_name[0] < '0' || d->d_name[0] > '9')
-                continue;
-            long fd = 0;
-            for (const char *p = d->d_name; *p >= '0' && *p <= '9'; p++)
-                fd = fd * 10 + (*p - '0');
-            if (fd == dfd)
-                continue;
-            struct fdl_entry e = {0};
-            e.state = FDL_INHERITED;
-            e.kind = FDL_KIND_unknown;
-            long fl = syscall(SYS_fcntl, (int)fd, F_GETFD);
-            e.flags = fl > 0 && (fl & FD_CLOEXEC) ? FDL_F_CLOEXEC : 0;
-            if (fdl_table_set((int)fd, &e) == 0)
-                fdl_live++;
-        }
-    }
-    syscall(SYS_close, dfd);
+    (void)arg;
+    struct fdl_entry e = {0};
+    e.state = FDL_INHERITED;
+    e.kind = FDL_KIND_unknown;
+    long fl = syscall(SYS_fcntl, fd, F_GETFD);
+    e.flags = fl > 0 && (fl & FD_CLOEXEC) ? FDL_F_CLOEXEC : 0;
+    if (fdl_table_set(fd, &e) == 0)
+        fdl_live++;
 }
 
 static void after_fork_child(void)
@@ -80,7 +59,7 @@ void fdl_init(void)
     fdl_pid = (int)syscall(SYS_getpid);
     fdl_config_load();
     fdl_track_init();
-    scan_inherited();
+    fdl_list_fds(mark_inherited, NULL); /* everything open now was inherited */
     fdl_dump_init();
     fdl_signals_init();
     fdl_capture_init();
