@@ -50,6 +50,16 @@ def _exit_dump(res, pid=None):
     return d
 
 
+def _simple_leak_only(args):
+    """Runs the `simple` fixture in a mode and checks its exit dump holds exactly its one leak,
+    acquired by open() in simple_leak(). Returns (result, exit dump)."""
+    exe, res, dumps = _run("simple", args)
+    _ok(res)
+    d = _exit_dump(res)
+    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})
+    return res, d
+
+
 def _check_leaks(d, res, exe, spec=None, exact=True, extra_tracked=()):
     """Every `leak <label> <fd> [extras]` line must be a tracked fd of the expected call, kind,
     path and cloexec (ground truth from `fdflags`), with the named function on its stack; every
@@ -1088,10 +1098,7 @@ def test_exit_dump_disabled():
 
 
 def test_settings_read_once_at_startup():
-    exe, res, dumps = _run("simple", ["clearenv"])
-    _ok(res)
-    d = _exit_dump(res)
-    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})
+    _simple_leak_only(["clearenv"])
 
 
 # ---- real programs ----------------------------------------------------------------------------
@@ -1423,10 +1430,7 @@ def test_emfile_after_program_lowers_limit():
 
 
 def test_program_closes_every_descriptor_number():
-    exe, res, dumps = _run("simple", ["closeall"])
-    _ok(res)
-    d = _exit_dump(res)
-    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})
+    res, d = _simple_leak_only(["closeall"])
     eq([e["fd"] for e in d["fds"]], [0, 1, 2, lib.fact_fds(res.stdout, "leak")[0]], "fds")
 
 
@@ -1510,10 +1514,7 @@ def test_paths_needing_json_escapes():
 
 
 def test_exit_from_a_thread_dumps():
-    exe, res, dumps = _run("simple", ["thread_exit"])
-    _ok(res)
-    d = _exit_dump(res)
-    _check_leaks(d, res, exe, {"open": {"func": "simple_leak"}})
+    _simple_leak_only(["thread_exit"])
 
 
 def test_same_site_different_callers():
