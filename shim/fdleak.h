@@ -12,6 +12,7 @@
 
 /* Public names of acquiring calls, as reported in dumps. Fortified variants (__open_2) report
  * the function the programmer wrote (open). */
+/* clang-format off: one table, laid out by hand */
 #define FDL_CALLS(X)                                                                               \
     X(none, "")                                                                                    \
     X(open, "open")                                                                                \
@@ -60,6 +61,7 @@
     X(socket, "socket") X(eventfd, "eventfd") X(epoll, "epoll") X(timerfd, "timerfd")              \
         X(signalfd, "signalfd") X(inotify, "inotify") X(fanotify, "fanotify") X(memfd, "memfd")    \
             X(pty, "pty") X(shm, "shm") X(mqueue, "mqueue") X(pidfd, "pidfd")
+/* clang-format on */
 
 #define FDL_ENUM_CALL(id, name) FDL_CALL_##id,
 #define FDL_ENUM_KIND(id, name) FDL_KIND_##id,
