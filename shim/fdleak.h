@@ -12,7 +12,8 @@
 
 /* Public names of acquiring calls, as reported in dumps. Fortified variants (__open_2) report
  * the function the programmer wrote (open). */
-/* clang-format off: one table, laid out by hand */
+/* The call and kind tables are laid out by hand. */
+/* clang-format off */
 #define FDL_CALLS(X)                                                                               \
     X(none, "")                                                                                    \
     X(open, "open")                                                                                \
