@@ -102,7 +102,6 @@ void fdl_config_load(void) FDL_HIDDEN;
 
 /* ---- lifecycle (init.c) ---- */
 extern int fdl_ready FDL_HIDDEN; /* init finished: wrappers track */
-extern int fdl_pid FDL_HIDDEN;   /* getpid() of this process, refreshed after fork */
 int fdl_enter_slow(void) FDL_HIDDEN;
 void fdl_init(void) FDL_HIDDEN;
 uint32_t fdl_tid_slow(void) FDL_HIDDEN;

@@ -17,7 +17,6 @@
 __thread struct fdl_thread fdl_tls;
 __thread int fdl_vfork_child;
 int fdl_ready;
-int fdl_pid;
 static int init_state; /* 0 not started, 1 running, 2 done */
 
 uint32_t fdl_tid_slow(void)
@@ -40,7 +39,6 @@ static void mark_inherited(int fd, void *arg)
 
 static void after_fork_child(void)
 {
-    fdl_pid = (int)syscall(SYS_getpid);
     fdl_tls.tid = 0;
     fdl_capture_fork_child();
     fdl_final_dump_done = 0;
@@ -56,7 +54,6 @@ void fdl_init(void)
         return; /* done, or running on another thread: that thread's calls pass through */
     int saved_errno = errno; /* may run inside the program's first wrapped call */
     fdl_tls.busy++;
-    fdl_pid = (int)syscall(SYS_getpid);
     fdl_config_load();
     fdl_track_init();
     fdl_list_fds(mark_inherited, NULL); /* everything open now was inherited */

@@ -7,7 +7,6 @@
 #include "fdleak.h"
 #include "fdtable.h"
 #include "intern.h"
-#include "real.h"
 
 #include <errno.h>
 #include <fcntl.h>
