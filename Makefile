@@ -20,6 +20,10 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototype
 CSTD    = -std=gnu11 -D_GNU_SOURCE
 OPT     = -O2 -g
 CFLAGS_BASE = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) $(EXTRA_CFLAGS)
+# Header dependencies are tracked per object (-MMD); the .d files are read at the end.
+DEPFLAGS    = -MMD -MP
+# The contract between library and command (common/contract.h), compiled into both.
+COMMON_SRC  = $(wildcard common/*.c)
 
 .PHONY: all deps demo test test-unit test-e2e test-sanitize bench install uninstall \
         format lint clean
@@ -34,12 +38,15 @@ deps:
 	@scripts/deps.sh
 
 format:
-	clang-format -i shim/*.c shim/*.h tools/*.c tools/*.cc tools/*.h tests/unit/*.c tests/cases/*.c tests/cases/*.cc
+	clang-format -i common/*.c common/*.h shim/*.c shim/*.h tools/*.c tools/*.cc tools/*.h \
+	  tests/unit/*.c tests/cases/*.c tests/cases/*.cc bench/*.c
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -I shim shim tools
+	  --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -I shim -I common common shim tools
 	shellcheck scripts/*.sh .ci/run
 
 clean:
 	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -191,10 +191,10 @@ int fdl_capture(uintptr_t *ips, int max)
         capture_end(busy);
         return 0;
     }
-    void *buf[128 + 8];
+    void *buf[FDC_DEPTH_MAX + 8];
     /* own_frames <= 8, so max + own fits */
-    if (max > 128)
-        max = 128;
+    if (max > FDC_DEPTH_MAX)
+        max = FDC_DEPTH_MAX;
     int own = __atomic_load_n(&own_frames, __ATOMIC_RELAXED);
     int n = unw_bt(buf, max + own);
     int skip = 0;

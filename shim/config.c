@@ -2,6 +2,7 @@
  * some servers wipe their environment before their workers exit. A bad value costs one
  * "fdleak:" line and falls back to the default; the program always runs. */
 #include "fdleak.h"
+#include "signame.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -53,43 +54,6 @@ static int parse_bool(const char *var, int dflt)
     return dflt;
 }
 
-/* "61", "USR2", "SIGUSR2", "RTMIN+3", "SIGRTMAX-2", "0"/"none". -1 if invalid. */
-static int parse_signal(const char *s)
-{
-    if (!strcmp(s, "none") || !strcmp(s, "0"))
-        return 0;
-    if (!strncmp(s, "SIG", 3))
-        s += 3;
-    long n = parse_long(s, 1, 64);
-    if (n > 0)
-        return n >= SIGRTMIN || n == SIGUSR1 || n == SIGUSR2 || n == SIGWINCH || n == SIGPWR ||
-                       n == SIGURG
-                   ? (int)n
-                   : -1;
-    if (!strcmp(s, "USR1"))
-        return SIGUSR1;
-    if (!strcmp(s, "USR2"))
-        return SIGUSR2;
-    int base = 0, sign = 0;
-    if (!strncmp(s, "RTMIN", 5))
-        base = SIGRTMIN, sign = 1;
-    else if (!strncmp(s, "RTMAX", 5))
-        base = SIGRTMAX, sign = -1;
-    else
-        return -1;
-    s += 5;
-    long off = 0;
-    if (*s) {
-        if ((sign > 0 && *s != '+') || (sign < 0 && *s != '-'))
-            return -1;
-        off = parse_long(s + 1, 0, 64);
-        if (off < 0)
-            return -1;
-    }
-    long sig = base + sign * off;
-    return sig >= SIGRTMIN && sig <= SIGRTMAX ? (int)sig : -1;
-}
-
 void fdl_config_load(void)
 {
     const char *v;
@@ -116,22 +80,22 @@ void fdl_config_load(void)
 
     /* Unwinding costs ~7 ns a frame on every acquisition: 16 frames keep an open+close within
      * 10% of its bare cost (32 frames: ~17%) and already go past valgrind's default of 12. */
-    c->depth = 16;
+    c->depth = FDC_DEPTH_DEFAULT;
     if ((v = getenv("FDLEAK_DEPTH"))) {
-        long d = parse_long(v, 1, 128);
+        long d = parse_long(v, 1, FDC_DEPTH_MAX);
         if (d < 0)
             bad("FDLEAK_DEPTH", v, "not a number from 1 to 128; using ", "16");
         else
             c->depth = (int)d;
     }
 
-    c->dump_signal = SIGRTMAX - 3;
+    c->dump_signal = fdc_sig_default();
     if ((v = getenv("FDLEAK_SIGNAL"))) {
-        int s = parse_signal(v);
-        if (s < 0)
+        int s;
+        if (fdc_sig_parse(v, &s) != 0 || (s != 0 && !fdc_sig_usable_for_dump(s)))
             bad("FDLEAK_SIGNAL", v,
                 "not a usable signal (USR1, USR2, RTMIN+N, RTMAX-N, a number, or none); using ",
-                "RTMAX-3");
+                FDC_SIGNAL_DEFAULT_NAME);
         else
             c->dump_signal = s;
     }
@@ -180,7 +144,7 @@ void fdl_config_load(void)
         do
             num[--i] = (char)('0' + u % 10);
         while ((u /= 10) && i > 0);
-        strcpy(c->snapdir, "/tmp/fdleak-");
+        strcpy(c->snapdir, FDC_SNAPSHOT_DIR_PREFIX);
         strcat(c->snapdir, num + i);
     }
 }

@@ -164,7 +164,6 @@ size_t fdl_dump_read_proc(const char *path, char *buf, size_t cap, void (*line)(
 
 /* ---------- collecting the open descriptors ---------- */
 
-const char *const fdl_origin_names[] = {"tracked", "inherited", "unknown"};
 
 static struct fdl_rec small_recs[256];
 static uint32_t small_ids[256 * 2 + 2];
@@ -183,10 +182,10 @@ static void add_fd(struct fdl_scratch *s, int fd)
     int st = fdl_table_get(fd, &rr.e);
     if (st == FDL_PRIVATE)
         return;
-    rr.origin = st == FDL_TRACKED     ? ORIGIN_TRACKED
-                : st == FDL_INHERITED ? ORIGIN_INHERITED
-                                      : ORIGIN_UNKNOWN;
-    if (rr.origin == ORIGIN_UNKNOWN)
+    rr.origin = st == FDL_TRACKED     ? FDC_ORIGIN_TRACKED
+                : st == FDL_INHERITED ? FDC_ORIGIN_INHERITED
+                                      : FDC_ORIGIN_UNKNOWN;
+    if (rr.origin == FDC_ORIGIN_UNKNOWN)
         memset(&rr.e, 0, sizeof(rr.e));
     if (s->n == s->cap) {
         s->truncated = 1;
@@ -428,33 +427,33 @@ void fdl_details(const struct fdl_rec *r, struct fdl_details *d)
 {
     d->target[0] = d->local[0] = d->peer[0] = 0;
     d->kind = r->e.kind;
-    int want_link = r->origin != ORIGIN_TRACKED || r->e.kind == FDL_KIND_unknown ||
-                    (!r->e.path && (r->e.kind == FDL_KIND_file || r->e.kind == FDL_KIND_directory ||
-                                    r->e.kind == FDL_KIND_pty));
+    int want_link = r->origin != FDC_ORIGIN_TRACKED || r->e.kind == FDC_KIND_unknown ||
+                    (!r->e.path && (r->e.kind == FDC_KIND_file || r->e.kind == FDC_KIND_directory ||
+                                    r->e.kind == FDC_KIND_pty));
     if (want_link) {
         char p[32] = "/proc/self/fd/";
         p[14 + fdl_fmt_u64(p + 14, (uint64_t)r->fd)] = 0;
         long n = syscall(SYS_readlinkat, AT_FDCWD, p, d->target, sizeof(d->target) - 1);
         d->target[n > 0 ? n : 0] = 0;
-        if (d->kind == FDL_KIND_unknown) {
+        if (d->kind == FDC_KIND_unknown) {
             const char *t = d->target;
-            d->kind = !strncmp(t, "socket:", 7)                                ? FDL_KIND_socket
-                      : !strncmp(t, "pipe:", 5)                                ? FDL_KIND_pipe
-                      : !strcmp(t, "anon_inode:[eventfd]")                     ? FDL_KIND_eventfd
-                      : !strcmp(t, "anon_inode:[eventpoll]")                   ? FDL_KIND_epoll
-                      : !strcmp(t, "anon_inode:[timerfd]")                     ? FDL_KIND_timerfd
-                      : !strcmp(t, "anon_inode:[signalfd]")                    ? FDL_KIND_signalfd
-                      : !strcmp(t, "anon_inode:inotify")                       ? FDL_KIND_inotify
-                      : !strcmp(t, "anon_inode:[fanotify]")                    ? FDL_KIND_fanotify
-                      : !strcmp(t, "anon_inode:[pidfd]")                       ? FDL_KIND_pidfd
-                      : !strncmp(t, "/memfd:", 7)                              ? FDL_KIND_memfd
-                      : !strncmp(t, "/dev/pts/", 9) || !strcmp(t, "/dev/ptmx") ? FDL_KIND_pty
-                      : !strncmp(t, "/dev/shm/", 9)                            ? FDL_KIND_shm
-                      : t[0] == '/'                                            ? FDL_KIND_file
-                                                                               : FDL_KIND_unknown;
+            d->kind = !strncmp(t, "socket:", 7)                                ? FDC_KIND_socket
+                      : !strncmp(t, "pipe:", 5)                                ? FDC_KIND_pipe
+                      : !strcmp(t, "anon_inode:[eventfd]")                     ? FDC_KIND_eventfd
+                      : !strcmp(t, "anon_inode:[eventpoll]")                   ? FDC_KIND_epoll
+                      : !strcmp(t, "anon_inode:[timerfd]")                     ? FDC_KIND_timerfd
+                      : !strcmp(t, "anon_inode:[signalfd]")                    ? FDC_KIND_signalfd
+                      : !strcmp(t, "anon_inode:inotify")                       ? FDC_KIND_inotify
+                      : !strcmp(t, "anon_inode:[fanotify]")                    ? FDC_KIND_fanotify
+                      : !strcmp(t, "anon_inode:[pidfd]")                       ? FDC_KIND_pidfd
+                      : !strncmp(t, "/memfd:", 7)                              ? FDC_KIND_memfd
+                      : !strncmp(t, "/dev/pts/", 9) || !strcmp(t, "/dev/ptmx") ? FDC_KIND_pty
+                      : !strncmp(t, "/dev/shm/", 9)                            ? FDC_KIND_shm
+                      : t[0] == '/'                                            ? FDC_KIND_file
+                                                                               : FDC_KIND_unknown;
         }
     }
-    if (d->kind == FDL_KIND_socket) {
+    if (d->kind == FDC_KIND_socket) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         if (syscall(SYS_getsockname, r->fd, &ss, &len) == 0)
@@ -478,7 +477,6 @@ static struct fdl_out out;
 static char exe[1024];
 static char cmdline[4096];
 static size_t cmdline_len;
-const char *const fdl_trigger_names[] = {"exit", "fatal-signal", "signal", "emfile", "threshold"};
 
 static void read_process_info(void)
 {
@@ -546,14 +544,14 @@ static int open_snapshot(int token)
         return -1;
     }
     char *p = tmp_path;
-    memcpy(p, "snapshot.", 9);
-    p += 9;
+    memcpy(p, FDC_SNAPSHOT_FILE_PREFIX, sizeof(FDC_SNAPSHOT_FILE_PREFIX) - 1);
+    p += sizeof(FDC_SNAPSHOT_FILE_PREFIX) - 1;
     p += fdl_fmt_u64(p, (uint64_t)syscall(SYS_getpid));
     *p++ = '.';
     p += fdl_fmt_u64(p, (uint64_t)token);
-    memcpy(p, ".json", 6);
-    memcpy(out_path, tmp_path, (size_t)(p - tmp_path) + 6);
-    memcpy(p + 5, ".tmp", 5);
+    memcpy(p, FDC_SNAPSHOT_FILE_SUFFIX, sizeof(FDC_SNAPSHOT_FILE_SUFFIX));
+    memcpy(out_path, tmp_path, (size_t)(p - tmp_path) + sizeof(FDC_SNAPSHOT_FILE_SUFFIX));
+    memcpy(p + sizeof(FDC_SNAPSHOT_FILE_SUFFIX) - 1, ".tmp", 5);
     int fd = create_excl(dfd, tmp_path, strlen(tmp_path), sizeof(tmp_path));
     if (fd < 0) {
         fdl_msg("cannot create a snapshot in ", fdl_cfg.snapdir, ": ", errno_text(errno));
@@ -571,7 +569,7 @@ static int dump_lock(const struct fdl_dump_req *req)
     uint32_t me = fdl_tid(), expect = 0;
     /* An exit or a fatal signal waits (bounded) for a dump in progress on another thread;
      * on demand and threshold dumps simply skip. The same thread never waits on itself. */
-    int wait = req->trigger == FDL_TRIG_EXIT || req->trigger == FDL_TRIG_FATAL;
+    int wait = req->trigger == FDC_TRIG_EXIT || req->trigger == FDC_TRIG_FATAL;
     for (int i = 0; i < 400; i++) {
         expect = 0;
         if (__atomic_compare_exchange_n(&dump_owner, &expect, me, 0, __ATOMIC_ACQUIRE,
@@ -634,7 +632,7 @@ void fdl_dump(const struct fdl_dump_req *req)
     } else if (fdl_cfg.output[0]) {
         int has_n;
         size_t len = expand(out_path, sizeof(out_path) - 16, fdl_cfg.output,
-                            fdl_trigger_names[req->trigger], &has_n);
+                            fdc_trigger_name(req->trigger), &has_n);
         if (!has_n && dump_seq > 1) {
             out_path[len++] = '.';
             len += fdl_fmt_u64(out_path + len, dump_seq);
@@ -647,7 +645,7 @@ void fdl_dump(const struct fdl_dump_req *req)
         text = fd < 0;
     }
     struct fdl_entry std_err;
-    if (text && fdl_table_get(2, &std_err) == FDL_TRACKED && std_err.kind == FDL_KIND_socket)
+    if (text && fdl_table_get(2, &std_err) == FDL_TRACKED && std_err.kind == FDC_KIND_socket)
         goto done; /* fd 2 is the program's own socket now: a report there would corrupt it */
     fdl_out_start(&out, text ? 2 : fd);
     if (text)

@@ -10,9 +10,6 @@
 
 #include <sys/resource.h>
 
-enum { ORIGIN_TRACKED, ORIGIN_INHERITED, ORIGIN_UNKNOWN };
-extern const char *const fdl_origin_names[] FDL_HIDDEN;
-extern const char *const fdl_trigger_names[] FDL_HIDDEN;
 
 /* One open descriptor as collected: its number, origin and a copy of its record. */
 struct fdl_rec {

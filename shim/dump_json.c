@@ -80,7 +80,8 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
 {
     out = o;
     const struct fdl_dump_req *req = h->req;
-    fdl_out_str(out, "{\"format\":\"fdleak-dump\",\"version\":1");
+    fdl_out_str(out, "{\"format\":\"" FDC_DUMP_FORMAT "\",\"version\":");
+    fdl_out_u64(out, FDC_DUMP_VERSION);
     json_kv_u("pid", (uint64_t)syscall(SYS_getpid));
     json_kv_u("ppid", (uint64_t)syscall(SYS_getppid));
     json_kv_s("exe", h->exe);
@@ -94,9 +95,9 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
     }
     fdl_out_str(out, "]");
     json_kv_u("seq", h->seq);
-    json_kv_s("trigger", fdl_trigger_names[req->trigger]);
+    json_kv_s("trigger", fdc_trigger_name(req->trigger));
     json_kv_u("signal", (uint64_t)req->signal);
-    json_kv_s("trigger_call", fdl_call_names[req->call]);
+    json_kv_s("trigger_call", fdc_call_name(req->call));
     json_kv_u("trigger_errno", (uint64_t)req->err);
     json_kv_u("trigger_stack", req->stack);
     json_kv_u("threshold", (uint64_t)req->threshold);
@@ -114,13 +115,13 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
         fdl_details(r, &d);
         fdl_out_str(out, i ? ",\n{\"fd\":" : "\n{\"fd\":");
         fdl_out_u64(out, (uint64_t)r->fd);
-        json_kv_s("origin", fdl_origin_names[r->origin]);
-        json_kv_s("call", fdl_call_names[r->e.call < FDL_CALL_COUNT ? r->e.call : 0]);
-        json_kv_s("kind", fdl_kind_names[d.kind < FDL_KIND_COUNT ? d.kind : 0]);
+        json_kv_s("origin", fdc_origin_name(r->origin));
+        json_kv_s("call", fdc_call_name(r->e.call));
+        json_kv_s("kind", fdc_kind_name((unsigned)d.kind));
         json_kv_s("path", fdl_path_text(r->e.path));
         json_kv_s("target", d.target);
         fdl_out_str(out, (r->e.flags & FDL_F_CLOEXEC) ? ",\"cloexec\":true" : ",\"cloexec\":false");
-        uint64_t age = r->origin == ORIGIN_TRACKED && h->now_coarse > r->e.time_ns
+        uint64_t age = r->origin == FDC_ORIGIN_TRACKED && h->now_coarse > r->e.time_ns
                            ? (h->now_coarse - r->e.time_ns) / 1000000
                            : 0;
         json_kv_u("age_ms", age);

@@ -154,12 +154,12 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
     fdl_out_str(out, " (");
     fdl_out_str(out, h->exe);
     fdl_out_str(out, "), trigger: ");
-    fdl_out_str(out, fdl_trigger_names[req->trigger]);
-    if (req->trigger == FDL_TRIG_EMFILE) {
+    fdl_out_str(out, fdc_trigger_name(req->trigger));
+    if (req->trigger == FDC_TRIG_EMFILE) {
         fdl_out_str(out, " (");
-        fdl_out_str(out, fdl_call_names[req->call]);
+        fdl_out_str(out, fdc_call_name(req->call));
         fdl_out_str(out, req->err == ENFILE ? "() failed with ENFILE)" : "() failed with EMFILE)");
-    } else if (req->trigger == FDL_TRIG_THRESHOLD) {
+    } else if (req->trigger == FDC_TRIG_THRESHOLD) {
         fdl_out_str(out, " (");
         fdl_out_u64(out, (uint64_t)req->threshold);
         fdl_out_str(out, " live descriptors)");
@@ -171,8 +171,8 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
     fdl_out_str(out, "\n");
     if (req->stack) {
         line_start();
-        fdl_out_str(out, fdl_call_names[req->call]);
-        fdl_out_str(out, req->trigger == FDL_TRIG_EMFILE ? "() that failed:\n"
+        fdl_out_str(out, fdc_call_name(req->call));
+        fdl_out_str(out, req->trigger == FDC_TRIG_EMFILE ? "() that failed:\n"
                                                          : "() that crossed it:\n");
         text_stack(req->stack, 0, req->safe);
     }
@@ -182,7 +182,7 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
     struct group *g = (struct group *)s->ids;
     size_t ng = 0, leaked = 0;
     for (size_t i = 0; i < s->n; i++) {
-        if (s->recs[i].origin != ORIGIN_TRACKED)
+        if (s->recs[i].origin != FDC_ORIGIN_TRACKED)
             continue;
         leaked++;
         if (ng && same_group(&s->recs[g[ng - 1].first], &s->recs[i])) {
@@ -201,9 +201,9 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
         line_start();
         fdl_out_u64(out, g[k].count);
         fdl_out_str(out, g[k].count == 1 ? " fd leaked from " : " fds leaked from ");
-        fdl_out_str(out, fdl_call_names[r0->e.call]);
+        fdl_out_str(out, fdc_call_name(r0->e.call));
         fdl_out_str(out, "() [");
-        fdl_out_str(out, fdl_kind_names[r0->e.kind]);
+        fdl_out_str(out, fdc_kind_name(r0->e.kind));
         fdl_out_str(out, "]\n");
         text_stack(r0->e.stack, r0->e.pystack, req->safe);
         for (uint32_t j = 0; j < g[k].count && j < 10; j++)
@@ -215,7 +215,7 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
             fdl_out_str(out, " more\n");
         }
     }
-    for (int origin = ORIGIN_INHERITED; origin <= ORIGIN_UNKNOWN; origin++) {
+    for (int origin = FDC_ORIGIN_INHERITED; origin <= FDC_ORIGIN_UNKNOWN; origin++) {
         int any = 0;
         for (size_t i = 0; i < s->n; i++) {
             const struct fdl_rec *r = &s->recs[i];
@@ -227,7 +227,7 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
                 line_start();
                 fdl_out_str(out, "\n");
                 line_start();
-                fdl_out_str(out, origin == ORIGIN_INHERITED ? "inherited:" : "unknown origin:");
+                fdl_out_str(out, origin == FDC_ORIGIN_INHERITED ? "inherited:" : "unknown origin:");
                 any = 1;
             }
             fdl_out_str(out, " fd ");
@@ -251,7 +251,7 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
     fdl_out_str(out, " leaked in ");
     fdl_out_u64(out, ng);
     fdl_out_str(out, ng == 1 ? " group; trigger " : " groups; trigger ");
-    fdl_out_str(out, fdl_trigger_names[req->trigger]);
+    fdl_out_str(out, fdc_trigger_name(req->trigger));
     fdl_out_str(out, s->truncated ? " (list truncated)\n" : "\n");
     if (leaked) {
         line_start();

@@ -10,74 +10,8 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* Public names of acquiring calls, as reported in dumps. Fortified variants (__open_2) report
- * the function the programmer wrote (open). */
-/* The call and kind tables are laid out by hand. */
-/* clang-format off */
-#define FDL_CALLS(X)                                                                               \
-    X(none, "")                                                                                    \
-    X(open, "open")                                                                                \
-    X(open64, "open64")                                                                            \
-    X(openat, "openat")                                                                            \
-    X(openat64, "openat64") X(creat, "creat") X(creat64, "creat64") X(fopen, "fopen") X(           \
-        fopen64, "fopen64") X(freopen, "freopen") X(freopen64, "freopen64") X(fdopen, "fdopen")    \
-        X(opendir, "opendir") X(fdopendir, "fdopendir") X(tmpfile, "tmpfile") X(                   \
-            tmpfile64, "tmpfile64") X(mkstemp, "mkstemp") X(mkostemp, "mkostemp")                  \
-            X(mkstemps, "mkstemps") X(mkostemps, "mkostemps") X(mkstemp64, "mkstemp64") X(         \
-                mkostemp64, "mkostemp64") X(mkstemps64, "mkstemps64")                              \
-                X(mkostemps64, "mkostemps64") X(popen, "popen") X(socket, "socket") X(             \
-                    socketpair, "socketpair") X(accept, "accept") X(accept4, "accept4")            \
-                    X(pipe, "pipe") X(pipe2, "pipe2") X(dup, "dup") X(dup2, "dup2") X(             \
-                        dup3,                                                                      \
-                        "dup3") X(fcntl, "fcntl") X(fcntl64, "fcntl64")                            \
-                        X(eventfd, "eventfd") X(timerfd_create, "timerfd_create") X(               \
-                            signalfd,                                                              \
-                            "signalfd") X(epoll_create, "epoll_create")                            \
-                            X(epoll_create1, "epoll_create1") X(inotify_init, "inotify_init") X(   \
-                                inotify_init1, "inotify_init1") X(fanotify_init, "fanotify_init")  \
-                                X(memfd_create,                                                    \
-                                  "memfd_create") X(posix_openpt, "posix_openpt")                  \
-                                    X(getpt, "getpt") X(openpty, "openpty")                        \
-                                        X(forkpty, "forkpty") X(shm_open, "shm_open") X(           \
-                                            mq_open, "mq_open") X(pidfd_open, "pidfd_open")        \
-                                            X(pidfd_getfd, "pidfd_getfd") X(                       \
-                                                open_by_handle_at,                                 \
-                                                "open_by_handle_at") X(recvmsg, "recvmsg")         \
-                                                X(recvmmsg,                                        \
-                                                  "recvmmsg") X(fsopen, "fsopen")                  \
-                                                    X(fsmount, "fsmount") X(fspick, "fspick") X(   \
-                                                        open_tree, "open_tree") X(close, "close")  \
-                                                        X(fclose,                                  \
-                                                          "fclose") X(closedir, "closedir")        \
-                                                            X(pclose, "pclose")                    \
-                                                                X(mq_close, "mq_close")            \
-                                                                    X(close_range, "close_range")  \
-                                                                        X(closefrom, "closefrom")
-
-#define FDL_KINDS(X)                                                                               \
-    X(unknown, "unknown")                                                                          \
-    X(file, "file")                                                                                \
-    X(directory, "directory")                                                                      \
-    X(pipe, "pipe")                                                                                \
-    X(socket, "socket") X(eventfd, "eventfd") X(epoll, "epoll") X(timerfd, "timerfd")              \
-        X(signalfd, "signalfd") X(inotify, "inotify") X(fanotify, "fanotify") X(memfd, "memfd")    \
-            X(pty, "pty") X(shm, "shm") X(mqueue, "mqueue") X(pidfd, "pidfd")
-/* clang-format on */
-
-#define FDL_ENUM_CALL(id, name) FDL_CALL_##id,
-#define FDL_ENUM_KIND(id, name) FDL_KIND_##id,
-enum fdl_call { FDL_CALLS(FDL_ENUM_CALL) FDL_CALL_COUNT };
-enum fdl_kind { FDL_KINDS(FDL_ENUM_KIND) FDL_KIND_COUNT };
-extern const char *const fdl_call_names[FDL_CALL_COUNT] FDL_HIDDEN;
-extern const char *const fdl_kind_names[FDL_KIND_COUNT] FDL_HIDDEN;
-
-enum fdl_trigger {
-    FDL_TRIG_EXIT,
-    FDL_TRIG_FATAL,
-    FDL_TRIG_SIGNAL,
-    FDL_TRIG_EMFILE,
-    FDL_TRIG_THRESHOLD,
-};
+/* Calls, kinds, origins and triggers, and their names in dumps: common/contract.h. */
+#include "contract.h"
 
 /* ---- per-thread state (initial-exec TLS: no allocation on first touch) ---- */
 struct fdl_thread {
@@ -130,15 +64,15 @@ extern struct fdl_intern fdl_stacks FDL_HIDDEN;
 extern struct fdl_intern fdl_paths FDL_HIDDEN;
 extern struct fdl_intern fdl_pyframes FDL_HIDDEN; /* Python frames and Python stacks */
 
-void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, const char *path,
+void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, const char *path,
                int cloexec) FDL_HIDDEN;
-void fdl_track_dup(int newfd, int oldfd, enum fdl_call call, int cloexec) FDL_HIDDEN;
-void fdl_track_adopt(int fd, enum fdl_call call, enum fdl_kind kind) FDL_HIDDEN;
+void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec) FDL_HIDDEN;
+void fdl_track_adopt(int fd, enum fdc_call call, enum fdc_kind kind) FDL_HIDDEN;
 void fdl_release(int fd) FDL_HIDDEN;
 void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only) FDL_HIDDEN;
 void fdl_set_cloexec(int fd, int on) FDL_HIDDEN;
 void fdl_sync_cloexec(int fd) FDL_HIDDEN;
-void fdl_failed(enum fdl_call call, int err) FDL_HIDDEN;
+void fdl_failed(enum fdc_call call, int err) FDL_HIDDEN;
 int fdl_privatize(int fd) FDL_HIDDEN;
 void fdl_track_init(void) FDL_HIDDEN;
 void fdl_track_after_fork(void) FDL_HIDDEN;
@@ -163,17 +97,17 @@ void fdl_capture_fork_child(void) FDL_HIDDEN;
 
 /* ---- Python stacks (python.c) ---- */
 void fdl_python_init(void) FDL_HIDDEN;
-void fdl_python_acquired(int fd, enum fdl_call call, uint32_t pystack) FDL_HIDDEN;
+void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack) FDL_HIDDEN;
 uint32_t
-fdl_python_stack(enum fdl_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */
+fdl_python_stack(enum fdc_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */
 
 /* ---- dumps (dump.c) ---- */
 struct fdl_dump_req {
-    enum fdl_trigger trigger;
+    enum fdc_trigger trigger;
     int signal;         /* fatal-signal / signal */
     int safe;           /* not in a signal handler: dladdr and waiting are allowed */
     int snapshot_token; /* >= 0: write to the snapshot dir for `fdleak snapshot` */
-    enum fdl_call call; /* emfile / threshold */
+    enum fdc_call call; /* emfile / threshold */
     int err;            /* emfile */
     uint32_t stack;     /* emfile / threshold */
     long threshold;

@@ -25,8 +25,8 @@ struct fdl_entry {
     uint32_t path;    /* path id, 0 = none */
     uint32_t tid;
     uint8_t state;    /* enum fdl_state */
-    uint8_t call;     /* enum fdl_call */
-    uint8_t kind;     /* enum fdl_kind */
+    uint8_t call;     /* enum fdc_call */
+    uint8_t kind;     /* enum fdc_kind */
     uint8_t flags;    /* FDL_F_* */
     uint64_t time_ns; /* CLOCK_MONOTONIC_COARSE at acquisition */
 };

@@ -30,7 +30,7 @@ static void mark_inherited(int fd, void *arg)
     (void)arg;
     struct fdl_entry e = {0};
     e.state = FDL_INHERITED;
-    e.kind = FDL_KIND_unknown;
+    e.kind = FDC_KIND_unknown;
     long fl = syscall(SYS_fcntl, fd, F_GETFD);
     e.flags = fl > 0 && (fl & FD_CLOEXEC) ? FDL_F_CLOEXEC : 0;
     if (fdl_table_set(fd, &e) == 0)

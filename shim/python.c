@@ -146,7 +146,7 @@ static uint32_t frame_id(py_object *code, py_object *frame)
 
 static uint32_t capture(void)
 {
-    uint32_t frames[128];
+    uint32_t frames[FDC_DEPTH_MAX];
     int n = 0, max = fdl_cfg.depth;
     py_object *f = py.eval_get_frame();
     if (f)
@@ -261,17 +261,17 @@ void fdl_python_init(void)
     hooked = py.add_audit_hook(hook, NULL) == 0;
 }
 
-void fdl_python_acquired(int fd, enum fdl_call call, uint32_t pystack)
+void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack)
 {
     if (!hooked)
         return;
-    accepted_fd = !pystack && (call == FDL_CALL_accept || call == FDL_CALL_accept4) ? fd : -1;
+    accepted_fd = !pystack && (call == FDC_CALL_accept || call == FDC_CALL_accept4) ? fd : -1;
 }
 
-uint32_t fdl_python_stack(enum fdl_call call)
+uint32_t fdl_python_stack(enum fdc_call call)
 {
     if (unlikely(deferred_fd >= 0)) {
-        if (call == FDL_CALL_socket || call == FDL_CALL_socketpair)
+        if (call == FDC_CALL_socket || call == FDC_CALL_socketpair)
             deferred_fd = -1; /* the event announced this new socket */
         else
             commit_deferred();
@@ -284,7 +284,7 @@ uint32_t fdl_python_stack(enum fdl_call call)
     pending_kind = PENDING_NONE;
     /* The stack belongs to this call only if the event announced this kind of call; any other
      * acquisition in between (accept, then the socket object wrapping it) drops it. */
-    int open_call = call >= FDL_CALL_open && call <= FDL_CALL_openat64;
-    int sock_call = call == FDL_CALL_socket || call == FDL_CALL_socketpair;
+    int open_call = call >= FDC_CALL_open && call <= FDC_CALL_openat64;
+    int sock_call = call == FDC_CALL_socket || call == FDC_CALL_socketpair;
     return (kind == PENDING_OPEN && open_call) || (kind == PENDING_SOCKET && sock_call) ? id : 0;
 }

@@ -28,7 +28,7 @@ void fdl_exit_dump(void)
         return;
     if (__atomic_exchange_n(&fdl_final_dump_done, 1, __ATOMIC_ACQ_REL))
         return;
-    struct fdl_dump_req r = {.trigger = FDL_TRIG_EXIT, .safe = 1, .snapshot_token = -1};
+    struct fdl_dump_req r = {.trigger = FDC_TRIG_EXIT, .safe = 1, .snapshot_token = -1};
     fdl_dump(&r);
 }
 
@@ -39,7 +39,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
     int saved = errno;
     if (!fdl_vfork_child && !__atomic_exchange_n(&fdl_final_dump_done, 1, __ATOMIC_ACQ_REL)) {
         struct fdl_dump_req r = {
-            .trigger = FDL_TRIG_FATAL, .signal = sig, .safe = 0, .snapshot_token = -1};
+            .trigger = FDC_TRIG_FATAL, .signal = sig, .safe = 0, .snapshot_token = -1};
         fdl_dump(&r);
     }
     /* Die of the same signal: restore the default and resend it to this thread. It stays
@@ -59,11 +59,13 @@ static void on_dump(int sig, siginfo_t *si, void *uc)
     (void)uc;
     int saved = errno;
     int token = -1;
-    /* `fdleak snapshot` queues the signal with 0x4644xxxx: write to the snapshot directory. */
-    if (si && si->si_code == SI_QUEUE && ((unsigned)si->si_value.sival_int >> 16) == 0x4644)
-        token = si->si_value.sival_int & 0xffff;
+    /* `fdleak snapshot` queues the signal with the snapshot magic: write to the snapshot
+     * directory (common/contract.h). */
+    unsigned v = si ? (unsigned)si->si_value.sival_int : 0;
+    if (si && si->si_code == SI_QUEUE && (v & FDC_SNAPSHOT_MAGIC_MASK) == FDC_SNAPSHOT_MAGIC)
+        token = (int)(v & FDC_SNAPSHOT_TOKEN_MASK);
     struct fdl_dump_req r = {
-        .trigger = FDL_TRIG_SIGNAL, .signal = sig, .safe = 0, .snapshot_token = token};
+        .trigger = FDC_TRIG_SIGNAL, .signal = sig, .safe = 0, .snapshot_token = token};
     fdl_dump(&r);
     errno = saved;
 }

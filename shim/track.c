@@ -77,7 +77,7 @@ static uint64_t now_coarse(void)
  * table probe for a memcmp. Initial-exec TLS: zero until first use, never allocated. */
 static __thread struct {
     uint32_t id, n;
-    uintptr_t ips[128];
+    uintptr_t ips[FDC_DEPTH_MAX];
 } last;
 
 /* Same idea for paths: a loop reopening one file skips the path's hash and probe. */
@@ -106,7 +106,7 @@ static uint32_t intern_path(const char *path)
 
 static uint32_t capture_stack(void)
 {
-    uintptr_t ips[128];
+    uintptr_t ips[FDC_DEPTH_MAX];
     int n = fdl_capture(ips, fdl_cfg.depth);
     if (n <= 0) {
         fdl_stat_add(&fdl_stat_unwind_failed, 1);
@@ -124,11 +124,11 @@ static uint32_t capture_stack(void)
     return id;
 }
 
-static void check_threshold(enum fdl_call call, long live, uint32_t stack)
+static void check_threshold(enum fdc_call call, long live, uint32_t stack)
 {
     if (live >= fdl_cfg.threshold) {
         if (__atomic_exchange_n(&threshold_armed, 0, __ATOMIC_ACQ_REL)) {
-            struct fdl_dump_req r = {.trigger = FDL_TRIG_THRESHOLD,
+            struct fdl_dump_req r = {.trigger = FDC_TRIG_THRESHOLD,
                                      .safe = 1,
                                      .snapshot_token = -1,
                                      .call = call,
@@ -139,7 +139,7 @@ static void check_threshold(enum fdl_call call, long live, uint32_t stack)
     }
 }
 
-static void count(long delta, enum fdl_call call, uint32_t stack)
+static void count(long delta, enum fdc_call call, uint32_t stack)
 {
     if (!fdl_cfg.threshold)
         return;
@@ -162,11 +162,11 @@ static void note_release(int fd, int old_state)
         return;
     }
     fdl_stat_add(&fdl_stat_released, 1);
-    count(-1, FDL_CALL_none, 0);
+    count(-1, FDC_CALL_none, 0);
     emfile_note(-1);
 }
 
-static void put(int fd, const struct fdl_entry *e, enum fdl_call call)
+static void put(int fd, const struct fdl_entry *e, enum fdc_call call)
 {
     int old = fdl_table_set(fd, e);
     if (old < 0)
@@ -177,7 +177,7 @@ static void put(int fd, const struct fdl_entry *e, enum fdl_call call)
     emfile_note(1);
 }
 
-void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, const char *path,
+void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, const char *path,
                int cloexec)
 {
     fdl_tls.busy++;
@@ -199,7 +199,7 @@ void fdl_track(const int *fds, int n, enum fdl_call call, enum fdl_kind kind, co
     fdl_tls.busy--;
 }
 
-void fdl_track_dup(int newfd, int oldfd, enum fdl_call call, int cloexec)
+void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec)
 {
     struct fdl_entry src;
     int st = fdl_table_get(oldfd, &src);
@@ -208,7 +208,7 @@ void fdl_track_dup(int newfd, int oldfd, enum fdl_call call, int cloexec)
     e.state = FDL_TRACKED;
     e.call = (uint8_t)call;
     /* The copy is a new reference to the same open file: same kind and path as opened. */
-    e.kind = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.kind : FDL_KIND_unknown;
+    e.kind = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.kind : FDC_KIND_unknown;
     e.path = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.path : 0;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
     e.stack = capture_stack();
@@ -219,7 +219,7 @@ void fdl_track_dup(int newfd, int oldfd, enum fdl_call call, int cloexec)
     fdl_tls.busy--;
 }
 
-void fdl_track_adopt(int fd, enum fdl_call call, enum fdl_kind kind)
+void fdl_track_adopt(int fd, enum fdc_call call, enum fdc_kind kind)
 {
     /* fdopen/fdopendir take over an fd: its acquisition stays the original one. Only an fd we
      * never saw acquired is charged to the adopting call. */
@@ -281,7 +281,7 @@ static long live_now(void)
     return n;
 }
 
-void fdl_failed(enum fdl_call call, int err)
+void fdl_failed(enum fdc_call call, int err)
 {
     if ((err != EMFILE && err != ENFILE) || !fdl_cfg.on_emfile)
         return;
@@ -293,7 +293,7 @@ void fdl_failed(enum fdl_call call, int err)
     long live = live_now();
     __atomic_store_n(&emfile_rearm_drop, live / 10 > 1 ? live / 10 : 1, __ATOMIC_RELAXED);
     __atomic_store_n(&emfile_net, 0, __ATOMIC_RELAXED);
-    struct fdl_dump_req r = {.trigger = FDL_TRIG_EMFILE,
+    struct fdl_dump_req r = {.trigger = FDC_TRIG_EMFILE,
                              .safe = 1,
                              .snapshot_token = -1,
                              .call = call,

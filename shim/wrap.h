@@ -12,7 +12,7 @@
 #define FDL_EXPORT __attribute__((visibility("default")))
 
 /* Result of a call that returns one new descriptor (or -1). */
-static inline int fdl_done1(int fd, enum fdl_call call, enum fdl_kind kind, const char *path,
+static inline int fdl_done1(int fd, enum fdc_call call, enum fdc_kind kind, const char *path,
                             int cloexec)
 {
     int err = errno;
@@ -25,7 +25,7 @@ static inline int fdl_done1(int fd, enum fdl_call call, enum fdl_kind kind, cons
 }
 
 /* Result of a call that fills two descriptors (pipe, socketpair, openpty). */
-static inline int fdl_done2(int r, const int *fds, enum fdl_call call, enum fdl_kind kind,
+static inline int fdl_done2(int r, const int *fds, enum fdc_call call, enum fdc_kind kind,
                             int cloexec)
 {
     int err = errno;

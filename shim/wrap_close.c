@@ -38,7 +38,7 @@ FDL_EXPORT void closefrom(int lo)
     REAL(closefrom)(lo);
 }
 
-static int dup_done(int r, int oldfd, enum fdl_call call, int cloexec)
+static int dup_done(int r, int oldfd, enum fdc_call call, int cloexec)
 {
     int err = errno;
     if (r >= 0)
@@ -53,7 +53,7 @@ FDL_EXPORT int dup(int fd)
 {
     if (!fdl_enter())
         return REAL(dup)(fd);
-    return dup_done(REAL(dup)(fd), fd, FDL_CALL_dup, 0);
+    return dup_done(REAL(dup)(fd), fd, FDC_CALL_dup, 0);
 }
 
 /* dup2 onto an open fd closes it: the old record goes and the number is charged to dup2.
@@ -62,19 +62,19 @@ FDL_EXPORT int dup2(int oldfd, int newfd)
 {
     if (!fdl_enter() || oldfd == newfd)
         return REAL(dup2)(oldfd, newfd);
-    return dup_done(REAL(dup2)(oldfd, newfd), oldfd, FDL_CALL_dup2, 0);
+    return dup_done(REAL(dup2)(oldfd, newfd), oldfd, FDC_CALL_dup2, 0);
 }
 
 FDL_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     if (!fdl_enter())
         return REAL(dup3)(oldfd, newfd, flags);
-    return dup_done(REAL(dup3)(oldfd, newfd, flags), oldfd, FDL_CALL_dup3, flags & O_CLOEXEC);
+    return dup_done(REAL(dup3)(oldfd, newfd, flags), oldfd, FDC_CALL_dup3, flags & O_CLOEXEC);
 }
 
 /* The third argument, when there is one, is an int or a pointer; both travel in the same
  * register on x86_64, so passing it on as a pointer is what glibc itself does. */
-static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdl_call call)
+static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdc_call call)
 {
     int err = errno;
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
@@ -101,5 +101,5 @@ static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdl_call call)
         return fcntl_done(REAL(fn)(fd, cmd, arg), fd, cmd, arg, call);                             \
     }
 int fcntl64(int, int, ...);
-FCNTL_WRAPPER(fcntl, FDL_CALL_fcntl)
-FCNTL_WRAPPER(fcntl64, FDL_CALL_fcntl64)
+FCNTL_WRAPPER(fcntl, FDC_CALL_fcntl)
+FCNTL_WRAPPER(fcntl64, FDC_CALL_fcntl64)

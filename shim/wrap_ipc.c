@@ -27,7 +27,7 @@ FDL_EXPORT int socket(int domain, int type, int proto)
 {
     if (!fdl_enter())
         return REAL(socket)(domain, type, proto);
-    return fdl_done1(REAL(socket)(domain, type, proto), FDL_CALL_socket, FDL_KIND_socket, NULL,
+    return fdl_done1(REAL(socket)(domain, type, proto), FDC_CALL_socket, FDC_KIND_socket, NULL,
                      type & SOCK_CLOEXEC);
 }
 
@@ -35,27 +35,27 @@ FDL_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
     if (!fdl_enter())
         return REAL(socketpair)(domain, type, proto, sv);
-    return fdl_done2(REAL(socketpair)(domain, type, proto, sv), sv, FDL_CALL_socketpair,
-                     FDL_KIND_socket, type & SOCK_CLOEXEC);
+    return fdl_done2(REAL(socketpair)(domain, type, proto, sv), sv, FDC_CALL_socketpair,
+                     FDC_KIND_socket, type & SOCK_CLOEXEC);
 }
 
 FDL_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
     if (!fdl_enter())
         return REAL(accept)(fd, addr, len);
-    return fdl_done1(REAL(accept)(fd, addr, len), FDL_CALL_accept, FDL_KIND_socket, NULL, 0);
+    return fdl_done1(REAL(accept)(fd, addr, len), FDC_CALL_accept, FDC_KIND_socket, NULL, 0);
 }
 
 FDL_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     if (!fdl_enter())
         return REAL(accept4)(fd, addr, len, flags);
-    return fdl_done1(REAL(accept4)(fd, addr, len, flags), FDL_CALL_accept4, FDL_KIND_socket, NULL,
+    return fdl_done1(REAL(accept4)(fd, addr, len, flags), FDC_CALL_accept4, FDC_KIND_socket, NULL,
                      flags & SOCK_CLOEXEC);
 }
 
 /* Descriptors passed with SCM_RIGHTS are new in this process. */
-static void track_rights(struct msghdr *msg, enum fdl_call call, int cloexec)
+static void track_rights(struct msghdr *msg, enum fdc_call call, int cloexec)
 {
     if (!msg || !msg->msg_control || msg->msg_controllen < sizeof(struct cmsghdr))
         return;
@@ -69,7 +69,7 @@ static void track_rights(struct msghdr *msg, enum fdl_call call, int cloexec)
             int k = n - i < 64 ? n - i : 64;
             for (int j = 0; j < k; j++)
                 memcpy(&fds[j], data + (size_t)(i + j) * sizeof(int), sizeof(int));
-            fdl_track(fds, k, call, FDL_KIND_unknown, NULL, cloexec);
+            fdl_track(fds, k, call, FDC_KIND_unknown, NULL, cloexec);
         }
     }
 }
@@ -80,7 +80,7 @@ FDL_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     /* Hot in network servers: one branch when no control data came back. */
     if (r >= 0 && msg && msg->msg_controllen && fdl_enter()) {
         int err = errno;
-        track_rights(msg, FDL_CALL_recvmsg, flags & MSG_CMSG_CLOEXEC);
+        track_rights(msg, FDC_CALL_recvmsg, flags & MSG_CMSG_CLOEXEC);
         errno = err;
     }
     return r;
@@ -94,7 +94,7 @@ FDL_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
         int err = errno;
         for (int i = 0; i < r; i++)
             if (vec[i].msg_hdr.msg_controllen)
-                track_rights(&vec[i].msg_hdr, FDL_CALL_recvmmsg, flags & MSG_CMSG_CLOEXEC);
+                track_rights(&vec[i].msg_hdr, FDC_CALL_recvmmsg, flags & MSG_CMSG_CLOEXEC);
         errno = err;
     }
     return r;
@@ -117,14 +117,14 @@ FDL_EXPORT int pipe(int fds[2])
 {
     if (!fdl_enter())
         return pipe_passthrough(REAL(pipe)(fds), fds);
-    return fdl_done2(REAL(pipe)(fds), fds, FDL_CALL_pipe, FDL_KIND_pipe, 0);
+    return fdl_done2(REAL(pipe)(fds), fds, FDC_CALL_pipe, FDC_KIND_pipe, 0);
 }
 
 FDL_EXPORT int pipe2(int fds[2], int flags)
 {
     if (!fdl_enter())
         return pipe_passthrough(REAL(pipe2)(fds, flags), fds);
-    return fdl_done2(REAL(pipe2)(fds, flags), fds, FDL_CALL_pipe2, FDL_KIND_pipe,
+    return fdl_done2(REAL(pipe2)(fds, flags), fds, FDC_CALL_pipe2, FDC_KIND_pipe,
                      flags & O_CLOEXEC);
 }
 
@@ -138,35 +138,35 @@ FDL_EXPORT int pipe2(int fds[2], int flags)
         return fdl_done1(REAL(ret_fn) args, call, kind, NULL, cloexec);                            \
     }
 
-SIMPLE1(eventfd, FDL_CALL_eventfd, FDL_KIND_eventfd, (unsigned int v, int fl), (v, fl),
+SIMPLE1(eventfd, FDC_CALL_eventfd, FDC_KIND_eventfd, (unsigned int v, int fl), (v, fl),
         fl &EFD_CLOEXEC)
-SIMPLE1(timerfd_create, FDL_CALL_timerfd_create, FDL_KIND_timerfd, (int clk, int fl), (clk, fl),
+SIMPLE1(timerfd_create, FDC_CALL_timerfd_create, FDC_KIND_timerfd, (int clk, int fl), (clk, fl),
         fl &TFD_CLOEXEC)
-SIMPLE1(epoll_create, FDL_CALL_epoll_create, FDL_KIND_epoll, (int size), (size), 0)
-SIMPLE1(epoll_create1, FDL_CALL_epoll_create1, FDL_KIND_epoll, (int fl), (fl), fl &EPOLL_CLOEXEC)
-SIMPLE1(inotify_init, FDL_CALL_inotify_init, FDL_KIND_inotify, (void), (), 0)
-SIMPLE1(inotify_init1, FDL_CALL_inotify_init1, FDL_KIND_inotify, (int fl), (fl), fl &IN_CLOEXEC)
-SIMPLE1(fanotify_init, FDL_CALL_fanotify_init, FDL_KIND_fanotify,
+SIMPLE1(epoll_create, FDC_CALL_epoll_create, FDC_KIND_epoll, (int size), (size), 0)
+SIMPLE1(epoll_create1, FDC_CALL_epoll_create1, FDC_KIND_epoll, (int fl), (fl), fl &EPOLL_CLOEXEC)
+SIMPLE1(inotify_init, FDC_CALL_inotify_init, FDC_KIND_inotify, (void), (), 0)
+SIMPLE1(inotify_init1, FDC_CALL_inotify_init1, FDC_KIND_inotify, (int fl), (fl), fl &IN_CLOEXEC)
+SIMPLE1(fanotify_init, FDC_CALL_fanotify_init, FDC_KIND_fanotify,
         (unsigned int fl, unsigned int ev), (fl, ev), fl &FAN_CLOEXEC)
-SIMPLE1(posix_openpt, FDL_CALL_posix_openpt, FDL_KIND_pty, (int fl), (fl), fl &O_CLOEXEC)
-SIMPLE1(getpt, FDL_CALL_getpt, FDL_KIND_pty, (void), (), 0)
-SIMPLE1(pidfd_open, FDL_CALL_pidfd_open, FDL_KIND_pidfd, (pid_t pid, unsigned int fl), (pid, fl), 1)
-SIMPLE1(pidfd_getfd, FDL_CALL_pidfd_getfd, FDL_KIND_unknown,
+SIMPLE1(posix_openpt, FDC_CALL_posix_openpt, FDC_KIND_pty, (int fl), (fl), fl &O_CLOEXEC)
+SIMPLE1(getpt, FDC_CALL_getpt, FDC_KIND_pty, (void), (), 0)
+SIMPLE1(pidfd_open, FDC_CALL_pidfd_open, FDC_KIND_pidfd, (pid_t pid, unsigned int fl), (pid, fl), 1)
+SIMPLE1(pidfd_getfd, FDC_CALL_pidfd_getfd, FDC_KIND_unknown,
         (int pidfd, int target, unsigned int fl), (pidfd, target, fl), 1)
-SIMPLE1(fsopen, FDL_CALL_fsopen, FDL_KIND_unknown, (const char *fs, unsigned int fl), (fs, fl),
+SIMPLE1(fsopen, FDC_CALL_fsopen, FDC_KIND_unknown, (const char *fs, unsigned int fl), (fs, fl),
         fl &FSOPEN_CLOEXEC)
-SIMPLE1(fsmount, FDL_CALL_fsmount, FDL_KIND_unknown, (int fd, unsigned int fl, unsigned int attr),
+SIMPLE1(fsmount, FDC_CALL_fsmount, FDC_KIND_unknown, (int fd, unsigned int fl, unsigned int attr),
         (fd, fl, attr), fl &FSMOUNT_CLOEXEC)
-SIMPLE1(fspick, FDL_CALL_fspick, FDL_KIND_unknown, (int d, const char *p, unsigned int fl),
+SIMPLE1(fspick, FDC_CALL_fspick, FDC_KIND_unknown, (int d, const char *p, unsigned int fl),
         (d, p, fl), fl &FSPICK_CLOEXEC)
-SIMPLE1(open_tree, FDL_CALL_open_tree, FDL_KIND_unknown, (int d, const char *p, unsigned int fl),
+SIMPLE1(open_tree, FDC_CALL_open_tree, FDC_KIND_unknown, (int d, const char *p, unsigned int fl),
         (d, p, fl), fl &OPEN_TREE_CLOEXEC)
 
 FDL_EXPORT int memfd_create(const char *name, unsigned int fl)
 {
     if (!fdl_enter())
         return REAL(memfd_create)(name, fl);
-    return fdl_done1(REAL(memfd_create)(name, fl), FDL_CALL_memfd_create, FDL_KIND_memfd, name,
+    return fdl_done1(REAL(memfd_create)(name, fl), FDC_CALL_memfd_create, FDC_KIND_memfd, name,
                      fl & MFD_CLOEXEC);
 }
 
@@ -175,7 +175,7 @@ FDL_EXPORT int signalfd(int fd, const sigset_t *mask, int fl)
 {
     if (fd != -1 || !fdl_enter())
         return REAL(signalfd)(fd, mask, fl);
-    return fdl_done1(REAL(signalfd)(fd, mask, fl), FDL_CALL_signalfd, FDL_KIND_signalfd, NULL,
+    return fdl_done1(REAL(signalfd)(fd, mask, fl), FDC_CALL_signalfd, FDC_KIND_signalfd, NULL,
                      fl & SFD_CLOEXEC);
 }
 
@@ -184,7 +184,7 @@ FDL_EXPORT int shm_open(const char *name, int oflag, mode_t mode)
     if (!fdl_enter())
         return REAL(shm_open)(name, oflag, mode);
     /* shm_open always sets FD_CLOEXEC. */
-    return fdl_done1(REAL(shm_open)(name, oflag, mode), FDL_CALL_shm_open, FDL_KIND_shm, name, 1);
+    return fdl_done1(REAL(shm_open)(name, oflag, mode), FDC_CALL_shm_open, FDC_KIND_shm, name, 1);
 }
 
 FDL_EXPORT mqd_t mq_open(const char *name, int oflag, ...)
@@ -200,7 +200,7 @@ FDL_EXPORT mqd_t mq_open(const char *name, int oflag, ...)
     }
     if (!fdl_enter())
         return REAL(mq_open)(name, oflag, mode, attr);
-    return fdl_done1(REAL(mq_open)(name, oflag, mode, attr), FDL_CALL_mq_open, FDL_KIND_mqueue,
+    return fdl_done1(REAL(mq_open)(name, oflag, mode, attr), FDC_CALL_mq_open, FDC_KIND_mqueue,
                      name, 1);
 }
 
@@ -220,7 +220,7 @@ FDL_EXPORT int openpty(int *amaster, int *aslave, char *name, const struct termi
         return REAL(openpty)(amaster, aslave, name, t, w);
     int r = REAL(openpty)(amaster, aslave, name, t, w);
     int fds[2] = {r == 0 ? *amaster : -1, r == 0 ? *aslave : -1};
-    return fdl_done2(r, fds, FDL_CALL_openpty, FDL_KIND_pty, 0);
+    return fdl_done2(r, fds, FDC_CALL_openpty, FDC_KIND_pty, 0);
 }
 
 FDL_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *t, const struct winsize *w)
@@ -230,9 +230,9 @@ FDL_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *t, cons
     pid_t p = REAL(forkpty)(amaster, name, t, w);
     int err = errno;
     if (p > 0)
-        fdl_track(amaster, 1, FDL_CALL_forkpty, FDL_KIND_pty, NULL, 0);
+        fdl_track(amaster, 1, FDC_CALL_forkpty, FDC_KIND_pty, NULL, 0);
     else if (p < 0)
-        fdl_failed(FDL_CALL_forkpty, err);
+        fdl_failed(FDC_CALL_forkpty, err);
     errno = err;
     return p;
 }

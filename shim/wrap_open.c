@@ -12,14 +12,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static enum fdl_kind kind_of(const char *path, int flags)
+static enum fdc_kind kind_of(const char *path, int flags)
 {
     if (flags & O_DIRECTORY)
-        return FDL_KIND_directory;
+        return FDC_KIND_directory;
     if (path && path[0] == '/' && path[1] == 'd' && path[5] == 'p' &&
         (!strcmp(path, "/dev/ptmx") || !strncmp(path, "/dev/pts/", 9)))
-        return FDL_KIND_pty;
-    return FDL_KIND_file;
+        return FDC_KIND_pty;
+    return FDC_KIND_file;
 }
 
 /* The mode argument is only there with O_CREAT or O_TMPFILE. */
@@ -41,8 +41,8 @@ static enum fdl_kind kind_of(const char *path, int flags)
         return fdl_done1(REAL(fn)(path, flags, mode), call, kind_of(path, flags), path,            \
                          flags & O_CLOEXEC);                                                       \
     }
-OPEN_WRAPPER(open, FDL_CALL_open)
-OPEN_WRAPPER(open64, FDL_CALL_open64)
+OPEN_WRAPPER(open, FDC_CALL_open)
+OPEN_WRAPPER(open64, FDC_CALL_open64)
 
 #define OPENAT_WRAPPER(fn, call)                                                                   \
     FDL_EXPORT int fn(int dirfd, const char *path, int flags, ...)                                 \
@@ -53,8 +53,8 @@ OPEN_WRAPPER(open64, FDL_CALL_open64)
         return fdl_done1(REAL(fn)(dirfd, path, flags, mode), call, kind_of(path, flags), path,     \
                          flags & O_CLOEXEC);                                                       \
     }
-OPENAT_WRAPPER(openat, FDL_CALL_openat)
-OPENAT_WRAPPER(openat64, FDL_CALL_openat64)
+OPENAT_WRAPPER(openat, FDC_CALL_openat)
+OPENAT_WRAPPER(openat64, FDC_CALL_openat64)
 
 /* -D_FORTIFY_SOURCE binds these for non-constant flags; reported under the public name. */
 int __open_2(const char *, int);
@@ -70,8 +70,8 @@ int __openat64_2(int, const char *, int);
         return fdl_done1(REAL(fn)(path, flags), call, kind_of(path, flags), path,                  \
                          flags & O_CLOEXEC);                                                       \
     }
-OPEN2_WRAPPER(__open_2, FDL_CALL_open)
-OPEN2_WRAPPER(__open64_2, FDL_CALL_open64)
+OPEN2_WRAPPER(__open_2, FDC_CALL_open)
+OPEN2_WRAPPER(__open64_2, FDC_CALL_open64)
 
 #define OPENAT2_WRAPPER(fn, call)                                                                  \
     FDL_EXPORT int fn(int dirfd, const char *path, int flags)                                      \
@@ -81,24 +81,24 @@ OPEN2_WRAPPER(__open64_2, FDL_CALL_open64)
         return fdl_done1(REAL(fn)(dirfd, path, flags), call, kind_of(path, flags), path,           \
                          flags & O_CLOEXEC);                                                       \
     }
-OPENAT2_WRAPPER(__openat_2, FDL_CALL_openat)
-OPENAT2_WRAPPER(__openat64_2, FDL_CALL_openat64)
+OPENAT2_WRAPPER(__openat_2, FDC_CALL_openat)
+OPENAT2_WRAPPER(__openat64_2, FDC_CALL_openat64)
 
 #define CREAT_WRAPPER(fn, call)                                                                    \
     FDL_EXPORT int fn(const char *path, mode_t mode)                                               \
     {                                                                                              \
         if (!fdl_enter())                                                                          \
             return REAL(fn)(path, mode);                                                           \
-        return fdl_done1(REAL(fn)(path, mode), call, FDL_KIND_file, path, 0);                      \
+        return fdl_done1(REAL(fn)(path, mode), call, FDC_KIND_file, path, 0);                      \
     }
-CREAT_WRAPPER(creat, FDL_CALL_creat)
-CREAT_WRAPPER(creat64, FDL_CALL_creat64)
+CREAT_WRAPPER(creat, FDC_CALL_creat)
+CREAT_WRAPPER(creat64, FDC_CALL_creat64)
 
 FDL_EXPORT int open_by_handle_at(int mountfd, struct file_handle *h, int flags)
 {
     if (!fdl_enter())
         return REAL(open_by_handle_at)(mountfd, h, flags);
-    return fdl_done1(REAL(open_by_handle_at)(mountfd, h, flags), FDL_CALL_open_by_handle_at,
+    return fdl_done1(REAL(open_by_handle_at)(mountfd, h, flags), FDC_CALL_open_by_handle_at,
                      kind_of(NULL, flags), NULL, flags & O_CLOEXEC);
 }
 
@@ -115,22 +115,22 @@ int mkostemps64(char *, int, int);
         if (!fdl_enter())                                                                          \
             return REAL(fn) args;                                                                  \
         int fd = REAL(fn) args;                                                                    \
-        return fdl_done1(fd, call, FDL_KIND_file, fd >= 0 ? tmpl : NULL, cloexec);                 \
+        return fdl_done1(fd, call, FDC_KIND_file, fd >= 0 ? tmpl : NULL, cloexec);                 \
     }
-MKSTEMP_WRAPPER(mkstemp, FDL_CALL_mkstemp, (char *tmpl), (tmpl), 0)
-MKSTEMP_WRAPPER(mkstemp64, FDL_CALL_mkstemp64, (char *tmpl), (tmpl), 0)
-MKSTEMP_WRAPPER(mkostemp, FDL_CALL_mkostemp, (char *tmpl, int fl), (tmpl, fl), fl &O_CLOEXEC)
-MKSTEMP_WRAPPER(mkostemp64, FDL_CALL_mkostemp64, (char *tmpl, int fl), (tmpl, fl), fl &O_CLOEXEC)
-MKSTEMP_WRAPPER(mkstemps, FDL_CALL_mkstemps, (char *tmpl, int sl), (tmpl, sl), 0)
-MKSTEMP_WRAPPER(mkstemps64, FDL_CALL_mkstemps64, (char *tmpl, int sl), (tmpl, sl), 0)
-MKSTEMP_WRAPPER(mkostemps, FDL_CALL_mkostemps, (char *tmpl, int sl, int fl), (tmpl, sl, fl),
+MKSTEMP_WRAPPER(mkstemp, FDC_CALL_mkstemp, (char *tmpl), (tmpl), 0)
+MKSTEMP_WRAPPER(mkstemp64, FDC_CALL_mkstemp64, (char *tmpl), (tmpl), 0)
+MKSTEMP_WRAPPER(mkostemp, FDC_CALL_mkostemp, (char *tmpl, int fl), (tmpl, fl), fl &O_CLOEXEC)
+MKSTEMP_WRAPPER(mkostemp64, FDC_CALL_mkostemp64, (char *tmpl, int fl), (tmpl, fl), fl &O_CLOEXEC)
+MKSTEMP_WRAPPER(mkstemps, FDC_CALL_mkstemps, (char *tmpl, int sl), (tmpl, sl), 0)
+MKSTEMP_WRAPPER(mkstemps64, FDC_CALL_mkstemps64, (char *tmpl, int sl), (tmpl, sl), 0)
+MKSTEMP_WRAPPER(mkostemps, FDC_CALL_mkostemps, (char *tmpl, int sl, int fl), (tmpl, sl, fl),
                 fl &O_CLOEXEC)
-MKSTEMP_WRAPPER(mkostemps64, FDL_CALL_mkostemps64, (char *tmpl, int sl, int fl), (tmpl, sl, fl),
+MKSTEMP_WRAPPER(mkostemps64, FDC_CALL_mkostemps64, (char *tmpl, int sl, int fl), (tmpl, sl, fl),
                 fl &O_CLOEXEC)
 
 /* ---- stdio ---- */
 
-static FILE *done_file(FILE *fp, enum fdl_call call, enum fdl_kind kind, const char *path,
+static FILE *done_file(FILE *fp, enum fdc_call call, enum fdc_kind kind, const char *path,
                        const char *mode)
 {
     int err = errno;
@@ -154,10 +154,10 @@ FILE *tmpfile64(void);
     {                                                                                              \
         if (!fdl_enter())                                                                          \
             return REAL(fn)(path, mode);                                                           \
-        return done_file(REAL(fn)(path, mode), call, FDL_KIND_file, path, mode);                   \
+        return done_file(REAL(fn)(path, mode), call, FDC_KIND_file, path, mode);                   \
     }
-FOPEN_WRAPPER(fopen, FDL_CALL_fopen)
-FOPEN_WRAPPER(fopen64, FDL_CALL_fopen64)
+FOPEN_WRAPPER(fopen, FDC_CALL_fopen)
+FOPEN_WRAPPER(fopen64, FDC_CALL_fopen64)
 
 /* freopen opens the new file and dup3()s it onto the stream's old number, all internally:
  * the old record goes, the number is charged to freopen. With a NULL path only the mode
@@ -175,10 +175,10 @@ FOPEN_WRAPPER(fopen64, FDL_CALL_fopen64)
         if (oldfd >= 0)                                                                            \
             fdl_release(oldfd);                                                                    \
         errno = err;                                                                               \
-        return done_file(r, call, FDL_KIND_file, path, mode);                                      \
+        return done_file(r, call, FDC_KIND_file, path, mode);                                      \
     }
-FREOPEN_WRAPPER(freopen, FDL_CALL_freopen)
-FREOPEN_WRAPPER(freopen64, FDL_CALL_freopen64)
+FREOPEN_WRAPPER(freopen, FDC_CALL_freopen)
+FREOPEN_WRAPPER(freopen64, FDC_CALL_freopen64)
 
 /* fdopen takes over an fd: it keeps the stack of the call that really acquired it. */
 FDL_EXPORT FILE *fdopen(int fd, const char *mode)
@@ -186,7 +186,7 @@ FDL_EXPORT FILE *fdopen(int fd, const char *mode)
     FILE *r = REAL(fdopen)(fd, mode);
     if (r && fdl_enter()) {
         int err = errno;
-        fdl_track_adopt(fd, FDL_CALL_fdopen, FDL_KIND_file);
+        fdl_track_adopt(fd, FDC_CALL_fdopen, FDC_KIND_file);
         fdl_sync_cloexec(fd);
         errno = err;
     }
@@ -198,10 +198,10 @@ FDL_EXPORT FILE *fdopen(int fd, const char *mode)
     {                                                                                              \
         if (!fdl_enter())                                                                          \
             return REAL(fn)();                                                                     \
-        return done_file(REAL(fn)(), call, FDL_KIND_file, NULL, NULL);                             \
+        return done_file(REAL(fn)(), call, FDC_KIND_file, NULL, NULL);                             \
     }
-TMPFILE_WRAPPER(tmpfile, FDL_CALL_tmpfile)
-TMPFILE_WRAPPER(tmpfile64, FDL_CALL_tmpfile64)
+TMPFILE_WRAPPER(tmpfile, FDC_CALL_tmpfile)
+TMPFILE_WRAPPER(tmpfile64, FDC_CALL_tmpfile64)
 
 /* Released before the real call: once the number is free another thread may get it, and its
  * record must not be overwritten by our release. */
@@ -219,7 +219,7 @@ FDL_EXPORT FILE *popen(const char *cmd, const char *mode)
 {
     if (!fdl_enter())
         return REAL(popen)(cmd, mode);
-    return done_file(REAL(popen)(cmd, mode), FDL_CALL_popen, FDL_KIND_pipe, cmd, mode);
+    return done_file(REAL(popen)(cmd, mode), FDC_CALL_popen, FDC_KIND_pipe, cmd, mode);
 }
 
 FDL_EXPORT int pclose(FILE *fp)
@@ -242,9 +242,9 @@ FDL_EXPORT DIR *opendir(const char *path)
     int err = errno;
     if (d) {
         int fd = dirfd(d);
-        fdl_track(&fd, 1, FDL_CALL_opendir, FDL_KIND_directory, path, 1);
+        fdl_track(&fd, 1, FDC_CALL_opendir, FDC_KIND_directory, path, 1);
     } else {
-        fdl_failed(FDL_CALL_opendir, err);
+        fdl_failed(FDC_CALL_opendir, err);
     }
     errno = err;
     return d;
@@ -255,7 +255,7 @@ FDL_EXPORT DIR *fdopendir(int fd)
     DIR *d = REAL(fdopendir)(fd);
     if (d && fdl_enter()) {
         int err = errno;
-        fdl_track_adopt(fd, FDL_CALL_fdopendir, FDL_KIND_directory);
+        fdl_track_adopt(fd, FDC_CALL_fdopendir, FDC_KIND_directory);
         fdl_sync_cloexec(fd); /* glibc's fdopendir sets FD_CLOEXEC itself */
         errno = err;
     }

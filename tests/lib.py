@@ -21,6 +21,10 @@ class TestFailure(AssertionError):
     pass
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (a missing tool or privilege); counted apart."""
+
+
 def build_dir():
     b = os.environ.get("FDLEAK_BUILD", "build")
     return b if os.path.isabs(b) else os.path.join(ROOT, b)
@@ -476,3 +480,32 @@ def doc_default(var):
             if len(cells) > 3 and cells[1] == var:
                 return cells[2]
     raise TestFailure("%s not documented in docs/environment.md" % var)
+
+
+_contract = None
+
+
+def contract():
+    """The #defines of common/contract.h, the one definition of what library and command agree
+    on (dump format, snapshot magic, default signal...): numbers as int, strings as str."""
+    global _contract
+    if _contract is None:
+        _contract = {}
+        with open(os.path.join(ROOT, "common", "contract.h")) as fh:
+            for line in fh:
+                m = re.match(r'#define (FDC_\w+)\s+("[^"]*"|0x[0-9a-fA-F]+u?|\d+u?)\b', line)
+                if m:
+                    v = m.group(2)
+                    _contract[m.group(1)] = v.strip('"') if v.startswith('"') else \
+                        int(v.rstrip("u"), 0)
+    return _contract
+
+
+def default_dump_signal():
+    """The library's default dump signal number (SIGRTMAX - FDC_SIGNAL_DEFAULT_RTMAX_OFFSET)."""
+    return signal.SIGRTMAX - contract()["FDC_SIGNAL_DEFAULT_RTMAX_OFFSET"]
+
+
+def snapshot_value(token):
+    """The sigqueue value with which `fdleak snapshot` asks for a snapshot with this token."""
+    return contract()["FDC_SNAPSHOT_MAGIC"] | token

@@ -5,7 +5,8 @@ named test_* (no arguments) in definition order.
     /usr/bin/python3 tests/run.py [FILTER...]
 
 A test runs when any FILTER is a substring of `module.function` (all tests without filters).
-Prints `PASS name` or `FAIL name: reason` (details indented below), then `N passed, N failed`.
+Prints `PASS name`, `SKIP name: why` (the test raised lib.Skip: what it needs is not on this
+machine) or `FAIL name: reason` (details indented below), then `N passed, N failed, N skipped`.
 Exit status 1 if any test failed. FDLEAK_BUILD names the build directory (default `build`).
 Tests guard their own time (subprocess timeouts); the runner does not kill them.
 """
@@ -62,7 +63,8 @@ def _collect():
 def main(argv):
     filters = argv[1:]
     tests, errors = _collect()
-    passed = failed = 0
+    import lib  # after _collect has put tests/ on the path
+    passed = failed = skipped = 0
     for name, exc in errors:
         if filters and not any(f in name for f in filters):
             continue
@@ -76,6 +78,9 @@ def main(argv):
         sys.stdout.flush()
         try:
             func()
+        except lib.Skip as exc:
+            skipped += 1
+            print("SKIP %s: %s" % (name, exc))
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the run
             failed += 1
             print("FAIL %s: %s" % (name, _reason(exc)))
@@ -85,7 +90,7 @@ def main(argv):
             passed += 1
             print("PASS %s" % name)
         sys.stdout.flush()
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     return 1 if failed else 0
 
 

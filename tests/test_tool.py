@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 import time
 
+import lib
+
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
 TIMEOUT = 60
@@ -895,9 +897,9 @@ def test_json_to_stdout_and_kept_dump_path():
 
 def test_separate_debug_file_by_build_id():
     """A stripped binary is symbolized from /usr/lib/debug/.build-id/xx/yyyy.debug, also when
-    the binary itself is gone (the test needs to write there: it returns early if it cannot)."""
+    the binary itself is gone (the test needs to write there: skipped if it cannot)."""
     if not os.access("/usr/lib/debug", os.W_OK) and not os.access("/usr/lib", os.W_OK):
-        return
+        raise lib.Skip("/usr/lib/debug is not writable")
     d = _tmp()
     debug = None
     try:

@@ -19,14 +19,17 @@ FIX_BIN      = $(patsubst tests/cases/%.c,$(BUILD)/tests/%,$(FIX_C)) \
 FIX_LIBSO    = $(BUILD)/tests/libctoropen.so
 UNIT_SRC     = $(wildcard tests/unit/*.c)
 UNIT_BIN     = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
-UNIT_DEPS    = shim/fdtable.c shim/intern.c shim/fdtable.h shim/intern.h
+UNIT_DEPS    = shim/fdtable.c shim/intern.c $(COMMON_SRC)
 
 .PHONY: test-fixtures test-unit-bins
 
 test-fixtures: $(FIX_BIN) $(FIX_LIBSO)
 test-unit-bins: $(UNIT_BIN)
 
-test: deps all test-fixtures test-unit-bins
+# Packages first, then the build in a second make: shim.mk and tools.mk ask pkg-config when
+# the Makefile is read, before `deps` could install anything (a fresh machine).
+test: deps
+	@$(MAKE) --no-print-directory all test-fixtures test-unit-bins
 	FDLEAK_BUILD=$(BUILD) $(PYTHON) tests/run.py $(T)
 
 test-unit: test-unit-bins
@@ -50,8 +53,8 @@ $(BUILD)/tests/libctoropen.so: tests/cases/lib/ctoropen.c | $(BUILD)/tests
 $(BUILD)/tests/ctor_before_shim: $(BUILD)/tests/libctoropen.so
 $(BUILD)/tests/ctor_before_shim: FIX_LDEXTRA = -L$(BUILD)/tests -lctoropen -Wl,-rpath,'$$ORIGIN'
 
-$(BUILD)/tests/unit/%: tests/unit/%.c tests/unit/unit.h $(UNIT_DEPS) | $(BUILD)/tests/unit
-	$(CC) $(CFLAGS_BASE) -pthread -I shim -o $@ $< shim/fdtable.c shim/intern.c
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_DEPS) | $(BUILD)/tests/unit
+	$(CC) $(CFLAGS_BASE) $(DEPFLAGS) -pthread -I shim -I common -o $@ $< $(UNIT_DEPS)
 
 $(BUILD)/tests $(BUILD)/tests/unit:
 	mkdir -p $@

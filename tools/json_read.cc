@@ -1,7 +1,7 @@
 // Reading JSON with simdjson (the DOM API, error codes only: no exception leaves this file).
 // The document is parsed into a simdjson::dom::document, then copied into the small tree of
-// struct fdl_jval that the rest of fdleak walks (json.h). Strings are not copied: they point
-// into the document's string buffer, NUL-terminated there, which lives as long as the fdl_jdoc.
+// struct fdt_jval that the rest of fdleak walks (json.h). Strings are not copied: they point
+// into the document's string buffer, NUL-terminated there, which lives as long as the fdt_jdoc.
 //
 // simdjson's DOM parser says what went wrong but not where. On failure (only then) the input
 // is walked again with simdjson's On-Demand API, which can tell where it stands, to turn the
@@ -35,19 +35,19 @@ constexpr size_t kChunkVals = 8192;
 struct chunk {
     chunk *prev;
     size_t used;
-    fdl_jval vals[kChunkVals];
+    fdt_jval vals[kChunkVals];
 };
 
 } // namespace
 
-struct fdl_jdoc {
-    dom::document doc;       // tape and strings; fdl_jval strings point into doc's buffer
-    chunk *chunks = nullptr; // fdl_jval nodes
-    char **copies = nullptr; // strings rewritten because they held U+0000 (see fdl_cstr)
+struct fdt_jdoc {
+    dom::document doc;       // tape and strings; fdt_jval strings point into doc's buffer
+    chunk *chunks = nullptr; // fdt_jval nodes
+    char **copies = nullptr; // strings rewritten because they held U+0000 (see fdt_cstr)
     size_t ncopies = 0;
-    fdl_jval *root = nullptr;
+    fdt_jval *root = nullptr;
 
-    ~fdl_jdoc()
+    ~fdt_jdoc()
     {
         for (chunk *c = chunks, *prev; c; c = prev) {
             prev = c->prev;
@@ -58,15 +58,15 @@ struct fdl_jdoc {
         free(copies);
     }
 
-    fdl_jval *node()
+    fdt_jval *node()
     {
         if (!chunks || chunks->used == kChunkVals) {
-            chunk *c = static_cast<chunk *>(fdl_xmalloc(sizeof(chunk)));
+            chunk *c = static_cast<chunk *>(fdt_xmalloc(sizeof(chunk)));
             c->prev = chunks;
             c->used = 0;
             chunks = c;
         }
-        fdl_jval *v = &chunks->vals[chunks->used++];
+        fdt_jval *v = &chunks->vals[chunks->used++];
         std::memset(static_cast<void *>(v), 0, sizeof *v);
         return v;
     }
@@ -78,7 +78,7 @@ struct fdl_jdoc {
     {
         if (!std::memchr(s.data(), 0, s.size()))
             return s.data();
-        char *o = static_cast<char *>(fdl_xmalloc(s.size() * 3 + 1)), *p = o;
+        char *o = static_cast<char *>(fdt_xmalloc(s.size() * 3 + 1)), *p = o;
         for (char c : s) {
             if (c) {
                 *p++ = c;
@@ -89,7 +89,7 @@ struct fdl_jdoc {
             }
         }
         *p = 0;
-        copies = static_cast<char **>(fdl_xrealloc(copies, (ncopies + 1) * sizeof *copies));
+        copies = static_cast<char **>(fdt_xrealloc(copies, (ncopies + 1) * sizeof *copies));
         copies[ncopies++] = o;
         return o;
     }
@@ -100,18 +100,18 @@ namespace
 
 // Fills v from e; depth is bounded by the parser's max_depth. Only simdjson's error-code
 // accessors are used (the conversion operators throw); the type is checked before each.
-void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
+void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
 {
     switch (e.type()) {
     case dom::element_type::ARRAY: {
         dom::array a;
-        v->type = FDL_J_ARR;
+        v->type = FDT_J_ARR;
         if (e.get_array().get(a))
             break;
-        fdl_jval **tail = &v->u.kids;
+        fdt_jval **tail = &v->u.kids;
         for (dom::element kid : a) {
-            fdl_jval *k = d->node();
-            fdl_build(d, kid, k);
+            fdt_jval *k = d->node();
+            fdt_build(d, kid, k);
             *tail = k;
             tail = &k->next;
             v->n++;
@@ -120,14 +120,14 @@ void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
     }
     case dom::element_type::OBJECT: {
         dom::object o;
-        v->type = FDL_J_OBJ;
+        v->type = FDT_J_OBJ;
         if (e.get_object().get(o))
             break;
-        fdl_jval **tail = &v->u.kids;
+        fdt_jval **tail = &v->u.kids;
         for (dom::key_value_pair kv : o) {
-            fdl_jval *k = d->node();
+            fdt_jval *k = d->node();
             k->key = d->cstr(kv.key);
-            fdl_build(d, kv.value, k);
+            fdt_build(d, kv.value, k);
             *tail = k;
             tail = &k->next;
             v->n++;
@@ -136,13 +136,13 @@ void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
     }
     case dom::element_type::INT64: {
         int64_t i = 0;
-        v->type = FDL_J_NUM;
+        v->type = FDT_J_NUM;
         v->is_int = true;
         v->u.i = e.get_int64().get(i) ? 0 : i;
         break;
     }
     case dom::element_type::UINT64: // above INT64_MAX: saturated, as strtoll would
-        v->type = FDL_J_NUM;
+        v->type = FDT_J_NUM;
         v->is_int = true;
         v->u.i = INT64_MAX;
         break;
@@ -150,24 +150,24 @@ void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
         double x = 0;
         if (e.get_double().get(x))
             x = 0;
-        v->type = FDL_J_NUM;
+        v->type = FDT_J_NUM;
         v->is_int = false;
         v->u.i = x != x ? 0 : x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : int64_t(x);
         break;
     }
     case dom::element_type::STRING: {
         std::string_view str;
-        v->type = FDL_J_STR;
+        v->type = FDT_J_STR;
         v->u.s = e.get_string().get(str) ? "" : d->cstr(str);
         break;
     }
     case dom::element_type::BOOL: {
         bool b = false;
-        v->type = !e.get_bool().get(b) && b ? FDL_J_TRUE : FDL_J_FALSE;
+        v->type = !e.get_bool().get(b) && b ? FDT_J_TRUE : FDT_J_FALSE;
         break;
     }
     case dom::element_type::NULL_VALUE:
-        v->type = FDL_J_NULL;
+        v->type = FDT_J_NULL;
         break;
     }
 }
@@ -176,7 +176,7 @@ void fdl_build(fdl_jdoc *d, dom::element e, fdl_jval *v)
 
 // Where the walk stopped: at (a byte of the walked copy) or, when at is NULL and found is
 // set, at the end of the input.
-struct fdl_where {
+struct fdt_where {
     const char *base; // the walked copy of the input
     const char *orig; // the input itself (the copy may have been sanitized, see below)
     od::document *doc;
@@ -200,7 +200,7 @@ struct fdl_where {
         return stop(p);
     }
     // Checks the raw bytes of a string in the input (stage 1 of simdjson rejects unescaped
-    // control characters and invalid UTF-8 without saying where; see fdl_locate).
+    // control characters and invalid UTF-8 without saying where; see fdt_locate).
     bool raw_ok(const char *p, size_t n)
     {
         if (!check_raw)
@@ -215,7 +215,7 @@ struct fdl_where {
     }
 };
 
-bool fdl_walk(fdl_where &w, od::value v, size_t depth)
+bool fdt_walk(fdt_where &w, od::value v, size_t depth)
 {
     std::string_view tok = v.raw_json_token();
     const char *at = tok.data();
@@ -235,7 +235,7 @@ bool fdl_walk(fdl_where &w, od::value v, size_t depth)
             od::value kid;
             if (std::move(r).get(kid))
                 return w.stop_here();
-            if (!fdl_walk(w, kid, depth + 1))
+            if (!fdt_walk(w, kid, depth + 1))
                 return false;
         }
         return true;
@@ -264,7 +264,7 @@ bool fdl_walk(fdl_where &w, od::value v, size_t depth)
                 e--;
             if (e > k && !w.raw_ok(k, size_t(e - 1 - k)))
                 return false;
-            if (!fdl_walk(w, f.value(), depth + 1))
+            if (!fdt_walk(w, f.value(), depth + 1))
                 return false;
         }
         return true;
@@ -302,7 +302,7 @@ bool fdl_walk(fdl_where &w, od::value v, size_t depth)
 // Finds where the input stops being JSON, for an error reported by the DOM parser. Returns
 // false if it cannot tell; else *off is the byte offset of the error, or len when the input
 // ended before the document did.
-bool fdl_locate(const char *buf, size_t len, error_code derr, size_t *off, bool *too_deep)
+bool fdt_locate(const char *buf, size_t len, error_code derr, size_t *off, bool *too_deep)
 {
     simdjson::padded_string copy(buf, len);
     if (!copy.data())
@@ -310,7 +310,7 @@ bool fdl_locate(const char *buf, size_t len, error_code derr, size_t *off, bool 
     if (derr == simdjson::UNESCAPED_CHARS || derr == simdjson::UTF8_ERROR) {
         // Errors of simdjson's first stage, which does not say where they are. Walk a copy in
         // which they cannot occur (control characters become spaces, non-ASCII bytes 'x'),
-        // checking every string's original bytes on the way (fdl_where::raw_ok).
+        // checking every string's original bytes on the way (fdt_where::raw_ok).
         for (size_t i = 0; i < len; i++) {
             unsigned char c = static_cast<unsigned char>(copy.data()[i]);
             if (c < 0x20)
@@ -324,11 +324,11 @@ bool fdl_locate(const char *buf, size_t len, error_code derr, size_t *off, bool 
     if (parser.iterate(copy).get(doc))
         return false;
     bool sanitized = derr == simdjson::UNESCAPED_CHARS || derr == simdjson::UTF8_ERROR;
-    fdl_where w{copy.data(), buf, &doc, sanitized};
+    fdt_where w{copy.data(), buf, &doc, sanitized};
     od::value root;
     if (doc.get_value().get(root)) {
         w.stop_here();
-    } else if (fdl_walk(w, root, 0)) {
+    } else if (fdt_walk(w, root, 0)) {
         const char *p;
         if (doc.current_location().get(p) == simdjson::SUCCESS)
             w.stop(p); // text after the document
@@ -348,14 +348,14 @@ bool fdl_locate(const char *buf, size_t len, error_code derr, size_t *off, bool 
     return true;
 }
 
-struct fdl_jdoc *fdl_parse(char *buf, size_t len, int *line, int *col, const char **what,
+struct fdt_jdoc *fdt_parse(char *buf, size_t len, int *line, int *col, const char **what,
                            bool *truncated)
 {
     *line = 1;
     *col = 1;
     *what = "invalid JSON";
     *truncated = false;
-    std::unique_ptr<fdl_jdoc> d(new fdl_jdoc);
+    std::unique_ptr<fdt_jdoc> d(new fdt_jdoc);
     error_code err;
     {
         // The parser (stage-1 index and a padded copy of the input) is needed only while
@@ -367,7 +367,7 @@ struct fdl_jdoc *fdl_parse(char *buf, size_t len, int *line, int *col, const cha
     }
     if (!err) {
         d->root = d->node();
-        fdl_build(d.get(), d->doc.root(), d->root);
+        fdt_build(d.get(), d->doc.root(), d->root);
         return d.release();
     }
     d.reset();
@@ -388,7 +388,7 @@ struct fdl_jdoc *fdl_parse(char *buf, size_t len, int *line, int *col, const cha
     default:
         break;
     }
-    if (!fdl_locate(buf, len, err, &off, &too_deep)) {
+    if (!fdt_locate(buf, len, err, &off, &too_deep)) {
         // Not found again (should not happen): point at the start of the text.
         while (off < len &&
                (buf[off] == ' ' || buf[off] == '\n' || buf[off] == '\t' || buf[off] == '\r'))
@@ -413,13 +413,13 @@ struct fdl_jdoc *fdl_parse(char *buf, size_t len, int *line, int *col, const cha
 
 } // namespace
 
-extern "C" struct fdl_jdoc *fdl_json_parse(char *buf, size_t len, int *line, int *col,
+extern "C" struct fdt_jdoc *fdt_json_parse(char *buf, size_t len, int *line, int *col,
                                            const char **what, bool *truncated)
 {
     try {
-        return fdl_parse(buf, len, line, col, what, truncated);
+        return fdt_parse(buf, len, line, col, what, truncated);
     } catch (const std::bad_alloc &) {
-        fdl_msg("out of memory");
+        fdt_msg("out of memory");
         exit(1);
     } catch (...) {
         // simdjson is used through error codes; nothing else here throws.
@@ -431,32 +431,32 @@ extern "C" struct fdl_jdoc *fdl_json_parse(char *buf, size_t len, int *line, int
     }
 }
 
-extern "C" const struct fdl_jval *fdl_json_root(const struct fdl_jdoc *doc)
+extern "C" const struct fdt_jval *fdt_json_root(const struct fdt_jdoc *doc)
 {
     return doc->root;
 }
 
-extern "C" void fdl_json_free(struct fdl_jdoc *doc)
+extern "C" void fdt_json_free(struct fdt_jdoc *doc)
 {
     delete doc;
 }
 
-extern "C" const struct fdl_jval *fdl_json_get(const struct fdl_jval *o, const char *key)
+extern "C" const struct fdt_jval *fdt_json_get(const struct fdt_jval *o, const char *key)
 {
-    if (!o || o->type != FDL_J_OBJ)
+    if (!o || o->type != FDT_J_OBJ)
         return nullptr;
-    for (const fdl_jval *k = o->u.kids; k; k = k->next)
+    for (const fdt_jval *k = o->u.kids; k; k = k->next)
         if (!std::strcmp(k->key, key))
             return k;
     return nullptr;
 }
 
-extern "C" const char *fdl_json_str(const struct fdl_jval *v)
+extern "C" const char *fdt_json_str(const struct fdt_jval *v)
 {
-    return v && v->type == FDL_J_STR ? v->u.s : nullptr;
+    return v && v->type == FDT_J_STR ? v->u.s : nullptr;
 }
 
-extern "C" bool fdl_json_is_int(const struct fdl_jval *v)
+extern "C" bool fdt_json_is_int(const struct fdt_jval *v)
 {
-    return v && v->type == FDL_J_NUM && v->is_int;
+    return v && v->type == FDT_J_NUM && v->is_int;
 }

@@ -2,14 +2,14 @@
  * FILE, strings escaped. Reading is json_read.cc (simdjson). */
 #include "json.h"
 
-void fdl_jw_init(struct fdl_jw *w, FILE *f)
+void fdt_jw_init(struct fdt_jw *w, FILE *f)
 {
     w->f = f;
     w->depth = 0;
     w->first[0] = true;
 }
 
-static void fdl_jw_quoted(FILE *f, const char *s)
+static void fdt_jw_quoted(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -29,7 +29,7 @@ static void fdl_jw_quoted(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void fdl_jw_sep(struct fdl_jw *w, const char *key)
+static void fdt_jw_sep(struct fdt_jw *w, const char *key)
 {
     if (w->depth > 0) {
         if (!w->first[w->depth])
@@ -40,31 +40,31 @@ static void fdl_jw_sep(struct fdl_jw *w, const char *key)
     }
     w->first[w->depth] = false;
     if (key) {
-        fdl_jw_quoted(w->f, key);
+        fdt_jw_quoted(w->f, key);
         fputs(": ", w->f);
     }
 }
 
-static void fdl_jw_open(struct fdl_jw *w, const char *key, char c)
+static void fdt_jw_open(struct fdt_jw *w, const char *key, char c)
 {
-    fdl_jw_sep(w, key);
+    fdt_jw_sep(w, key);
     fputc(c, w->f);
     if (w->depth < 63)
         w->depth++;
     w->first[w->depth] = true;
 }
 
-void fdl_jw_obj(struct fdl_jw *w, const char *key)
+void fdt_jw_obj(struct fdt_jw *w, const char *key)
 {
-    fdl_jw_open(w, key, '{');
+    fdt_jw_open(w, key, '{');
 }
 
-void fdl_jw_arr(struct fdl_jw *w, const char *key)
+void fdt_jw_arr(struct fdt_jw *w, const char *key)
 {
-    fdl_jw_open(w, key, '[');
+    fdt_jw_open(w, key, '[');
 }
 
-void fdl_jw_end(struct fdl_jw *w, char close)
+void fdt_jw_end(struct fdt_jw *w, char close)
 {
     bool empty = w->first[w->depth];
     w->depth--;
@@ -78,29 +78,29 @@ void fdl_jw_end(struct fdl_jw *w, char close)
         fputc('\n', w->f);
 }
 
-void fdl_jw_str(struct fdl_jw *w, const char *key, const char *s)
+void fdt_jw_str(struct fdt_jw *w, const char *key, const char *s)
 {
-    fdl_jw_sep(w, key);
+    fdt_jw_sep(w, key);
     if (s)
-        fdl_jw_quoted(w->f, s);
+        fdt_jw_quoted(w->f, s);
     else
         fputs("null", w->f);
 }
 
-void fdl_jw_int(struct fdl_jw *w, const char *key, int64_t v)
+void fdt_jw_int(struct fdt_jw *w, const char *key, int64_t v)
 {
-    fdl_jw_sep(w, key);
+    fdt_jw_sep(w, key);
     fprintf(w->f, "%lld", (long long)v);
 }
 
-void fdl_jw_bool(struct fdl_jw *w, const char *key, bool v)
+void fdt_jw_bool(struct fdt_jw *w, const char *key, bool v)
 {
-    fdl_jw_sep(w, key);
+    fdt_jw_sep(w, key);
     fputs(v ? "true" : "false", w->f);
 }
 
-void fdl_jw_null(struct fdl_jw *w, const char *key)
+void fdt_jw_null(struct fdt_jw *w, const char *key)
 {
-    fdl_jw_sep(w, key);
+    fdt_jw_sep(w, key);
     fputs("null", w->f);
 }

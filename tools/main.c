@@ -2,7 +2,9 @@
  * shim with a private dump directory and reports what every process of it still held at the
  * end; `snapshot` asks a live process for a dump with sigqueue and waits for the file; `report`
  * renders saved dumps. Reading dumps is dump.c, symbols symbolize.c, output render.c. */
-#include "dump.h"
+#include "contract.h"
+#include "dumpfile.h"
+#include "signame.h"
 #include "render.h"
 #include "util.h"
 
@@ -23,16 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FDL_VERSION "0.1"
-#define FDL_SNAPSHOT_MAGIC 0x46440000
-#define FDL_EXIT_USAGE 2
+#define FDT_VERSION "0.1"
+#define FDT_EXIT_USAGE 2
 
 /* Options shared by the commands that render reports. */
-struct fdl_opts {
+struct fdt_opts {
     const char *output; /* -o: text report file, NULL = stdout/stderr */
     const char *json;   /* --json FILE */
     int error_exitcode; /* --error-exitcode, -1 = not set */
-    struct fdl_render_opts render;
+    struct fdt_render_opts render;
     const char *color; /* auto, always, never */
     /* run */
     const char *depth, *signal, *threshold, *keep_dumps;
@@ -53,7 +54,7 @@ enum {
     OPT_TIMEOUT,
 };
 
-static const char fdl_usage_main[] =
+static const char fdt_usage_main[] =
     "Usage: fdleak COMMAND [OPTIONS] ...\n"
     "Finds file-descriptor leaks: which call, from which line, opened each descriptor a\n"
     "process still holds.\n"
@@ -65,7 +66,7 @@ static const char fdl_usage_main[] =
     "\n"
     "'fdleak COMMAND --help' describes each command. See also fdleak(1) and README.md.\n";
 
-static const char fdl_usage_common[] =
+static const char fdt_usage_common[] =
     "  -o, --output=FILE        write the text report to FILE\n"
     "      --json=FILE          also write the report as JSON to FILE ('-' = stdout)\n"
     "      --error-exitcode=N   exit with N if any leaked descriptor was found\n"
@@ -75,7 +76,7 @@ static const char fdl_usage_common[] =
     "never\n"
     "  -h, --help               show this help\n";
 
-static const char fdl_usage_run[] =
+static const char fdt_usage_run[] =
     "Usage: fdleak run [OPTIONS] [--] CMD [ARGS...]\n"
     "Runs CMD under libfdleak.so, following its children. When CMD ends, prints one report per\n"
     "process that still held leaked descriptors, to stderr (or -o FILE), and exits with CMD's\n"
@@ -89,7 +90,7 @@ static const char fdl_usage_run[] =
     "reached\n"
     "      --keep-dumps=DIR     keep the raw dumps in DIR (for 'fdleak report')\n";
 
-static const char fdl_usage_snapshot[] =
+static const char fdt_usage_snapshot[] =
     "Usage: fdleak snapshot [OPTIONS] PID\n"
     "Asks PID, a live process running under libfdleak.so, for a dump now, waits for it and\n"
     "prints the report on stdout (or -o FILE). Run it again later to see what grew.\n"
@@ -97,7 +98,7 @@ static const char fdl_usage_snapshot[] =
     "Options:\n"
     "      --timeout=SEC        wait at most SEC seconds for the dump (default 5)\n";
 
-static const char fdl_usage_report[] =
+static const char fdt_usage_report[] =
     "Usage: fdleak report [OPTIONS] DUMP...\n"
     "Renders raw dumps written by libfdleak.so (FDLEAK_OUTPUT, or kept by 'fdleak run\n"
     "--keep-dumps') on stdout (or -o FILE), one report per dump. Symbols are read from the\n"
@@ -105,20 +106,20 @@ static const char fdl_usage_report[] =
     "\n"
     "Options:\n";
 
-static void fdl_usage(FILE *f, const char *cmd)
+static void fdt_usage(FILE *f, const char *cmd)
 {
     if (!strcmp(cmd, "run"))
-        fputs(fdl_usage_run, f);
+        fputs(fdt_usage_run, f);
     else if (!strcmp(cmd, "snapshot"))
-        fputs(fdl_usage_snapshot, f);
+        fputs(fdt_usage_snapshot, f);
     else
-        fputs(fdl_usage_report, f);
-    fputs(fdl_usage_common, f);
+        fputs(fdt_usage_report, f);
+    fputs(fdt_usage_common, f);
 }
 
 /* Parses the options of one command. Returns -1 after printing one line on a bad option,
  * 1 after printing help, else 0 with *first_arg the index of the first operand. */
-static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o, int *first_arg)
+static int fdt_parse(const char *cmd, int argc, char **argv, struct fdt_opts *o, int *first_arg)
 {
     static const struct option common[] = {
         {"output", required_argument, 0, 'o'},
@@ -139,7 +140,7 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
     bool is_run = !strcmp(cmd, "run"), is_snap = !strcmp(cmd, "snapshot");
     memset(o, 0, sizeof *o);
     o->error_exitcode = -1;
-    o->render.max_fds = 20;
+    o->render.max_fds = FDC_TEXT_FDS_PER_GROUP;
     o->color = "auto";
     o->timeout = 5;
     opterr = 0;
@@ -150,7 +151,7 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
         const char *bad = NULL;
         switch (c) {
         case 'h':
-            fdl_usage(stdout, cmd);
+            fdt_usage(stdout, cmd);
             return 1;
         case 'o':
             o->output = optarg;
@@ -159,7 +160,7 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
             o->json = optarg;
             break;
         case OPT_ERROR_EXITCODE:
-            if (fdl_parse_long(optarg, 1, 255, &v))
+            if (fdt_parse_long(optarg, 1, 255, &v))
                 bad = "expected a status from 1 to 255";
             o->error_exitcode = (int)v;
             break;
@@ -167,7 +168,7 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
             o->render.show_inherited = true;
             break;
         case OPT_FDS:
-            if (fdl_parse_long(optarg, 0, LONG_MAX, &v))
+            if (fdt_parse_long(optarg, 0, LONG_MAX, &v))
                 bad = "expected a count (0 = all)";
             o->render.max_fds = (size_t)v;
             break;
@@ -177,16 +178,16 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
             o->color = optarg;
             break;
         case OPT_DEPTH:
-            if (fdl_parse_long(optarg, 1, 128, &v))
+            if (fdt_parse_long(optarg, 1, FDC_DEPTH_MAX, &v))
                 bad = "expected 1 to 128 frames";
             o->depth = optarg;
             break;
         case OPT_SIGNAL: {
             int sig;
-            if (fdl_parse_signal(optarg, &sig))
+            if (fdc_sig_parse(optarg, &sig))
                 bad = "expected a signal number or name (USR1, RTMAX-3) or none";
-            else if (sig == SIGKILL || sig == SIGSTOP)
-                bad = "SIGKILL and SIGSTOP cannot be caught";
+            else if (sig && !fdc_sig_usable_for_dump(sig))
+                bad = "not a dump signal: USR1, USR2, WINCH, PWR, URG, RTMIN+N, RTMAX-N or none";
             o->signal = optarg;
             break;
         }
@@ -196,9 +197,9 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
             if (n && n < sizeof num && optarg[n - 1] == '%') {
                 memcpy(num, optarg, n - 1);
                 num[n - 1] = 0;
-                if (fdl_parse_long(num, 1, 100, &v))
+                if (fdt_parse_long(num, 1, 100, &v))
                     bad = "expected a percentage from 1% to 100%";
-            } else if (fdl_parse_long(optarg, 1, INT_MAX, &v)) {
+            } else if (fdt_parse_long(optarg, 1, INT_MAX, &v)) {
                 bad = "expected a descriptor count N or a percentage P% of the limit";
             }
             o->threshold = optarg;
@@ -208,7 +209,7 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
             o->keep_dumps = optarg;
             break;
         case OPT_TIMEOUT:
-            if (fdl_parse_long(optarg, 1, 86400, &v))
+            if (fdt_parse_long(optarg, 1, 86400, &v))
                 bad = "expected seconds, 1 to 86400";
             o->timeout = v;
             break;
@@ -246,81 +247,81 @@ static int fdl_parse(const char *cmd, int argc, char **argv, struct fdl_opts *o,
 }
 
 /* Opens the text output: -o FILE or the default stream. */
-static FILE *fdl_open_output(const struct fdl_opts *o, FILE *dflt)
+static FILE *fdt_open_output(const struct fdt_opts *o, FILE *dflt)
 {
     if (!o->output || !strcmp(o->output, "-"))
         return o->output ? stdout : dflt;
     FILE *f = fopen(o->output, "we");
     if (!f)
-        fdl_msg("%s: %s", o->output, strerror(errno));
+        fdt_msg("%s: %s", o->output, strerror(errno));
     return f;
 }
 
-static int fdl_close_output(const struct fdl_opts *o, FILE *f)
+static int fdt_close_output(const struct fdt_opts *o, FILE *f)
 {
     if (f == stdout || f == stderr)
         return fflush(f) == 0 ? 0 : -1;
     if (fclose(f) != 0) {
-        fdl_msg("%s: %s", o->output, strerror(errno));
+        fdt_msg("%s: %s", o->output, strerror(errno));
         return -1;
     }
     return 0;
 }
 
 /* Renders procs as text to out and as JSON if asked. Returns 0 or -1. */
-static int fdl_render_all(const struct fdl_opts *o, FILE *out, struct fdl_proc *procs, size_t n)
+static int fdt_render_all(const struct fdt_opts *o, FILE *out, struct fdt_proc *procs, size_t n)
 {
     char cwd[PATH_MAX];
-    struct fdl_render_opts ro = o->render;
+    struct fdt_render_opts ro = o->render;
     ro.cwd = getcwd(cwd, sizeof cwd);
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputc('\n', out);
-        fdl_render_text(out, &procs[i], &ro);
+        fdt_render_text(out, &procs[i], &ro);
     }
-    if (o->json && fdl_render_json_file(o->json, procs, n))
+    if (o->json && fdt_render_json_file(o->json, procs, n))
         return -1;
     return 0;
 }
 
 /* ---------------------------------------------------------------------------------- report */
 
-static int fdl_cmd_report(int argc, char **argv)
+static int fdt_cmd_report(int argc, char **argv)
 {
-    struct fdl_opts o;
-    int first, rc = fdl_parse("report", argc, argv, &o, &first);
+    struct fdt_opts o;
+    int first, rc = fdt_parse("report", argc, argv, &o, &first);
     if (rc)
-        return rc > 0 ? 0 : FDL_EXIT_USAGE;
+        return rc > 0 ? 0 : FDT_EXIT_USAGE;
     if (first >= argc) {
         fprintf(stderr, "fdleak report: no dump given (see 'fdleak report --help')\n");
-        return FDL_EXIT_USAGE;
+        return FDT_EXIT_USAGE;
     }
     size_t n = 0;
     bool failed = false, leaked = false;
-    struct fdl_proc *procs = fdl_xcalloc((size_t)(argc - first), sizeof *procs);
+    struct fdt_proc *procs = fdt_xcalloc((size_t)(argc - first), sizeof *procs);
     for (int i = first; i < argc; i++) {
         char err[1024];
-        struct fdl_dump *d = fdl_dump_load(argv[i], err, sizeof err);
+        struct fdt_dump *d = fdt_dump_load(argv[i], err, sizeof err);
         if (!d) {
-            fdl_msg("%s", err);
+            fdt_msg("%s", err);
             failed = true;
             continue;
         }
-        fdl_proc_init(&procs[n], d);
+        fdt_proc_init(&procs[n], d);
         leaked |= procs[n].leaked > 0;
         n++;
     }
-    FILE *out = n ? fdl_open_output(&o, stdout) : NULL;
+    FILE *out = n ? fdt_open_output(&o, stdout) : NULL;
     if (n && !out)
         failed = true;
     if (out) {
-        if (fdl_render_all(&o, out, procs, n))
+        if (fdt_render_all(&o, out, procs, n))
             failed = true;
-        if (fdl_close_output(&o, out))
+        if (fdt_close_output(&o, out))
             failed = true;
     }
     for (size_t i = 0; i < n; i++)
-        fdl_proc_fini(&procs[i]);
+        fdt_proc_fini(&procs[i]);
     free(procs);
     if (failed)
         return 1;
@@ -330,7 +331,7 @@ static int fdl_cmd_report(int argc, char **argv)
 /* -------------------------------------------------------------------------------- snapshot */
 
 /* Reads /proc/PID/environ and returns the value of name (malloc'd) or NULL. */
-static char *fdl_proc_getenv(long pid, const char *name)
+static char *fdt_proc_getenv(long pid, const char *name)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/environ", pid);
@@ -342,7 +343,7 @@ static char *fdl_proc_getenv(long pid, const char *name)
     ssize_t len;
     while ((len = getdelim(&line, &cap, '\0', f)) > 0) {
         if ((size_t)len > nlen && !strncmp(line, name, nlen) && line[nlen] == '=') {
-            val = fdl_xstrdup(line + nlen + 1);
+            val = fdt_xstrdup(line + nlen + 1);
             break;
         }
     }
@@ -352,7 +353,7 @@ static char *fdl_proc_getenv(long pid, const char *name)
 }
 
 /* 1 if /proc/PID/maps shows libfdleak.so, 0 if not, -1 if unreadable. */
-static int fdl_proc_has_shim(long pid)
+static int fdt_proc_has_shim(long pid)
 {
     char path[64], *line = NULL;
     size_t cap = 0;
@@ -368,85 +369,89 @@ static int fdl_proc_has_shim(long pid)
     return found;
 }
 
-static void fdl_sleep_ms(long ms)
+static void fdt_sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) && errno == EINTR)
         ;
 }
 
-static int fdl_cmd_snapshot(int argc, char **argv)
+static int fdt_cmd_snapshot(int argc, char **argv)
 {
-    struct fdl_opts o;
-    int first, rc = fdl_parse("snapshot", argc, argv, &o, &first);
+    struct fdt_opts o;
+    int first, rc = fdt_parse("snapshot", argc, argv, &o, &first);
     long pid;
     if (rc)
-        return rc > 0 ? 0 : FDL_EXIT_USAGE;
+        return rc > 0 ? 0 : FDT_EXIT_USAGE;
     if (first != argc - 1) {
         fprintf(stderr, "fdleak snapshot: expected one PID (see 'fdleak snapshot --help')\n");
-        return FDL_EXIT_USAGE;
+        return FDT_EXIT_USAGE;
     }
-    if (fdl_parse_long(argv[first], 1, INT_MAX, &pid)) {
+    if (fdt_parse_long(argv[first], 1, INT_MAX, &pid)) {
         fprintf(stderr, "fdleak snapshot: '%s' is not a process id\n", argv[first]);
-        return FDL_EXIT_USAGE;
+        return FDT_EXIT_USAGE;
     }
     char procdir[64];
     struct stat st;
     snprintf(procdir, sizeof procdir, "/proc/%ld", pid);
     if (stat(procdir, &st) != 0) {
-        fdl_msg("no process %ld", pid);
+        fdt_msg("no process %ld", pid);
         return 1;
     }
-    int shim = fdl_proc_has_shim(pid);
+    int shim = fdt_proc_has_shim(pid);
     if (shim < 0) {
-        fdl_msg("cannot read /proc/%ld/maps: %s (run as its user or root)", pid, strerror(errno));
+        fdt_msg("cannot read /proc/%ld/maps: %s (run as its user or root)", pid, strerror(errno));
         return 1;
     }
     if (!shim) {
-        fdl_msg("process %ld is not running under fdleak (libfdleak.so is not loaded)", pid);
+        fdt_msg("process %ld is not running under fdleak (libfdleak.so is not loaded)", pid);
         return 1;
     }
-    int sig = SIGRTMAX - 3;
-    char *sigenv = fdl_proc_getenv(pid, "FDLEAK_SIGNAL");
-    if (sigenv && fdl_parse_signal(sigenv, &sig) == 0 && sig == 0) {
-        fdl_msg("process %ld has the dump signal disabled (FDLEAK_SIGNAL=%s)", pid, sigenv);
+    /* The library's own reading of FDLEAK_SIGNAL (common/signame.c): a value it refuses
+     * leaves it on the default signal. */
+    int sig = fdc_sig_default(), parsed;
+    char *sigenv = fdt_proc_getenv(pid, "FDLEAK_SIGNAL");
+    if (sigenv && fdc_sig_parse(sigenv, &parsed) == 0 &&
+        (parsed == 0 || fdc_sig_usable_for_dump(parsed)))
+        sig = parsed;
+    if (sig == 0) {
+        fdt_msg("process %ld has the dump signal disabled (FDLEAK_SIGNAL=%s)", pid, sigenv);
         free(sigenv);
         return 1;
     }
-    if (sigenv && fdl_parse_signal(sigenv, &sig) != 0)
-        sig = SIGRTMAX - 3; /* the shim falls back to its default too */
     free(sigenv);
-    char *env = fdl_proc_getenv(pid, "FDLEAK_SNAPSHOT_DIR"), *dir;
+    char *env = fdt_proc_getenv(pid, "FDLEAK_SNAPSHOT_DIR"), *dir;
     if (!env || !*env)
-        dir = fdl_xasprintf("/tmp/fdleak-%u", (unsigned)st.st_uid);
+        dir = fdt_xasprintf(FDC_SNAPSHOT_DIR_PREFIX "%u", (unsigned)st.st_uid);
     else if (env[0] != '/')
-        dir = fdl_xasprintf("/proc/%ld/cwd/%s", pid, env);
+        dir = fdt_xasprintf("/proc/%ld/cwd/%s", pid, env);
     else
-        dir = fdl_xstrdup(env);
+        dir = fdt_xstrdup(env);
     free(env);
     if (mkdir(dir, 0700) == 0) {
         if (geteuid() != st.st_uid && chown(dir, st.st_uid, st.st_gid) != 0) {
             int err = errno;
-            fdl_msg("cannot give the snapshot directory to uid %u: %s", (unsigned)st.st_uid,
+            fdt_msg("cannot give the snapshot directory to uid %u: %s", (unsigned)st.st_uid,
                     strerror(err));
             rmdir(dir);
             free(dir);
             return 1;
         }
     } else if (errno != EEXIST) {
-        fdl_msg("%s: %s", dir, strerror(errno));
+        fdt_msg("%s: %s", dir, strerror(errno));
         free(dir);
         return 1;
     }
     unsigned short token;
     if (getrandom(&token, sizeof token, 0) != sizeof token)
         token = (unsigned short)(time(NULL) ^ getpid());
-    char *file = fdl_xasprintf("%s/snapshot.%ld.%u.json", dir, pid, (unsigned)token);
+    char *file = fdt_xasprintf("%s/" FDC_SNAPSHOT_FILE_PREFIX "%ld.%u" FDC_SNAPSHOT_FILE_SUFFIX,
+                               dir, pid, (unsigned)token);
     free(dir);
-    union sigval val = {.sival_int = (int)(FDL_SNAPSHOT_MAGIC | token)};
+    union sigval val = {.sival_int = (int)(FDC_SNAPSHOT_MAGIC | token)};
     char signame[32];
     if (sigqueue((pid_t)pid, sig, val) != 0) {
-        fdl_msg("cannot send %s to process %ld: %s", fdl_signal_name(sig, signame, sizeof signame),
+        fdt_msg("cannot send %s to process %ld: %s", fdc_sig_name(sig, signame, sizeof signame),
                 pid, strerror(errno));
         free(file);
         return 1;
@@ -454,37 +459,37 @@ static int fdl_cmd_snapshot(int argc, char **argv)
     long waited = 0;
     while (access(file, F_OK) != 0) {
         if (waited >= o.timeout * 1000) {
-            fdl_msg("no dump from %ld within %ld s (is it stopped, or blocking signal %d?)", pid,
+            fdt_msg("no dump from %ld within %ld s (is it stopped, or blocking signal %d?)", pid,
                     o.timeout, sig);
             free(file);
             return 1;
         }
         if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
-            fdl_msg("process %ld exited before writing its dump", pid);
+            fdt_msg("process %ld exited before writing its dump", pid);
             free(file);
             return 1;
         }
-        fdl_sleep_ms(10);
+        fdt_sleep_ms(10);
         waited += 10;
     }
     char err[1024];
-    struct fdl_dump *d = fdl_dump_load(file, err, sizeof err);
+    struct fdt_dump *d = fdt_dump_load(file, err, sizeof err);
     unlink(file);
     free(file);
     if (!d) {
-        fdl_msg("%s", err);
+        fdt_msg("%s", err);
         return 1;
     }
-    struct fdl_proc p;
-    fdl_proc_init(&p, d);
-    FILE *out = fdl_open_output(&o, stdout);
+    struct fdt_proc p;
+    fdt_proc_init(&p, d);
+    FILE *out = fdt_open_output(&o, stdout);
     rc = 0;
-    if (!out || fdl_render_all(&o, out, &p, 1))
+    if (!out || fdt_render_all(&o, out, &p, 1))
         rc = 1;
-    if (out && fdl_close_output(&o, out))
+    if (out && fdt_close_output(&o, out))
         rc = 1;
     bool leaked = p.leaked > 0;
-    fdl_proc_fini(&p);
+    fdt_proc_fini(&p);
     if (rc)
         return rc;
     return leaked && o.error_exitcode > 0 ? o.error_exitcode : 0;
@@ -493,26 +498,26 @@ static int fdl_cmd_snapshot(int argc, char **argv)
 /* ------------------------------------------------------------------------------------- run */
 
 /* Finds libfdleak.so: $FDLEAK_LIB, next to this executable, or in ../lib/fdleak/. */
-static char *fdl_find_lib(void)
+static char *fdt_find_lib(void)
 {
     const char *env = getenv("FDLEAK_LIB");
     if (env && *env) {
         if (access(env, R_OK) != 0) {
-            fdl_msg("FDLEAK_LIB=%s: %s", env, strerror(errno));
+            fdt_msg("FDLEAK_LIB=%s: %s", env, strerror(errno));
             return NULL;
         }
         return realpath(env, NULL);
     }
     char *self = realpath("/proc/self/exe", NULL);
     if (!self) {
-        fdl_msg("cannot find my own executable: %s", strerror(errno));
+        fdt_msg("cannot find my own executable: %s", strerror(errno));
         return NULL;
     }
     char *slash = strrchr(self, '/');
     *slash = 0;
     const char *cands[] = {"%s/libfdleak.so", "%s/../lib/fdleak/libfdleak.so"};
     for (size_t i = 0; i < 2; i++) {
-        char *p = fdl_xasprintf(cands[i], self);
+        char *p = fdt_xasprintf(cands[i], self);
         char *r = access(p, R_OK) == 0 ? realpath(p, NULL) : NULL;
         free(p);
         if (r) {
@@ -520,28 +525,28 @@ static char *fdl_find_lib(void)
             return r;
         }
     }
-    fdl_msg("cannot find libfdleak.so next to %s or in %s/../lib/fdleak (set FDLEAK_LIB)", self,
+    fdt_msg("cannot find libfdleak.so next to %s or in %s/../lib/fdleak (set FDLEAK_LIB)", self,
             self);
     free(self);
     return NULL;
 }
 
-static volatile sig_atomic_t fdl_child_pid;
+static volatile sig_atomic_t fdt_child_pid;
 
-static void fdl_forward(int sig)
+static void fdt_forward(int sig)
 {
-    if (fdl_child_pid > 0)
-        kill(fdl_child_pid, sig);
+    if (fdt_child_pid > 0)
+        kill(fdt_child_pid, sig);
 }
 
-static void fdl_rm_dir(const char *dir)
+static void fdt_rm_dir(const char *dir)
 {
     DIR *dh = opendir(dir);
     struct dirent *e;
     while (dh && (e = readdir(dh))) {
         if (e->d_name[0] == '.')
             continue;
-        char *p = fdl_xasprintf("%s/%s", dir, e->d_name);
+        char *p = fdt_xasprintf("%s/%s", dir, e->d_name);
         unlink(p);
         free(p);
     }
@@ -551,10 +556,10 @@ static void fdl_rm_dir(const char *dir)
 }
 
 /* Moves the dumps of dir into keep (created if missing). */
-static void fdl_keep_dumps(const char *dir, const char *keep)
+static void fdt_keep_dumps(const char *dir, const char *keep)
 {
     if (mkdir(keep, 0700) != 0 && errno != EEXIST) {
-        fdl_msg("--keep-dumps=%s: %s", keep, strerror(errno));
+        fdt_msg("--keep-dumps=%s: %s", keep, strerror(errno));
         return;
     }
     DIR *dh = opendir(dir);
@@ -562,8 +567,8 @@ static void fdl_keep_dumps(const char *dir, const char *keep)
     while (dh && (e = readdir(dh))) {
         if (e->d_name[0] == '.')
             continue;
-        char *from = fdl_xasprintf("%s/%s", dir, e->d_name);
-        char *to = fdl_xasprintf("%s/%s", keep, e->d_name);
+        char *from = fdt_xasprintf("%s/%s", dir, e->d_name);
+        char *to = fdt_xasprintf("%s/%s", keep, e->d_name);
         if (link(from, to) != 0) {
             int in = open(from, O_RDONLY | O_CLOEXEC);
             int outfd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -574,7 +579,7 @@ static void fdl_keep_dumps(const char *dir, const char *keep)
                     if (write(outfd, buf, (size_t)n) != n)
                         break;
             if (outfd < 0)
-                fdl_msg("%s: %s", to, strerror(errno));
+                fdt_msg("%s: %s", to, strerror(errno));
             if (in >= 0)
                 close(in);
             if (outfd >= 0)
@@ -587,9 +592,9 @@ static void fdl_keep_dumps(const char *dir, const char *keep)
         closedir(dh);
 }
 
-static int fdl_cmp_dump(const void *a, const void *b)
+static int fdt_cmp_dump(const void *a, const void *b)
 {
-    const struct fdl_dump *x = *(struct fdl_dump *const *)a, *y = *(struct fdl_dump *const *)b;
+    const struct fdt_dump *x = *(struct fdt_dump *const *)a, *y = *(struct fdt_dump *const *)b;
     if (x->pid != y->pid)
         return x->pid < y->pid ? -1 : 1;
     if (x->seq != y->seq)
@@ -598,7 +603,7 @@ static int fdl_cmp_dump(const void *a, const void *b)
                                                      : x->time_realtime_ns > y->time_realtime_ns;
 }
 
-static bool fdl_is_final(const struct fdl_dump *d)
+static bool fdt_is_final(const struct fdt_dump *d)
 {
     return !strcmp(d->trigger, "exit") || !strcmp(d->trigger, "fatal-signal");
 }
@@ -606,34 +611,34 @@ static bool fdl_is_final(const struct fdl_dump *d)
 /* Loads the dumps of dir, picks one per process (the last exit/fatal-signal dump, else the
  * last dump) and keeps those with leaks in *procs, the command's own process first. Returns
  * the number of processes seen; *nprocs gets the number with leaks. */
-static size_t fdl_collect(const char *dir, long child, struct fdl_proc **procs, size_t *nprocs)
+static size_t fdt_collect(const char *dir, long child, struct fdt_proc **procs, size_t *nprocs)
 {
     DIR *dh = opendir(dir);
     struct dirent *e;
     size_t n = 0, cap = 0, seen = 0;
-    struct fdl_dump **dumps = NULL;
+    struct fdt_dump **dumps = NULL;
     while (dh && (e = readdir(dh))) {
         size_t len = strlen(e->d_name);
         if (e->d_name[0] == '.' || len < 5 || strcmp(e->d_name + len - 5, ".json"))
             continue;
-        char *p = fdl_xasprintf("%s/%s", dir, e->d_name), err[1024];
-        struct fdl_dump *d = fdl_dump_load(p, err, sizeof err);
+        char *p = fdt_xasprintf("%s/%s", dir, e->d_name), err[1024];
+        struct fdt_dump *d = fdt_dump_load(p, err, sizeof err);
         free(p);
         if (!d) {
-            fdl_msg("%s; skipped", err);
+            fdt_msg("%s; skipped", err);
             continue;
         }
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
-            dumps = fdl_xrealloc(dumps, cap * sizeof *dumps);
+            dumps = fdt_xrealloc(dumps, cap * sizeof *dumps);
         }
         dumps[n++] = d;
     }
     if (dh)
         closedir(dh);
     if (n) /* dumps is NULL when the directory held none */
-        qsort(dumps, n, sizeof *dumps, fdl_cmp_dump);
-    *procs = fdl_xcalloc(n, sizeof **procs);
+        qsort(dumps, n, sizeof *dumps, fdt_cmp_dump);
+    *procs = fdt_xcalloc(n, sizeof **procs);
     *nprocs = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i;
@@ -642,29 +647,29 @@ static size_t fdl_collect(const char *dir, long child, struct fdl_proc **procs, 
         seen++;
         size_t last = j - 1;
         for (size_t k = i; k < j; k++)
-            if (fdl_is_final(dumps[k]))
+            if (fdt_is_final(dumps[k]))
                 last = k;
-        struct fdl_proc *p = &(*procs)[*nprocs];
-        fdl_proc_init(p, dumps[last]);
-        p->earlier = fdl_xcalloc(j - i, sizeof *p->earlier);
+        struct fdt_proc *p = &(*procs)[*nprocs];
+        fdt_proc_init(p, dumps[last]);
+        p->earlier = fdt_xcalloc(j - i, sizeof *p->earlier);
         for (size_t k = i; k < j; k++) {
             if (k == last)
                 continue;
-            if (p->leaked && dumps[k]->seq < dumps[last]->seq && !fdl_is_final(dumps[k]))
+            if (p->leaked && dumps[k]->seq < dumps[last]->seq && !fdt_is_final(dumps[k]))
                 p->earlier[p->nearlier++] = dumps[k]; /* named in the summary */
             else
-                fdl_dump_free(dumps[k]);
+                fdt_dump_free(dumps[k]);
         }
         if (p->leaked)
             (*nprocs)++;
         else
-            fdl_proc_fini(p);
+            fdt_proc_fini(p);
         i = j;
     }
-    /* The command's own process first; earlier dumps are freed by fdl_free_procs. */
+    /* The command's own process first; earlier dumps are freed by fdt_free_procs. */
     for (size_t i = 0; i < *nprocs; i++)
         if ((*procs)[i].dump->pid == child && i > 0) {
-            struct fdl_proc t = (*procs)[i];
+            struct fdt_proc t = (*procs)[i];
             memmove(&(*procs)[1], &(*procs)[0], i * sizeof t);
             (*procs)[0] = t;
         }
@@ -672,18 +677,18 @@ static size_t fdl_collect(const char *dir, long child, struct fdl_proc **procs, 
     return seen;
 }
 
-static void fdl_free_procs(struct fdl_proc *procs, size_t n)
+static void fdt_free_procs(struct fdt_proc *procs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < procs[i].nearlier; k++)
-            fdl_dump_free((struct fdl_dump *)procs[i].earlier[k]);
-        fdl_proc_fini(&procs[i]);
+            fdt_dump_free((struct fdt_dump *)procs[i].earlier[k]);
+        fdt_proc_fini(&procs[i]);
     }
     free(procs);
 }
 
 /* Exits the way the command ended: with its status, or killed by the same signal. */
-static int fdl_exit_like(int status)
+static int fdt_exit_like(int status)
 {
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
@@ -700,39 +705,39 @@ static int fdl_exit_like(int status)
     return 128 + sig;
 }
 
-static int fdl_cmd_run(int argc, char **argv)
+static int fdt_cmd_run(int argc, char **argv)
 {
-    struct fdl_opts o;
-    int first, rc = fdl_parse("run", argc, argv, &o, &first);
+    struct fdt_opts o;
+    int first, rc = fdt_parse("run", argc, argv, &o, &first);
     if (rc)
-        return rc > 0 ? 0 : FDL_EXIT_USAGE;
+        return rc > 0 ? 0 : FDT_EXIT_USAGE;
     if (first < argc && !strcmp(argv[first], "--"))
         first++;
     if (first >= argc) {
         fprintf(stderr, "fdleak run: no command given (see 'fdleak run --help')\n");
-        return FDL_EXIT_USAGE;
+        return FDT_EXIT_USAGE;
     }
-    char *lib = fdl_find_lib();
+    char *lib = fdt_find_lib();
     if (!lib)
         return 1;
     /* Open the report file first: a bad -o should fail before the program runs. */
-    FILE *out = fdl_open_output(&o, stderr);
+    FILE *out = fdt_open_output(&o, stderr);
     if (!out) {
         free(lib);
         return 1;
     }
     const char *tmp = getenv("TMPDIR");
-    char *dir = fdl_xasprintf("%s/fdleak-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    char *dir = fdt_xasprintf("%s/fdleak-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
-        fdl_msg("cannot create a directory in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
+        fdt_msg("cannot create a directory in %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
         return 1;
     }
     /* First in LD_PRELOAD, except after a sanitizer runtime, which must come first. */
     const char *old = getenv("LD_PRELOAD");
-    char *preload = !old || !*old            ? fdl_xstrdup(lib)
-                    : strstr(old, "libasan") ? fdl_xasprintf("%s:%s", old, lib)
-                                             : fdl_xasprintf("%s:%s", lib, old);
-    char *output = fdl_xasprintf("%s/fdleak.%%p.%%n.json", dir);
+    char *preload = !old || !*old            ? fdt_xstrdup(lib)
+                    : strstr(old, "libasan") ? fdt_xasprintf("%s:%s", old, lib)
+                                             : fdt_xasprintf("%s:%s", lib, old);
+    char *output = fdt_xasprintf("%s/fdleak.%%p.%%n.json", dir);
     setenv("LD_PRELOAD", preload, 1);
     setenv("FDLEAK_OUTPUT", output, 1);
     if (o.depth)
@@ -745,7 +750,7 @@ static int fdl_cmd_run(int argc, char **argv)
     free(output);
     free(lib);
 
-    struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = fdl_forward}, oint, oquit,
+    struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = fdt_forward}, oint, oquit,
                      ohup, oterm;
     sigemptyset(&ign.sa_mask);
     sigemptyset(&fwd.sa_mask);
@@ -757,13 +762,13 @@ static int fdl_cmd_run(int argc, char **argv)
     fflush(NULL);
     int errpipe[2];
     if (pipe2(errpipe, O_CLOEXEC) != 0) {
-        fdl_msg("pipe: %s", strerror(errno));
+        fdt_msg("pipe: %s", strerror(errno));
         return 1;
     }
     pid_t pid = fork();
     if (pid < 0) {
-        fdl_msg("fork: %s", strerror(errno));
-        fdl_rm_dir(dir);
+        fdt_msg("fork: %s", strerror(errno));
+        fdt_rm_dir(dir);
         return 1;
     }
     if (pid == 0) {
@@ -780,7 +785,7 @@ static int fdl_cmd_run(int argc, char **argv)
             _exit(127);
         _exit(err == ENOENT ? 127 : 126);
     }
-    fdl_child_pid = pid;
+    fdt_child_pid = pid;
     close(errpipe[1]);
     int exec_err = 0;
     ssize_t got;
@@ -790,77 +795,77 @@ static int fdl_cmd_run(int argc, char **argv)
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    fdl_child_pid = 0;
+    fdt_child_pid = 0;
     if (got == (ssize_t)sizeof exec_err) {
-        fdl_msg("cannot run %s: %s", argv[first], strerror(exec_err));
-        fdl_rm_dir(dir);
+        fdt_msg("cannot run %s: %s", argv[first], strerror(exec_err));
+        fdt_rm_dir(dir);
         free(dir);
         return exec_err == ENOENT ? 127 : 126;
     }
 
-    struct fdl_proc *procs;
-    size_t nprocs, seen = fdl_collect(dir, pid, &procs, &nprocs);
+    struct fdt_proc *procs;
+    size_t nprocs, seen = fdt_collect(dir, pid, &procs, &nprocs);
     if (o.keep_dumps)
-        fdl_keep_dumps(dir, o.keep_dumps);
+        fdt_keep_dumps(dir, o.keep_dumps);
     for (size_t i = 0; i < nprocs; i++) {
         /* The JSON "dump" names the kept file, or nothing once the directory is gone. */
-        struct fdl_dump *d = procs[i].dump;
+        struct fdt_dump *d = procs[i].dump;
         const char *base = strrchr(d->file, '/');
-        char *kept = o.keep_dumps ? fdl_xasprintf("%s%s", o.keep_dumps, base) : fdl_xstrdup("");
+        char *kept = o.keep_dumps ? fdt_xasprintf("%s%s", o.keep_dumps, base) : fdt_xstrdup("");
         free(d->file);
         d->file = kept;
     }
-    fdl_rm_dir(dir);
+    fdt_rm_dir(dir);
     free(dir);
     bool failed = false;
     if (seen == 0) {
         if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-            fdl_msg("no dump was written: %s was killed by SIGKILL, which cannot be caught",
+            fdt_msg("no dump was written: %s was killed by SIGKILL, which cannot be caught",
                     argv[first]);
         else
-            fdl_msg("no dump was written: is %s static, setuid, or not using glibc? (see "
+            fdt_msg("no dump was written: is %s static, setuid, or not using glibc? (see "
                     "README.md, Limits)",
                     argv[first]);
     } else if (nprocs == 0) {
         fprintf(out, "fdleak: no leaked descriptors (%zu %s checked)\n", seen,
                 seen == 1 ? "process" : "processes");
     }
-    if (fdl_render_all(&o, out, procs, nprocs))
+    if (fdt_render_all(&o, out, procs, nprocs))
         failed = true;
-    if (fdl_close_output(&o, out))
+    if (fdt_close_output(&o, out))
         failed = true;
-    fdl_free_procs(procs, nprocs);
+    fdt_free_procs(procs, nprocs);
     if (nprocs && o.error_exitcode > 0)
         return o.error_exitcode;
     if (failed && WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 1;
-    return fdl_exit_like(status);
+    return fdt_exit_like(status);
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(fdl_usage_main, stderr);
-        return FDL_EXIT_USAGE;
+        fputs(fdt_usage_main, stderr);
+        return FDT_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
-        return fdl_cmd_run(argc - 1, argv + 1);
+        return fdt_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "snapshot"))
-        return fdl_cmd_snapshot(argc - 1, argv + 1);
+        return fdt_cmd_snapshot(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
-        return fdl_cmd_report(argc - 1, argv + 1);
+        return fdt_cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        fputs(fdl_usage_main, stdout);
+        fputs(fdt_usage_main, stdout);
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("fdleak %s\n", FDL_VERSION);
+        printf("fdleak %s\n", FDT_VERSION);
         return 0;
     }
     fprintf(stderr,
             "fdleak: unknown command '%s' (expected run, snapshot or report; see "
             "'fdleak --help')\n",
             cmd);
-    return FDL_EXIT_USAGE;
+    return FDT_EXIT_USAGE;
 }

@@ -24,48 +24,48 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { FDL_MOD_NEW = 0, FDL_MOD_READY, FDL_MOD_NONE };
+enum { FDT_MOD_NEW = 0, FDT_MOD_READY, FDT_MOD_NONE };
 
-struct fdl_sym_entry {
+struct fdt_sym_entry {
     uint64_t ip; /* 0 = empty slot */
     size_t n;
-    struct fdl_frame *frames;
+    struct fdt_frame *frames;
 };
 
-struct fdl_sym {
-    const struct fdl_dump *dump;
+struct fdt_sym {
+    const struct fdt_dump *dump;
     Dwfl *dwfl;
-    int *mod_state;         /* per dump module, FDL_MOD_* */
+    int *mod_state;         /* per dump module, FDT_MOD_* */
     Dwfl_Module **mod_dwfl; /* per dump module when READY */
-    struct fdl_sym_entry *table;
+    struct fdt_sym_entry *table;
     size_t mask, used;
     char **names; /* demangled names, freed with the symbolizer */
     size_t nnames;
 };
 
-static char *fdl_debuginfo_path;
+static char *fdt_debuginfo_path;
 
-static const Dwfl_Callbacks fdl_callbacks = {
+static const Dwfl_Callbacks fdt_callbacks = {
     .find_elf = dwfl_build_id_find_elf,
     .find_debuginfo = dwfl_standard_find_debuginfo,
     .section_address = dwfl_offline_section_address,
-    .debuginfo_path = &fdl_debuginfo_path,
+    .debuginfo_path = &fdt_debuginfo_path,
 };
 
-struct fdl_sym *fdl_sym_new(const struct fdl_dump *d)
+struct fdt_sym *fdt_sym_new(const struct fdt_dump *d)
 {
-    struct fdl_sym *s = fdl_xcalloc(1, sizeof *s);
+    struct fdt_sym *s = fdt_xcalloc(1, sizeof *s);
     s->dump = d;
     elf_version(EV_CURRENT);
-    s->dwfl = dwfl_begin(&fdl_callbacks);
-    s->mod_state = fdl_xcalloc(d->nmodules, sizeof *s->mod_state);
-    s->mod_dwfl = fdl_xcalloc(d->nmodules, sizeof *s->mod_dwfl);
+    s->dwfl = dwfl_begin(&fdt_callbacks);
+    s->mod_state = fdt_xcalloc(d->nmodules, sizeof *s->mod_state);
+    s->mod_dwfl = fdt_xcalloc(d->nmodules, sizeof *s->mod_dwfl);
     s->mask = 1023;
-    s->table = fdl_xcalloc(s->mask + 1, sizeof *s->table);
+    s->table = fdt_xcalloc(s->mask + 1, sizeof *s->table);
     return s;
 }
 
-void fdl_sym_free(struct fdl_sym *s)
+void fdt_sym_free(struct fdt_sym *s)
 {
     if (!s)
         return;
@@ -84,7 +84,7 @@ void fdl_sym_free(struct fdl_sym *s)
 
 /* Reads the GNU build-id of an ELF file as lower-case hex into out. 0, or -1 if the file
  * cannot be opened (errno set) or has no build-id (out = ""). */
-static int fdl_file_build_id(const char *path, char *out, size_t outlen)
+static int fdt_file_build_id(const char *path, char *out, size_t outlen)
 {
     out[0] = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -103,15 +103,15 @@ static int fdl_file_build_id(const char *path, char *out, size_t outlen)
 }
 
 /* Reports module i of the dump to dwfl, choosing the file to read. */
-static void fdl_sym_report(struct fdl_sym *s, size_t i)
+static void fdt_sym_report(struct fdt_sym *s, size_t i)
 {
-    const struct fdl_dmodule *m = &s->dump->modules[i];
-    s->mod_state[i] = FDL_MOD_NONE;
+    const struct fdt_dmodule *m = &s->dump->modules[i];
+    s->mod_state[i] = FDT_MOD_NONE;
     if (m->path[0] != '/')
         return; /* [vdso] and other file-less mappings */
     char have[256], debug[512] = "";
     const char *file = m->path;
-    int missing = fdl_file_build_id(m->path, have, sizeof have);
+    int missing = fdt_file_build_id(m->path, have, sizeof have);
     size_t idlen = strlen(m->build_id);
     if (idlen > 2)
         snprintf(debug, sizeof debug, "/usr/lib/debug/.build-id/%.2s/%s.debug", m->build_id,
@@ -121,9 +121,9 @@ static void fdl_sym_report(struct fdl_sym *s, size_t i)
             file = debug;
         } else {
             if (missing)
-                fdl_msg("%s: cannot read it; its frames show as module+offset", m->path);
+                fdt_msg("%s: cannot read it; its frames show as module+offset", m->path);
             else
-                fdl_msg("%s: build-id differs from the dump (the file changed since); its "
+                fdt_msg("%s: build-id differs from the dump (the file changed since); its "
                         "frames show as module+offset",
                         m->path);
             return;
@@ -133,20 +133,20 @@ static void fdl_sym_report(struct fdl_sym *s, size_t i)
     Dwfl_Module *mod = dwfl_report_elf(s->dwfl, m->path, file, -1, m->base, true);
     dwfl_report_end(s->dwfl, NULL, NULL);
     if (!mod) {
-        fdl_msg("%s: %s; its frames show as module+offset", m->path, dwfl_errmsg(-1));
+        fdt_msg("%s: %s; its frames show as module+offset", m->path, dwfl_errmsg(-1));
         return;
     }
     s->mod_dwfl[i] = mod;
-    s->mod_state[i] = FDL_MOD_READY;
+    s->mod_state[i] = FDT_MOD_READY;
 }
 
-typedef char *(*fdl_demangle_fn)(const char *, char *, size_t *, int *);
+typedef char *(*fdt_demangle_fn)(const char *, char *, size_t *, int *);
 
 /* A readable name for a (possibly mangled) symbol: C++ names demangled if libstdc++ is
  * available, anything else unchanged. */
-static const char *fdl_sym_name(struct fdl_sym *s, const char *name)
+static const char *fdt_sym_name(struct fdt_sym *s, const char *name)
 {
-    static fdl_demangle_fn demangle;
+    static fdt_demangle_fn demangle;
     static bool looked;
     if (!name || strncmp(name, "_Z", 2) != 0)
         return name;
@@ -162,24 +162,24 @@ static const char *fdl_sym_name(struct fdl_sym *s, const char *name)
         free(out);
         return name;
     }
-    s->names = fdl_xrealloc(s->names, (s->nnames + 1) * sizeof *s->names);
+    s->names = fdt_xrealloc(s->names, (s->nnames + 1) * sizeof *s->names);
     s->names[s->nnames++] = out;
     return out;
 }
 
 /* The name of a function DIE: its linkage name demangled (C++), else DW_AT_name; both looked
  * up through DW_AT_abstract_origin and DW_AT_specification. */
-static const char *fdl_die_name(struct fdl_sym *s, Dwarf_Die *die)
+static const char *fdt_die_name(struct fdt_sym *s, Dwarf_Die *die)
 {
     Dwarf_Attribute attr;
     const char *link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
     if (!link)
         link = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
-    const char *name = link ? fdl_sym_name(s, link) : NULL;
+    const char *name = link ? fdt_sym_name(s, link) : NULL;
     return name && name != link ? name : dwarf_diename(die);
 }
 
-static int fdl_is_function(Dwarf_Die *die)
+static int fdt_is_function(Dwarf_Die *die)
 {
     int tag = dwarf_tag(die);
     return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
@@ -188,8 +188,8 @@ static int fdl_is_function(Dwarf_Die *die)
 
 /* Appends frames for addr in mod (DWARF scopes, inlined first). Returns the count, 0 if the
  * module has no DWARF for addr. */
-static size_t fdl_sym_dwarf(struct fdl_sym *s, Dwfl_Module *mod, Dwarf_Addr addr,
-                            struct fdl_frame **out)
+static size_t fdt_sym_dwarf(struct fdt_sym *s, Dwfl_Module *mod, Dwarf_Addr addr,
+                            struct fdt_frame **out)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cudie = dwfl_module_addrdie(mod, addr, &bias);
@@ -211,10 +211,10 @@ static size_t fdl_sym_dwarf(struct fdl_sym *s, Dwfl_Module *mod, Dwarf_Addr addr
     if (dwarf_getsrcfiles(cudie, &files, NULL) != 0)
         files = NULL;
 
-    struct fdl_frame *fr = fdl_xcalloc((size_t)nchain, sizeof *fr);
+    struct fdt_frame *fr = fdt_xcalloc((size_t)nchain, sizeof *fr);
     size_t nf = 0;
     int k = 0;
-    while (k < nchain && !fdl_is_function(&chain[k]))
+    while (k < nchain && !fdt_is_function(&chain[k]))
         k++;
     if (k == nchain) {
         free(chain);
@@ -222,7 +222,7 @@ static size_t fdl_sym_dwarf(struct fdl_sym *s, Dwfl_Module *mod, Dwarf_Addr addr
         return 0;
     }
     /* Innermost frame: its line from the line table. */
-    fr[0].function = fdl_die_name(s, &chain[k]);
+    fr[0].function = fdt_die_name(s, &chain[k]);
     Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
     if (line) {
         int ln = 0;
@@ -233,14 +233,14 @@ static size_t fdl_sym_dwarf(struct fdl_sym *s, Dwfl_Module *mod, Dwarf_Addr addr
     /* Each inlined scope: the next outer function called it at DW_AT_call_file:line. */
     while (k < nchain && dwarf_tag(&chain[k]) == DW_TAG_inlined_subroutine) {
         int outer = k + 1;
-        while (outer < nchain && !fdl_is_function(&chain[outer]))
+        while (outer < nchain && !fdt_is_function(&chain[outer]))
             outer++;
         if (outer == nchain)
             break;
         fr[nf - 1].inlined = true;
         Dwarf_Attribute attr;
         Dwarf_Word val;
-        fr[nf].function = fdl_die_name(s, &chain[outer]);
+        fr[nf].function = fdt_die_name(s, &chain[outer]);
         if (files && dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_file, &attr), &val) == 0)
             fr[nf].file = dwarf_filesrc(files, val, NULL, NULL);
         if (dwarf_formudata(dwarf_attr(&chain[k], DW_AT_call_line, &attr), &val) == 0)
@@ -253,29 +253,29 @@ static size_t fdl_sym_dwarf(struct fdl_sym *s, Dwfl_Module *mod, Dwarf_Addr addr
     return nf;
 }
 
-static void fdl_sym_lookup(struct fdl_sym *s, struct fdl_sym_entry *e)
+static void fdt_sym_lookup(struct fdt_sym *s, struct fdt_sym_entry *e)
 {
     uint64_t ip = e->ip, addr = ip ? ip - 1 : 0;
-    const struct fdl_dmodule *m = fdl_dump_module(s->dump, ip);
+    const struct fdt_dmodule *m = fdt_dump_module(s->dump, ip);
     Dwfl_Module *mod = NULL;
     if (m) {
         size_t i = (size_t)(m - s->dump->modules);
-        if (s->mod_state[i] == FDL_MOD_NEW)
-            fdl_sym_report(s, i);
-        if (s->mod_state[i] == FDL_MOD_READY)
+        if (s->mod_state[i] == FDT_MOD_NEW)
+            fdt_sym_report(s, i);
+        if (s->mod_state[i] == FDT_MOD_READY)
             mod = s->mod_dwfl[i];
     }
-    struct fdl_frame *fr = NULL;
-    size_t n = mod ? fdl_sym_dwarf(s, mod, addr, &fr) : 0;
+    struct fdt_frame *fr = NULL;
+    size_t n = mod ? fdt_sym_dwarf(s, mod, addr, &fr) : 0;
     if (n == 0) {
-        fr = fdl_xcalloc(1, sizeof *fr);
+        fr = fdt_xcalloc(1, sizeof *fr);
         n = 1;
     }
     if (mod && !fr[n - 1].function) {
         GElf_Off off;
         GElf_Sym sym;
         fr[n - 1].function =
-            fdl_sym_name(s, dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL));
+            fdt_sym_name(s, dwfl_module_addrinfo(mod, addr, &off, &sym, NULL, NULL, NULL));
     }
     for (size_t j = 0; j < n; j++) {
         fr[j].ip = ip;
@@ -286,7 +286,7 @@ static void fdl_sym_lookup(struct fdl_sym *s, struct fdl_sym_entry *e)
     e->n = n;
 }
 
-static size_t fdl_hash(uint64_t ip)
+static size_t fdt_hash(uint64_t ip)
 {
     ip ^= ip >> 33;
     ip *= 0xff51afd7ed558ccdULL;
@@ -294,16 +294,16 @@ static size_t fdl_hash(uint64_t ip)
     return (size_t)ip;
 }
 
-static void fdl_sym_grow(struct fdl_sym *s)
+static void fdt_sym_grow(struct fdt_sym *s)
 {
     size_t oldmask = s->mask;
-    struct fdl_sym_entry *old = s->table;
+    struct fdt_sym_entry *old = s->table;
     s->mask = oldmask * 2 + 1;
-    s->table = fdl_xcalloc(s->mask + 1, sizeof *s->table);
+    s->table = fdt_xcalloc(s->mask + 1, sizeof *s->table);
     for (size_t i = 0; i <= oldmask; i++) {
         if (!old[i].ip)
             continue;
-        size_t h = fdl_hash(old[i].ip) & s->mask;
+        size_t h = fdt_hash(old[i].ip) & s->mask;
         while (s->table[h].ip)
             h = (h + 1) & s->mask;
         s->table[h] = old[i];
@@ -311,24 +311,24 @@ static void fdl_sym_grow(struct fdl_sym *s)
     free(old);
 }
 
-size_t fdl_sym_ip(struct fdl_sym *s, uint64_t ip, const struct fdl_frame **frames)
+size_t fdt_sym_ip(struct fdt_sym *s, uint64_t ip, const struct fdt_frame **frames)
 {
-    static struct fdl_frame zero = {.module = ""};
+    static struct fdt_frame zero = {.module = ""};
     if (ip == 0) {
         *frames = &zero;
         return 1;
     }
-    size_t h = fdl_hash(ip) & s->mask;
+    size_t h = fdt_hash(ip) & s->mask;
     while (s->table[h].ip && s->table[h].ip != ip)
         h = (h + 1) & s->mask;
     if (!s->table[h].ip) {
         if (2 * (s->used + 1) > s->mask) {
-            fdl_sym_grow(s);
-            return fdl_sym_ip(s, ip, frames);
+            fdt_sym_grow(s);
+            return fdt_sym_ip(s, ip, frames);
         }
         s->table[h].ip = ip;
         s->used++;
-        fdl_sym_lookup(s, &s->table[h]);
+        fdt_sym_lookup(s, &s->table[h]);
     }
     *frames = s->table[h].frames;
     return s->table[h].n;

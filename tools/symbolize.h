@@ -1,15 +1,15 @@
 /* Turning a dump's instruction pointers into functions, files and lines with elfutils (libdwfl),
  * using the dump's module map and build-ids. One symbolizer per dump; results are cached per
  * address, so each distinct frame is looked up once however many descriptors share it. */
-#ifndef FDL_TOOL_SYMBOLIZE_H
-#define FDL_TOOL_SYMBOLIZE_H
+#ifndef FDT_TOOL_SYMBOLIZE_H
+#define FDT_TOOL_SYMBOLIZE_H
 
-#include "dump.h"
+#include "dumpfile.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-struct fdl_frame {
+struct fdt_frame {
     uint64_t ip;          /* as in the dump (a return address) */
     const char *module;   /* path from the module map, "" if no module holds ip */
     uint64_t offset;      /* ip - 1 - module base: the call's address in the file */
@@ -19,15 +19,15 @@ struct fdl_frame {
     bool inlined;         /* this frame was inlined into the next (outer) one */
 };
 
-struct fdl_sym;
+struct fdt_sym;
 
 /* Sets up symbolization for the modules of d; warns once per module whose file is missing or
  * has a different build-id than the dump says (its frames then show module+offset). */
-struct fdl_sym *fdl_sym_new(const struct fdl_dump *d);
-void fdl_sym_free(struct fdl_sym *s);
+struct fdt_sym *fdt_sym_new(const struct fdt_dump *d);
+void fdt_sym_free(struct fdt_sym *s);
 
 /* Symbolizes one ip: sets *frames to 1 or more frames, innermost (inlined) first, valid until
- * fdl_sym_free. Returns the number of frames. */
-size_t fdl_sym_ip(struct fdl_sym *s, uint64_t ip, const struct fdl_frame **frames);
+ * fdt_sym_free. Returns the number of frames. */
+size_t fdt_sym_ip(struct fdt_sym *s, uint64_t ip, const struct fdt_frame **frames);
 
 #endif

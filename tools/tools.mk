@@ -4,11 +4,12 @@
 TOOL_SRC    = $(wildcard tools/*.c)
 TOOL_CXXSRC = $(wildcard tools/*.cc)
 TOOL_OBJ    = $(patsubst tools/%.c,$(BUILD)/tools/%.o,$(TOOL_SRC)) \
-              $(patsubst tools/%.cc,$(BUILD)/tools/%.o,$(TOOL_CXXSRC))
+              $(patsubst tools/%.cc,$(BUILD)/tools/%.o,$(TOOL_CXXSRC)) \
+              $(patsubst common/%.c,$(BUILD)/tools/common/%.o,$(COMMON_SRC))
 CXX        ?= g++
 # Recursively expanded: pkg-config runs only when the command is built, after `make deps`.
-TOOL_CFLAGS   = $(CFLAGS_BASE) $(shell $(PKG_CONFIG) --cflags libdw 2>/dev/null)
-TOOL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror $(SANFLAGS) \
+TOOL_CFLAGS   = $(CFLAGS_BASE) -I common $(shell $(PKG_CONFIG) --cflags libdw 2>/dev/null)
+TOOL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -I common $(OPT) -Wall -Wextra -Werror $(SANFLAGS) \
                 $(EXTRA_CXXFLAGS) $(shell $(PKG_CONFIG) --cflags simdjson 2>/dev/null)
 TOOL_LIBS     = $(shell $(PKG_CONFIG) --libs libdw simdjson 2>/dev/null)
 DESTDIR ?=
@@ -18,17 +19,20 @@ all: $(BUILD)/fdleak
 $(BUILD)/fdleak: $(TOOL_OBJ)
 	$(CXX) $(SANFLAGS) -o $@ $(TOOL_OBJ) $(TOOL_LIBS)
 
-$(BUILD)/tools/%.o: tools/%.c tools/*.h | $(BUILD)/tools
+$(BUILD)/tools/%.o: tools/%.c | $(BUILD)/tools
 	@if ! $(PKG_CONFIG) --exists libdw; then \
 	  echo "libdw not found by pkg-config: run 'make deps'" >&2; exit 1; fi
-	$(CC) $(TOOL_CFLAGS) -c -o $@ $<
+	$(CC) $(TOOL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/tools/%.o: tools/%.cc tools/*.h | $(BUILD)/tools
+$(BUILD)/tools/%.o: tools/%.cc | $(BUILD)/tools
 	@if ! $(PKG_CONFIG) --exists simdjson; then \
 	  echo "simdjson not found by pkg-config: run 'make deps'" >&2; exit 1; fi
-	$(CXX) $(TOOL_CXXFLAGS) -c -o $@ $<
+	$(CXX) $(TOOL_CXXFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/tools $(BUILD)/examples:
+$(BUILD)/tools/common/%.o: common/%.c | $(BUILD)/tools/common
+	$(CC) $(TOOL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/tools $(BUILD)/tools/common $(BUILD)/examples:
 	mkdir -p $@
 
 # Examples: a server-like C program (-O0 so every line maps plainly) and a Python script.
