@@ -3,10 +3,16 @@
 #
 #   make SANITIZER=address|undefined|address,undefined   sanitizer build in build-san/
 #   make CC=clang                                          any C11 compiler
+#   make DEBUG=1                                           internal assertions (FDL_ASSERT), build-debug/
 
 CC        ?= gcc
 PREFIX    ?= /usr/local
 SANITIZER ?=
+DEBUG     ?=
+ifneq ($(DEBUG),)
+BUILD     ?= build-debug
+DBGFLAGS   = -DFDL_DEBUG
+endif
 ifeq ($(SANITIZER),)
 BUILD     ?= build
 SANFLAGS   =
@@ -19,7 +25,7 @@ PKG_CONFIG ?= pkg-config
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CSTD    = -std=gnu11 -D_GNU_SOURCE
 OPT     = -O2 -g
-CFLAGS_BASE = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) $(EXTRA_CFLAGS)
+CFLAGS_BASE = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) $(DBGFLAGS) $(EXTRA_CFLAGS)
 # Header dependencies are tracked per object (-MMD); the .d files are read at the end.
 DEPFLAGS    = -MMD -MP
 # The contract between library and command (common/contract.h), compiled into both.
@@ -47,6 +53,6 @@ lint:
 	shellcheck scripts/*.sh .ci/run
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-debug
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

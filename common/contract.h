@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 /* ---- formats ---- */
-#define FDC_DUMP_FORMAT "fdleak-dump"     /* raw dump: docs/dump-format.md */
+#define FDC_DUMP_FORMAT "fdleak-dump" /* raw dump: docs/dump-format.md */
 #define FDC_DUMP_VERSION 1
 #define FDC_REPORT_FORMAT "fdleak-report" /* fdleak --json: README.md, "JSON report" */
 #define FDC_REPORT_VERSION 1
@@ -34,8 +34,12 @@
 #define FDC_SIGNAL_DEFAULT_NAME "RTMAX-3" /* FDLEAK_SIGNAL default */
 #define FDC_SIGNAL_DEFAULT_RTMAX_OFFSET 3
 
-/* ---- `fdleak run`: dumps are <dir>/fdleak.<pid>.<seq>.json ---- */
+/* ---- `fdleak run`: dumps are <dir>/fdleak.<pid>.<seq>.json. With FDLEAK_RUN_DIR=<dir> set,
+ * the library also creates <dir>/started.<pid> (content: the executable's path) when a process
+ * starts tracking, so that the command can name every process that wrote no dump. ---- */
 #define FDC_RUN_FILE_PREFIX "fdleak."
+#define FDC_RUN_STARTED_PREFIX "started."
+#define FDC_RUN_DIR_ENV "FDLEAK_RUN_DIR"
 
 /* ---- names in dumps ---- */
 enum fdc_origin { FDC_ORIGIN_TRACKED, FDC_ORIGIN_INHERITED, FDC_ORIGIN_UNKNOWN, FDC_ORIGIN_COUNT };

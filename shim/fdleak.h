@@ -10,6 +10,16 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* Internal invariants, checked in the debug build (make DEBUG=1, run by CI) and compiled out
+ * otherwise. A failed check writes one fdleak: line and aborts: it is our bug, not the host's. */
+#ifdef FDL_DEBUG
+void fdl_assert_fail(const char *expr, const char *file, int line) FDL_HIDDEN
+    __attribute__((noreturn));
+#define FDL_ASSERT(x) (likely(x) ? (void)0 : fdl_assert_fail(#x, __FILE__, __LINE__))
+#else
+#define FDL_ASSERT(x) ((void)0)
+#endif
+
 /* Calls, kinds, origins and triggers, and their names in dumps: common/contract.h. */
 #include "contract.h"
 

@@ -4,6 +4,7 @@
 #include "fdleak.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,3 +38,17 @@ void fdl_msg_once(int *done, const char *a, const char *b, const char *c)
         return;
     fdl_msg(a, b, c);
 }
+
+#ifdef FDL_DEBUG
+void fdl_assert_fail(const char *expr, const char *file, int line)
+{
+    char num[16];
+    int i = sizeof(num);
+    num[--i] = 0;
+    do
+        num[--i] = (char)('0' + line % 10);
+    while ((line /= 10) && i > 0);
+    fdl_msg("internal check failed: ", expr, " at ", file, ":", num + i);
+    abort();
+}
+#endif
