@@ -107,6 +107,7 @@ void fdl_capture_fork_child(void) FDL_HIDDEN;
 
 /* ---- Python stacks (python.c) ---- */
 void fdl_python_init(void) FDL_HIDDEN;
+void fdl_python_hook_point(void) FDL_HIDDEN; /* may register the audit hook: the GIL is held */
 void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack) FDL_HIDDEN;
 uint32_t
 fdl_python_stack(enum fdc_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */

@@ -1,17 +1,27 @@
 /* Python stacks for CPython processes. Unwinding C through the 3.11 interpreter shows about
  * one C frame per Python call, never a Python file:line, and reading Python frames from a
  * wrapper is unsafe: the interpreter releases the GIL around open(), accept(), pipe(). So the
- * shim registers a C audit hook (PySys_AddAuditHook, allowed before Py_Initialize): the
- * "open" and "socket.__new__" events fire with the GIL held just before the system call, and
- * the hook records the Python stack for the next matching wrapper call in the same thread.
+ * shim registers a C audit hook (PySys_AddAuditHook): the "open" and "socket.__new__" events
+ * fire with the GIL held just before the system call, and the hook records the Python stack
+ * for the next matching wrapper call in the same thread.
+ *
+ * When the hook is registered matters. Before the interpreter exists (our constructor) the
+ * entry is allocated with the default raw allocator, and under -X dev or PYTHONMALLOC=debug
+ * the interpreter frees it at exit with the debug one and aborts ("bad ID"). So the hook is
+ * registered at the first call into the library made by a thread that holds the GIL: the
+ * allocators are final by then. CPython's acquisitions all release the GIL, but its signal
+ * set-up (sigaction, during start-up, before any user code) holds it, so signals.c offers
+ * every disposition change as well as track.c's acquisitions.
+ *
  * The exit dump must come before interpreter teardown, which closes every file object still
  * referenced (a dump at process exit would show no Python leak at all). So when the main
  * program is about to run ("cpython.run_*" events) the hook registers an atexit callback that
  * takes the exit dump: atexit callbacks run first in Py_FinalizeEx, after non-daemon threads
  * are joined, before modules are torn down, and ours, registered first, runs last.
  *
- * Everything here runs with the GIL held; CPython is reached through dlsym, so the shim needs
- * no Python headers and works with any CPython 3.8+ whose symbols are in the process. */
+ * CPython is reached through dlsym, so the shim needs no Python headers. Audit hooks exist
+ * since 3.8; the frame accessors used here (PyFrame_GetCode, PyFrame_GetBack) since 3.9:
+ * an older CPython gets C stacks only. PyFrame_GetLasti (3.11) is used when present. */
 #include "fdleak.h"
 #include "fdtable.h"
 #include "intern.h"
@@ -35,6 +45,9 @@ static struct {
     void (*decref)(py_object *);
     void (*err_clear)(void);
     int (*is_initialized)(void);
+    int (*gil_check)(void);
+    py_object *(*this_thread_state)(void);    /* PyGILState_GetThisThreadState */
+    py_object *(*current_thread_state)(void); /* _PyThreadState_UncheckedGet: the GIL holder */
     py_object *(*import)(const char *);
     py_object *(*call_method)(py_object *, const char *, const char *, ...);
     py_object *(*cfunction_new)(void *def, py_object *self, py_object *module);
@@ -53,7 +66,8 @@ static int atexit_registered;
 enum { PENDING_NONE, PENDING_OPEN, PENDING_SOCKET };
 static __thread uint32_t pending;
 static __thread int pending_kind;
-static int hooked; /* the audit hook is installed: this is a CPython process */
+static int hooked;    /* the audit hook is installed: this is a CPython process */
+static int hook_wait; /* a CPython process whose hook waits for a thread holding the GIL */
 
 /* accept() runs with the GIL released and raises no event; CPython raises "socket.__new__"
  * right after, to wrap the new fd in a socket object. But the same event also announces a
@@ -255,10 +269,35 @@ void fdl_python_init(void)
         (py_object * (*)(py_object *, const char *, const char *, ...)) sym("PyObject_CallMethod");
     py.cfunction_new = (py_object * (*)(void *, py_object *, py_object *)) sym("PyCFunction_NewEx");
     py.none = (py_object *)sym("_Py_NoneStruct");
+    py.gil_check = (int (*)(void))sym("PyGILState_Check");
+    py.this_thread_state = (py_object * (*)(void)) sym("PyGILState_GetThisThreadState");
+    py.current_thread_state = (py_object * (*)(void)) sym("_PyThreadState_UncheckedGet");
     if (!py.eval_get_frame || !py.frame_get_back || !py.frame_get_code || !py.frame_get_line ||
-        !py.get_attr || !py.as_utf8 || !py.incref || !py.decref || !py.err_clear)
+        !py.get_attr || !py.as_utf8 || !py.incref || !py.decref || !py.err_clear || !py.gil_check ||
+        !py.this_thread_state)
         return; /* older than 3.9: C stacks only */
+    __atomic_store_n(&hook_wait, 1, __ATOMIC_RELEASE);
+}
+
+/* Registers the audit hook if the calling thread holds the GIL, once. PyGILState_Check alone
+ * answers 1 to everyone before the interpreter has set up its thread states, and to every
+ * thread once a subinterpreter exists; a thread state of this thread that is also the one
+ * running (the GIL holder; 3.13 renamed the accessor, then Check is trusted) says it holds
+ * the GIL, and that the runtime, its allocators included, is set up. */
+void fdl_python_hook_point(void)
+{
+    if (likely(!__atomic_load_n(&hook_wait, __ATOMIC_RELAXED)) || fdl_vfork_child)
+        return;
+    if (!py.gil_check())
+        return;
+    py_object *mine = py.this_thread_state();
+    if (!mine || (py.current_thread_state && py.current_thread_state() != mine))
+        return;
+    if (!__atomic_exchange_n(&hook_wait, 0, __ATOMIC_ACQ_REL))
+        return;
+    fdl_tls.busy++;
     hooked = py.add_audit_hook(hook, NULL) == 0;
+    fdl_tls.busy--;
 }
 
 void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack)
@@ -270,6 +309,7 @@ void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack)
 
 uint32_t fdl_python_stack(enum fdc_call call)
 {
+    fdl_python_hook_point();
     if (unlikely(deferred_fd >= 0)) {
         if (call == FDC_CALL_socket || call == FDC_CALL_socketpair)
             deferred_fd = -1; /* the event announced this new socket */

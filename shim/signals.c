@@ -276,6 +276,7 @@ static int retake(int sig, const struct sigaction *act, struct sigaction *old)
  * child borrows the parent's memory: it changes its own kernel action and none of ours. */
 static int set_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
+    fdl_python_hook_point(); /* CPython's signal set-up is its first call to us with the GIL */
     if (!held(sig)) {
         if (act && act->sa_handler == SIG_DFL && retake(sig, act, old))
             return 0;

@@ -137,3 +137,41 @@ def test_dump_signal_on_small_altstack():
         eq(res.returncode, 0, "exit status", res.describe())
         check("survived" in res.stdout, "the program did not go on", res.describe())
         lib.one_dump(dumps, "signal")
+
+
+# CPython under the library: the audit hook must be registered with the interpreter's own
+# allocator, or -X dev and PYTHONMALLOC=debug abort at exit ("_PyMem_DebugRawFree: bad ID").
+PY_MODES = ((["-X", "dev"], None), ([], {"PYTHONMALLOC": "debug"}), ([], None))
+
+
+def test_python_debug_allocator_exit_status():
+    for opts, env in PY_MODES:
+        argv = ["/usr/bin/python3"] + opts + ["-c", "pass"]
+        bare = lib.run_plain(argv, env=env)
+        res, dumps = lib.run_under_shim(argv, env=env)
+        what = "%s %s" % (env or "", " ".join(argv))
+        eq(res.returncode, bare.returncode, "exit status of %s under the library" % what,
+           res.describe())
+        eq(res.returncode, 0, "exit status of %s" % what, res.describe())
+        check("Fatal Python error" not in res.stderr, "%s aborted" % what, res.stderr[-2000:])
+        lib.one_dump(dumps, "exit")
+
+
+def test_python_first_line_leak_keeps_python_stack():
+    script = lib.py_script("first_line_leak.py")
+    for opts, env in PY_MODES:
+        argv = ["/usr/bin/python3"] + opts + [script]
+        what = "%s %s" % (env or "", " ".join(argv))
+        bare = lib.run_plain(argv, env=env)
+        res, dumps = lib.run_under_shim(argv, env=env)
+        eq(res.returncode, bare.returncode, "exit status of %s under the library" % what,
+           res.describe())
+        eq(res.returncode, 0, "exit status of %s" % what, res.describe())
+        fd = lib.fact_fds(res.stdout, "leak", "file")[0]
+        d = lib.one_dump(dumps, "exit")
+        e = lib.need_fd(d, fd)
+        frames = [p for p in d.get("pystacks", []) if p["id"] == e.get("pystack")]
+        check(frames, "%s: the leak has no Python stack" % what, e)
+        top = frames[0]["frames"][0]
+        eq((str(top.get("file", "")).endswith("first_line_leak.py"), top.get("line")), (True, 1),
+           "%s: innermost Python frame" % what, frames[0]["frames"])

@@ -1,4 +1,5 @@
-"""Runs the C unit tests (tests/unit/*.c, linked with shim/fdtable.c and shim/intern.c)."""
+"""Runs the C unit tests (tests/unit/*.c, linked with shim/fdtable.c and shim/intern.c;
+test_config with shim/config.c and common/signame.c)."""
 import subprocess
 
 import lib
@@ -18,3 +19,7 @@ def test_unit_fdtable():
 
 def test_unit_intern():
     _run_unit("test_intern")
+
+
+def test_unit_config():
+    _run_unit("test_config")

@@ -1,6 +1,7 @@
 # Tests: fixtures (tests/cases/*.c, *.cc: one small program per entry point and per case, run
 # under the shim by tests/test_shim.py), unit tests (tests/unit/*.c linked with the fd table and
-# the stack store directly, no preload) and the runner tests/run.py.
+# the stack store directly, no preload; test_config also with the settings) and the runner
+# tests/run.py.
 #
 #   make test            build everything, run all tests; ends with `N passed, N failed`
 #   make test-unit       unit tests only
@@ -54,7 +55,12 @@ $(BUILD)/tests/ctor_before_shim: $(BUILD)/tests/libctoropen.so
 $(BUILD)/tests/ctor_before_shim: FIX_LDEXTRA = -L$(BUILD)/tests -lctoropen -Wl,-rpath,'$$ORIGIN'
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_DEPS) | $(BUILD)/tests/unit
-	$(CC) $(CFLAGS_BASE) $(DEPFLAGS) -pthread -I shim -I common -o $@ $< $(UNIT_DEPS)
+	$(CC) $(CFLAGS_BASE) $(DEPFLAGS) -pthread -I shim -I common -o $@ $< $(UNIT_DEPS) $(UNIT_EXTRA)
+
+# the settings, read from the environment, and the one message function they speak through
+UNIT_CONFIG = shim/config.c shim/msg.c
+$(BUILD)/tests/unit/test_config: $(UNIT_CONFIG)
+$(BUILD)/tests/unit/test_config: UNIT_EXTRA = $(UNIT_CONFIG)
 
 $(BUILD)/tests $(BUILD)/tests/unit:
 	mkdir -p $@
