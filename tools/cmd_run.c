@@ -122,6 +122,8 @@ static void fdt_rundir_remove(struct fdt_rundir *r)
 {
     int fd = dup(r->fd);
     DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dh) /* a dup shares the offset, left at the end by an earlier listing */
+        rewinddir(dh);
     struct dirent *e;
     while (dh && (e = readdir(dh))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
@@ -152,9 +154,7 @@ static int fdt_keepdir_open(const char *keep)
     if (pfd < 0 || (mkdirat(pfd, base, 0700) != 0 && errno != EEXIST))
         why = strerror(errno);
     else if ((fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        why = errno == ELOOP     ? "a symbolic link (not followed)"
-              : errno == ENOTDIR ? "not a directory"
-                                 : strerror(errno);
+        why = fdt_is_link(pfd, base) ? "a symbolic link (not followed)" : strerror(errno);
     else if (fstat(fd, &st) != 0)
         why = strerror(errno);
     else if (st.st_uid != geteuid())
@@ -384,6 +384,8 @@ static void fdt_collect(struct fdt_rundir *r, long child, int keepfd, const char
 {
     int fd = dup(r->fd);
     DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
+    if (dh) /* a dup shares the offset, left at the end by an earlier listing */
+        rewinddir(dh);
     struct dirent *de;
     size_t n = 0, cap = 0;
     struct fdt_entry *e = NULL, one;

@@ -11,6 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+int fdt_is_link(int dirfd, const char *path)
+{
+    int saved = errno;
+    struct stat st;
+    int r = fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+    errno = saved;
+    return r;
+}
+
 int fdt_open_regular(int dirfd, const char *path, uid_t owner, struct stat *st, char *err,
                      size_t errlen)
 {
@@ -81,7 +90,7 @@ int fdt_open_private_dir(const char *path, uid_t owner, char *err, size_t errlen
     struct stat st;
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path,
-                 errno == ELOOP ? "a symbolic link (not followed)" : strerror(errno));
+                 fdt_is_link(AT_FDCWD, path) ? "a symbolic link (not followed)" : strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0) {

@@ -11,6 +11,10 @@
 
 #define FDT_ANY_OWNER ((uid_t)-1)
 
+/* 1 if dirfd/path is a symbolic link (O_NOFOLLOW refuses one with ELOOP, but O_DIRECTORY |
+ * O_NOFOLLOW with ENOTDIR). errno is kept. */
+int fdt_is_link(int dirfd, const char *path);
+
 /* Opens dirfd/path (dirfd may be AT_FDCWD) read-only, as a regular file: O_NOFOLLOW, O_NONBLOCK
  * (cleared after the checks), O_NOCTTY, O_CLOEXEC. With owner != FDT_ANY_OWNER, the file must
  * belong to owner or to root. Fills *st. Returns the fd, or -1 with one line in err
