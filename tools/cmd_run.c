@@ -317,7 +317,10 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
         struct stat st;
         struct fdt_dump *d = fdt_dump_load_at(r->fd, e[i].name, shown, FDT_ANY_OWNER,
                                               FDT_RUN_DUMP_MAX, &st, err, sizeof err);
-        if (!d) {
+        if (!d && !st.st_ino) {
+            fdt_msg("%s; skipped", fdt_escape(err, esc, sizeof esc));
+            nbad++;
+        } else if (!d) {
             fdt_msg("incomplete dump of process %ld: %s%s", pid, fdt_escape(err, esc, sizeof esc),
                     kept ? "" : " (removed at the end; --keep-dumps=DIR keeps it)");
             nbad++;
@@ -338,15 +341,17 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
     }
     if (nd == 0) {
         if (marker || nbad) {
-            char *exe = marker ? fdt_marker_exe(r->fd, e[0].name) : fdt_xstrdup("?");
+            char *exe = marker ? fdt_marker_exe(r->fd, e[0].name) : NULL;
+            char *who = exe ? fdt_xasprintf("process %ld (%s)", pid, exe)
+                            : fdt_xasprintf("process %ld", pid);
             if (nbad)
-                fdt_msg("process %ld (%s) could not be checked: it left no complete dump", pid,
-                        exe);
+                fdt_msg("%s could not be checked: it left no complete dump", who);
             else
-                fdt_msg("process %ld (%s) could not be checked: it wrote no dump (killed by "
-                        "SIGKILL, ended by a raw exit syscall, or could not write to the run "
-                        "directory: the library says why on stderr)",
-                        pid, exe);
+                fdt_msg("%s could not be checked: it wrote no dump (killed by SIGKILL, ended by "
+                        "a raw exit syscall, or could not write to the run directory: the "
+                        "library says why on stderr)",
+                        who);
+            free(who);
             free(exe);
             c->unchecked++;
         }

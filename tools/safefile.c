@@ -128,6 +128,7 @@ struct fdt_dump *fdt_dump_load_at(int dirfd, const char *name, const char *shown
     if (st->st_nlink != 1 || (size_t)st->st_size > max) {
         snprintf(err, errlen, "%s: %s", shown,
                  st->st_nlink != 1 ? "has other hard links; not read" : "too large; not read");
+        st->st_ino = 0;
         close(fd);
         return NULL;
     }

@@ -37,7 +37,7 @@ int fdt_open_private_dir(const char *path, uid_t owner, char *err, size_t errlen
  * bytes. The reader is given /proc/self/fd/N, the file already opened and checked, so no name
  * is resolved twice. The dump's file and the messages name `shown`. *st receives the file's
  * status (its owner, for the report) even when the dump does not parse; st->st_ino is 0 when
- * the file could not be opened. */
+ * the file was refused before reading (not a regular file, a link, wrong owner, too large). */
 struct fdt_dump;
 struct fdt_dump *fdt_dump_load_at(int dirfd, const char *name, const char *shown, uid_t owner,
                                   size_t max, struct stat *st, char *err, size_t errlen);
