@@ -147,6 +147,21 @@ def test_snapshot_refuses_a_process_that_does_not_catch_the_signal():
                       "a signal was sent (%s): %s" % (words, pend))
 
 
+def test_snapshot_of_another_users_process():
+    """Root snapshots a process of nobody whose snapshot directory nobody made: it works, and the
+    file read was nobody's (uid from /proc/PID/status, not from who runs the command)."""
+    shared = _world_dir()
+    snaps = os.path.join(shared, "snaps")
+    os.mkdir(snaps, 0o700)
+    os.chown(snaps, NOBODY, NOBODY)
+    with Target(env={"FDLEAK_SNAPSHOT_DIR": snaps}, user=NOBODY,
+                setup="f = open('/dev/null')") as t:
+        r = _fdleak(["snapshot", "--timeout=10", str(t.pid)])
+        lib.eq(r.returncode, 0, "snapshot of nobody's process", r.stderr)
+        lib.check("fdleak: process %d" % t.pid in r.stdout, "report", r.stdout)
+        lib.eq(os.listdir(snaps), [], "files left in the snapshot directory")
+
+
 # --------------------------------------------------------- snapshot: creates no directory
 
 def test_snapshot_creates_no_directory():
