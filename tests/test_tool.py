@@ -580,7 +580,15 @@ def test_stripped_library_shows_module_offset():
 
 # -------------------------------------------------------------------------------- snapshot
 
+def _own_snapdir():
+    """/tmp/fdleak-<uid>, made as the library would make it (fdleak snapshot creates nothing)."""
+    d = "/tmp/fdleak-%d" % os.getuid()
+    if not os.path.isdir(d):
+        os.mkdir(d, 0o700)
+
+
 def test_snapshot_live_process_now_and_later():
+    _own_snapdir()
     env = _preload_env({})
     p = subprocess.Popen([_fixture("leaks"), "file:3", "hold"], env=env, stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -616,7 +624,9 @@ def test_snapshot_live_process_now_and_later():
 
 def test_snapshot_reads_signal_and_dir_from_the_process():
     d = _tmp()
-    snapdir = os.path.join(d, "snaps")  # missing: fdleak snapshot creates it, mode 0700
+    # the process's user makes it (the library does, when it can); fdleak itself never does
+    snapdir = os.path.join(d, "snaps")
+    os.mkdir(snapdir, 0o700)
     p = subprocess.Popen([_fixture("leaks"), "pipe", "hold"],
                          env=_preload_env({"FDLEAK_SIGNAL": "USR2",
                                            "FDLEAK_SNAPSHOT_DIR": snapdir}),

@@ -1,6 +1,7 @@
 /* Opening files the command did not create (see safefile.h). */
 #include "safefile.h"
 
+#include "dumpfile.h"
 #include "util.h"
 
 #include <errno.h>
@@ -9,6 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int fdt_is_link(int dirfd, const char *path)
+{
+    int saved = errno;
+    struct stat st;
+    int r = fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+    errno = saved;
+    return r;
+}
 
 int fdt_open_regular(int dirfd, const char *path, uid_t owner, struct stat *st, char *err,
                      size_t errlen)
@@ -80,7 +90,7 @@ int fdt_open_private_dir(const char *path, uid_t owner, char *err, size_t errlen
     struct stat st;
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path,
-                 errno == ELOOP ? "a symbolic link (not followed)" : strerror(errno));
+                 fdt_is_link(AT_FDCWD, path) ? "a symbolic link (not followed)" : strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0) {
@@ -100,4 +110,84 @@ int fdt_open_private_dir(const char *path, uid_t owner, char *err, size_t errlen
         return -1;
     }
     return fd;
+}
+
+struct fdt_dump *fdt_dump_load_at(int dirfd, const char *name, const char *shown, uid_t owner,
+                                  size_t max, struct stat *st, char *err, size_t errlen)
+{
+    char e[1024];
+    memset(st, 0, sizeof *st);
+    int fd = fdt_open_regular(dirfd, name, owner, st, e, sizeof e);
+    if (fd < 0) {
+        st->st_ino = 0;
+        /* the message names `name`; say `shown` instead */
+        const char *why = strncmp(e, name, strlen(name)) ? e : e + strlen(name) + 2;
+        snprintf(err, errlen, "%s: %s", shown, why);
+        return NULL;
+    }
+    if (st->st_nlink != 1 || (size_t)st->st_size > max) {
+        snprintf(err, errlen, "%s: %s", shown,
+                 st->st_nlink != 1 ? "has other hard links; not read" : "too large; not read");
+        st->st_ino = 0;
+        close(fd);
+        return NULL;
+    }
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    struct fdt_dump *d = fdt_dump_load(self, e, sizeof e);
+    close(fd);
+    if (!d) {
+        size_t n = strlen(self);
+        const char *why = strncmp(e, self, n) || e[n] != ':' ? e : e + n + 2;
+        snprintf(err, errlen, "%s: %s", shown, why);
+        return NULL;
+    }
+    free(d->file);
+    d->file = fdt_xstrdup(shown);
+    return d;
+}
+
+/* Length of the valid UTF-8 sequence at s (2 to 4) whose code point is printable (not C1), or 0. */
+static size_t fdt_utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0], cp;
+    size_t n;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, cp = c & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    static const unsigned min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
+        return 0;
+    return n;
+}
+
+const char *fdt_escape(const char *s, char *buf, size_t len)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    while (*p && o + 5 < len) {
+        size_t n = *p >= 0x80 ? fdt_utf8_len(p) : 0;
+        if (n) {
+            memcpy(buf + o, p, n);
+            o += n, p += n;
+        } else if (*p < 0x20 || *p >= 0x7f || *p == '\\') {
+            o += (size_t)snprintf(buf + o, len - o, *p == '\\' ? "\\\\" : "\\x%02x", *p);
+            p++;
+        } else {
+            buf[o++] = (char)*p++;
+        }
+    }
+    if (len)
+        buf[o < len ? o : len - 1] = 0;
+    return buf;
 }

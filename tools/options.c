@@ -1,0 +1,219 @@
+/* One option parser for the three commands, the help text of the options they share, and the
+ * report output those options name (see options.h). Each command's own help text lives in its
+ * file (cmd_run.c, cmd_snapshot.c, cmd_report.c). */
+#include "options.h"
+
+#include "contract.h"
+#include "signame.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+    OPT_JSON = 256,
+    OPT_ERROR_EXITCODE,
+    OPT_SHOW_INHERITED,
+    OPT_FDS,
+    OPT_COLOR,
+    OPT_DEPTH, /* run only, from here to OPT_KEEP_DUMPS */
+    OPT_SIGNAL,
+    OPT_THRESHOLD,
+    OPT_KEEP_DUMPS,
+    OPT_TIMEOUT, /* snapshot only */
+};
+
+static const char fdt_usage_common[] =
+    "  -o, --output=FILE        write the text report to FILE\n"
+    "      --json=FILE          also write the report as JSON to FILE ('-' = stdout)\n"
+    "      --error-exitcode=N   exit with N if any leaked descriptor was found\n"
+    "      --show-inherited     list inherited descriptors (default: only counted)\n"
+    "      --fds=N              list at most N descriptors per group (default 20, 0 = all)\n"
+    "      --color=WHEN         colour the text: auto (a terminal, NO_COLOR unset), always, "
+    "never\n"
+    "  -h, --help               show this help\n";
+
+/* Checks one option's value; returns NULL or why it is refused. */
+static const char *fdt_opt_value(int c, const char *arg, struct fdt_opts *o)
+{
+    long v;
+    switch (c) {
+    case 'o':
+        o->output = arg;
+        return NULL;
+    case OPT_JSON:
+        o->json = arg;
+        return NULL;
+    case OPT_ERROR_EXITCODE:
+        if (fdt_parse_long(arg, 1, 255, &v))
+            return "expected a status from 1 to 255";
+        o->error_exitcode = (int)v;
+        return NULL;
+    case OPT_SHOW_INHERITED:
+        o->render.show_inherited = true;
+        return NULL;
+    case OPT_FDS:
+        if (fdt_parse_long(arg, 0, LONG_MAX, &v))
+            return "expected a count (0 = all)";
+        o->render.max_fds = (size_t)v;
+        return NULL;
+    case OPT_COLOR:
+        if (strcmp(arg, "auto") && strcmp(arg, "always") && strcmp(arg, "never"))
+            return "expected auto, always or never";
+        o->color = arg;
+        return NULL;
+    case OPT_DEPTH:
+        if (fdt_parse_long(arg, 1, FDC_DEPTH_MAX, &v))
+            return "expected 1 to 128 frames";
+        o->depth = arg;
+        return NULL;
+    case OPT_SIGNAL: {
+        int sig;
+        if (fdc_sig_parse(arg, &sig))
+            return "expected a signal number or name (USR1, RTMAX-3) or none";
+        if (sig && !fdc_sig_usable_for_dump(sig))
+            return "not a dump signal: USR1, USR2, WINCH, PWR, URG, RTMIN+N, RTMAX-N or none";
+        o->signal = arg;
+        return NULL;
+    }
+    case OPT_THRESHOLD: {
+        size_t n = strlen(arg);
+        char num[32];
+        if (n && n < sizeof num && arg[n - 1] == '%') {
+            memcpy(num, arg, n - 1);
+            num[n - 1] = 0;
+            if (fdt_parse_long(num, 1, 100, &v))
+                return "expected a percentage from 1% to 100%";
+        } else if (fdt_parse_long(arg, 1, INT_MAX, &v)) {
+            return "expected a descriptor count N or a percentage P% of the limit";
+        }
+        o->threshold = arg;
+        return NULL;
+    }
+    case OPT_KEEP_DUMPS:
+        o->keep_dumps = arg;
+        return NULL;
+    case OPT_TIMEOUT:
+        if (fdt_parse_long(arg, 1, 86400, &v))
+            return "expected seconds, 1 to 86400";
+        o->timeout = v;
+        return NULL;
+    }
+    return NULL;
+}
+
+int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struct fdt_opts *o,
+                   int *first_arg)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'},
+        {"json", required_argument, 0, OPT_JSON},
+        {"error-exitcode", required_argument, 0, OPT_ERROR_EXITCODE},
+        {"show-inherited", no_argument, 0, OPT_SHOW_INHERITED},
+        {"fds", required_argument, 0, OPT_FDS},
+        {"color", required_argument, 0, OPT_COLOR},
+        {"colour", required_argument, 0, OPT_COLOR},
+        {"help", no_argument, 0, 'h'},
+        {"depth", required_argument, 0, OPT_DEPTH},
+        {"signal", required_argument, 0, OPT_SIGNAL},
+        {"threshold", required_argument, 0, OPT_THRESHOLD},
+        {"keep-dumps", required_argument, 0, OPT_KEEP_DUMPS},
+        {"timeout", required_argument, 0, OPT_TIMEOUT},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = spec->name;
+    memset(o, 0, sizeof *o);
+    o->error_exitcode = -1;
+    o->render.max_fds = FDC_TEXT_FDS_PER_GROUP;
+    o->color = "auto";
+    o->timeout = 5;
+    opterr = 0;
+    optind = 1;
+    int c, idx;
+    while ((c = getopt_long(argc, argv, spec->stop_at_operand ? "+:o:h" : ":o:h", longopts,
+                            &idx)) != -1) {
+        const char *bad = NULL;
+        switch (c) {
+        case 'h':
+            fputs(spec->usage, stdout);
+            fputs(fdt_usage_common, stdout);
+            return 1;
+        case ':':
+            fprintf(stderr, "fdleak %s: option '%s' needs a value (see 'fdleak %s --help')\n", cmd,
+                    argv[optind - 1], cmd);
+            return -1;
+        case '?':
+            if (optopt && optopt < 256)
+                fprintf(stderr, "fdleak %s: unknown option '-%c' (see 'fdleak %s --help')\n", cmd,
+                        optopt, cmd);
+            else
+                fprintf(stderr, "fdleak %s: unknown option '%s' (see 'fdleak %s --help')\n", cmd,
+                        argv[optind - 1], cmd);
+            return -1;
+        default:
+            if ((c >= OPT_DEPTH && c <= OPT_KEEP_DUMPS && !(spec->opts & FDT_OPTS_RUN)) ||
+                (c == OPT_TIMEOUT && !(spec->opts & FDT_OPTS_SNAPSHOT)))
+                bad = "not an option of this command";
+            else
+                bad = fdt_opt_value(c, optarg, o);
+        }
+        if (bad) {
+            fprintf(stderr, "fdleak %s: --%s=%s: %s\n", cmd,
+                    c == 'o' ? "output" : longopts[idx].name, optarg ? optarg : "", bad);
+            return -1;
+        }
+    }
+    bool color = !strcmp(o->color, "always");
+    if (!strcmp(o->color, "auto")) {
+        const char *term = getenv("TERM");
+        color = !o->output && isatty(spec->report_fd) && !getenv("NO_COLOR") &&
+                !(term && !strcmp(term, "dumb"));
+    }
+    o->render.color = color;
+    *first_arg = optind;
+    return 0;
+}
+
+FILE *fdt_open_output(const struct fdt_opts *o, FILE *dflt)
+{
+    if (!o->output || !strcmp(o->output, "-"))
+        return o->output ? stdout : dflt;
+    FILE *f = fopen(o->output, "we");
+    if (!f)
+        fdt_msg("%s: %s", o->output, strerror(errno));
+    return f;
+}
+
+int fdt_close_output(const struct fdt_opts *o, FILE *f)
+{
+    if (f == stdout || f == stderr)
+        return fflush(f) == 0 ? 0 : -1;
+    if (fclose(f) != 0) {
+        fdt_msg("%s: %s", o->output, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int fdt_render_all(const struct fdt_opts *o, FILE *out, struct fdt_proc *procs,
+                   const char *const *notes, size_t n)
+{
+    char cwd[PATH_MAX];
+    struct fdt_render_opts ro = o->render;
+    ro.cwd = getcwd(cwd, sizeof cwd);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc('\n', out);
+        if (notes && notes[i])
+            fprintf(out, "%s\n", notes[i]);
+        fdt_render_text(out, &procs[i], &ro);
+    }
+    if (o->json && fdt_render_json_file(o->json, procs, n))
+        return -1;
+    return 0;
+}
