@@ -493,7 +493,7 @@ def contract():
         _contract = {}
         with open(os.path.join(ROOT, "common", "contract.h")) as fh:
             for line in fh:
-                m = re.match(r'#define (FDC_\w+)\s+("[^"]*"|0x[0-9a-fA-F]+u?|\d+u?)\b', line)
+                m = re.match(r'#define (FDC_\w+)\s+("[^"]*"|0x[0-9a-fA-F]+u?|\d+u?)(?=\s|$)', line)
                 if m:
                     v = m.group(2)
                     _contract[m.group(1)] = v.strip('"') if v.startswith('"') else \
