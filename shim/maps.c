@@ -1,7 +1,7 @@
 /* The module map of a dump: every ELF object with code mapped in the process, from
  * /proc/self/maps, with load bias and GNU build-id read from the headers in memory (copied
- * out with fdl_safemem_read, which cannot fault). No
- * dl_iterate_phdr: it takes the loader lock, which the thread a signal interrupted may hold. */
+ * out with fdl_safemem_read, which cannot fault). No dl_iterate_phdr: it takes the loader
+ * lock, which the thread a signal interrupted may hold. */
 #include "dump.h"
 #include "safemem.h"
 
