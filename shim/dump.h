@@ -1,6 +1,8 @@
-/* Internals shared by the dump modules (dump.c collects and routes, maps.c reads the module
- * map, dump_json.c and dump_text.c write): everything here is async-signal-safe, uses static
- * or mmap'd memory only, and runs with the dump lock held. */
+/* Internals shared by the dump modules: dump.c (the lock and the order of a dump), fdlist.c
+ * (which descriptors are open), fdinfo.c (what each one is), dest.c (every descriptor a dump
+ * opens, and where the dump goes), maps.c (the module map), dump_json.c and dump_text.c (the
+ * two renderings). Everything here is async-signal-safe, uses static or mmap'd memory only,
+ * and runs with the dump lock held. */
 #ifndef FDL_DUMP_H
 #define FDL_DUMP_H
 
@@ -10,13 +12,14 @@
 
 #include <sys/resource.h>
 
-
 /* One open descriptor as collected: its number, origin and a copy of its record. */
 struct fdl_rec {
     int fd;
     int origin;
     struct fdl_entry e;
 };
+/* A million records must fit the mmap'd scratch; the writers sort records in place. */
+_Static_assert(sizeof(struct fdl_rec) == 40, "fdl_rec grew: check fdl_heapsort's buffer");
 
 struct fdl_scratch {
     struct fdl_rec *recs;
@@ -53,16 +56,32 @@ struct fdl_module {
     char build_id[41];
 };
 
-/* dump.c */
-int fdl_dump_open(int dirfd, const char *path, int flags, int mode) FDL_HIDDEN;
-size_t fdl_dump_read_proc(const char *path, char *buf, size_t cap,
-                          void (*line)(const char *)) FDL_HIDDEN;
-void fdl_details(const struct fdl_rec *r, struct fdl_details *d) FDL_HIDDEN;
-const char *fdl_path_text(uint32_t id) FDL_HIDDEN;
+/* fdlist.c: the open descriptors into s (recs, and ids with room for 2 * (n + 1) ids),
+ * numbers below limit, poll batches no larger than soft. */
+void fdl_fdlist_collect(struct fdl_scratch *s, long limit, long soft) FDL_HIDDEN;
+void fdl_fdlist_release(struct fdl_scratch *s) FDL_HIDDEN;
 void fdl_heapsort(void *v, size_t n, size_t size,
                   int (*cmp)(const void *, const void *)) FDL_HIDDEN;
 size_t fdl_referenced(const struct fdl_scratch *s, uint32_t *out, int python,
                       uint32_t extra) FDL_HIDDEN;
+
+/* fdinfo.c */
+void fdl_details(const struct fdl_rec *r, struct fdl_details *d) FDL_HIDDEN;
+const char *fdl_path_text(uint32_t id) FDL_HIDDEN;
+
+/* dest.c: opens that work at the fd limit (raising the soft limit for themselves when the
+ * hard limit allows); a small /proc file read whole, or line by line into `line`. */
+int fdl_dest_openat(int dirfd, const char *path, int flags, int mode) FDL_HIDDEN;
+size_t fdl_dest_read_proc(const char *path, char *buf, size_t cap,
+                          void (*line)(const char *)) FDL_HIDDEN;
+const char *fdl_dest_strerror(int e) FDL_HIDDEN;
+/* The dump file for req (its failure already said in one line), or: */
+#define FDL_DEST_TEXT (-1) /* a text report on fd 2, if fdl_msg_stderr_ok() */
+#define FDL_DEST_NONE (-2) /* nothing (run mode: the dump file could not be created) */
+int fdl_dest_open(const struct fdl_dump_req *req, unsigned seq) FDL_HIDDEN;
+void fdl_dest_finish(int fd, const struct fdl_out *o) FDL_HIDDEN; /* close; publish snapshot */
+void fdl_dest_init(void) FDL_HIDDEN;
+void fdl_dest_after_fork(void) FDL_HIDDEN;
 
 /* maps.c */
 void fdl_maps_read(void) FDL_HIDDEN;

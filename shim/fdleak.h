@@ -64,6 +64,8 @@ static inline int fdl_enter(void)
 }
 
 /* ---- messages (msg.c): one line on stderr, prefixed "fdleak: " ---- */
+void fdl_msg_init(void) FDL_HIDDEN;     /* remembers fd 2 as the process started with it */
+int fdl_msg_stderr_ok(void) FDL_HIDDEN; /* fd 2 is still that open file: we may write there */
 void fdl_msgv(const char *const *parts) FDL_HIDDEN;
 #define fdl_msg(...) fdl_msgv((const char *const[]){__VA_ARGS__, NULL})
 void fdl_msg_once(int *done, const char *a, const char *b, const char *c) FDL_HIDDEN;
@@ -112,7 +114,7 @@ void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack) FDL_HIDDE
 uint32_t
 fdl_python_stack(enum fdc_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */
 
-/* ---- dumps (dump.c) ---- */
+/* ---- dumps (dump.c and the modules in dump.h) ---- */
 struct fdl_dump_req {
     enum fdc_trigger trigger;
     int signal;         /* fatal-signal / signal */
@@ -124,14 +126,21 @@ struct fdl_dump_req {
     long threshold;
 };
 void fdl_dump(const struct fdl_dump_req *req) FDL_HIDDEN;
-void fdl_dump_after_fork(void) FDL_HIDDEN;
+void fdl_dump_after_fork(void) FDL_HIDDEN; /* fork child: no dump running, none final yet */
 void fdl_dump_init(void) FDL_HIDDEN;
-int fdl_list_fds(void (*fn)(int fd, void *arg), void *arg) FDL_HIDDEN;
-extern int fdl_reserve_fd FDL_HIDDEN; /* kept open for reports written at the fd limit */
+/* The final dump (at exit, or of a fatal signal) is made once per process: 1 for the caller
+ * that gets to make it. */
+int fdl_dump_final_claim(void) FDL_HIDDEN;
+/* From a fatal-signal handler: 1 if a dump this handler interrupted on this thread is to be
+ * finished first (the signal is then re-raised when it ends, see fdl_signals_die); a dump on
+ * another thread is waited for, bounded, and 0 returned. */
+int fdl_dump_defer_fatal(int sig, int synchronous) FDL_HIDDEN;
+int fdl_list_fds(void (*fn)(int fd, void *arg), void *arg) FDL_HIDDEN; /* fdlist.c */
 
 /* ---- signals (signals.c) ---- */
 void fdl_signals_init(void) FDL_HIDDEN;
 void fdl_exit_dump(void) FDL_HIDDEN;
-extern int fdl_final_dump_done FDL_HIDDEN;
+/* Dies of sig as the program would without us: default disposition, resent to this thread. */
+void fdl_signals_die(int sig) FDL_HIDDEN;
 
 #endif

@@ -1,7 +1,8 @@
 /* Start-up and per-process state: the constructor, lazy initialization for wrappers that run
  * before it, the inherited-descriptor scan, and the fork child's reset. Start-up does only
- * what every process needs (settings, one getdents of /proc/self/fd, signal handlers, a
- * reserve descriptor); libunwind is loaded on the first capture, which /bin/true never makes. */
+ * what every process needs (settings, one getdents of /proc/self/fd, signal handlers) and
+ * keeps no descriptor open; libunwind is loaded on the first capture, which /bin/true never
+ * makes. */
 #include "fdleak.h"
 #include "fdtable.h"
 #include "wrap.h"
@@ -41,7 +42,6 @@ static void after_fork_child(void)
 {
     fdl_tls.tid = 0;
     fdl_capture_fork_child();
-    fdl_final_dump_done = 0;
     fdl_dump_after_fork();
     fdl_track_after_fork();
 }

@@ -1,13 +1,17 @@
 /* The module map of a dump: every ELF object with code mapped in the process, from
- * /proc/self/maps, with load bias and GNU build-id read from the headers in memory. No
- * dl_iterate_phdr: it takes the loader lock, which the thread a signal interrupted may hold. */
+ * /proc/self/maps, with load bias and GNU build-id read from the headers in memory (copied
+ * out with fdl_safemem_read, which cannot fault). No dl_iterate_phdr: it takes the loader
+ * lock, which the thread a signal interrupted may hold. */
 #include "dump.h"
+#include "safemem.h"
 
 #include <elf.h>
 #include <link.h>
 #include <string.h>
 
 #define MAX_MODULES 4096
+#define MAX_PHDRS 64 /* ELF objects have about 12; more are ignored */
+#define PAGE_4K 4096
 static struct fdl_module mods[MAX_MODULES];
 static int nmods;
 static struct fdl_module cur;
@@ -28,20 +32,28 @@ static uintptr_t parse_hex(const char **p)
     }
 }
 
+/* The GNU build-id note in the PT_NOTE segment ph, copied out through fdl_safemem_read. */
 static void read_build_id(struct fdl_module *m, const ElfW(Phdr) * ph)
 {
+    static unsigned char notes[4096]; /* under the dump lock */
     uintptr_t a = m->base + ph->p_vaddr, e = a + ph->p_memsz;
     if (a < m->start || e > m->first_end || e < a)
         return;
-    while (a + 12 <= e) {
-        const uint32_t *nh = (const uint32_t *)a;
+    size_t len = e - a < sizeof(notes) ? e - a : sizeof(notes);
+    ssize_t got = fdl_safemem_read(notes, (const void *)a, len);
+    if (got <= 0)
+        return;
+    size_t off = 0, end = (size_t)got;
+    while (off + 12 <= end) {
+        uint32_t nh[3];
+        memcpy(nh, notes + off, sizeof(nh));
         uint32_t namesz = nh[0], descsz = nh[1], type = nh[2];
-        uintptr_t name = a + 12, desc = name + ((namesz + 3u) & ~3u);
-        uintptr_t next = desc + ((descsz + 3u) & ~3u);
-        if (next > e || next <= a)
+        size_t name = off + 12, desc = name + ((namesz + 3u) & ~3u);
+        size_t next = desc + ((descsz + 3u) & ~3u);
+        if (next > end || next <= off)
             return;
-        if (type == NT_GNU_BUILD_ID && namesz == 4 && !memcmp((const void *)name, "GNU", 4)) {
-            const unsigned char *d = (const unsigned char *)desc;
+        if (type == NT_GNU_BUILD_ID && namesz == 4 && !memcmp(notes + name, "GNU", 4)) {
+            const unsigned char *d = notes + desc;
             unsigned n = descsz > 20 ? 20 : descsz;
             for (unsigned i = 0; i < n; i++) {
                 m->build_id[2 * i] = "0123456789abcdef"[d[i] >> 4];
@@ -50,34 +62,47 @@ static void read_build_id(struct fdl_module *m, const ElfW(Phdr) * ph)
             m->build_id[2 * n] = 0;
             return;
         }
-        a = next;
+        off = next;
     }
 }
 
+/* Headers are copied out of the mapping, never read in place: the file behind it may have
+ * been truncated (SIGBUS) or the range unmapped by another thread (SIGSEGV). Without a
+ * fault-free read (process_vm_readv refused by a seccomp filter) the module keeps its
+ * mapping address as base and goes without a build-id. */
 static void finish_module(void)
 {
     if (!have_cur)
         return;
     have_cur = 0;
-    /* Only objects with code: data files mapped at offset 0 are not read (reading a mapping
-     * of a file truncated since would fault). */
+    /* Only objects with code: data files mapped at offset 0 are not looked at. */
     if (!cur.has_x || nmods >= MAX_MODULES)
         return;
-    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)cur.start;
-    if (cur.first_end - cur.start < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
-        eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr)) > cur.first_end - cur.start)
-        return;
-    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(cur.start + eh->e_phoff);
     cur.base = cur.start;
-    for (int i = 0; i < eh->e_phnum; i++) {
+    cur.build_id[0] = 0;
+    ElfW(Ehdr) eh;
+    ssize_t got = fdl_safemem_read(&eh, (const void *)cur.start, sizeof(eh));
+    if (got < 0 && !fdl_safemem_usable()) {
+        mods[nmods++] = cur;
+        return;
+    }
+    if (got != (ssize_t)sizeof(eh) || cur.first_end - cur.start < sizeof(eh) ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_phentsize != sizeof(ElfW(Phdr)) ||
+        eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(ElfW(Phdr)) > cur.first_end - cur.start)
+        return;
+    static ElfW(Phdr) ph[MAX_PHDRS]; /* under the dump lock */
+    int nph = eh.e_phnum < MAX_PHDRS ? eh.e_phnum : MAX_PHDRS;
+    size_t bytes = (size_t)nph * sizeof(ElfW(Phdr));
+    if (fdl_safemem_read(ph, (const void *)(cur.start + eh.e_phoff), bytes) != (ssize_t)bytes)
+        return;
+    for (int i = 0; i < nph; i++) {
         if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
-            cur.base = cur.start - (ph[i].p_vaddr & ~(uintptr_t)0xfff);
+            cur.base = cur.start - (ph[i].p_vaddr & ~(uintptr_t)(PAGE_4K - 1));
             break;
         }
     }
-    cur.build_id[0] = 0;
-    for (int i = 0; i < eh->e_phnum && !cur.build_id[0]; i++)
+    for (int i = 0; i < nph && !cur.build_id[0]; i++)
         if (ph[i].p_type == PT_NOTE)
             read_build_id(&cur, &ph[i]);
     mods[nmods++] = cur;
@@ -130,7 +155,7 @@ void fdl_maps_read(void)
     nmods = 0;
     modpaths_used = 0;
     have_cur = 0;
-    fdl_dump_read_proc("/proc/self/maps", iobuf, sizeof(iobuf), maps_line);
+    fdl_dest_read_proc("/proc/self/maps", iobuf, sizeof(iobuf), maps_line);
     finish_module();
 }
 

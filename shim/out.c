@@ -3,24 +3,66 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The kernel's sigset_t, as rt_sigprocmask and friends take it (glibc's is 128 bytes). */
+typedef uint64_t ksigset;
+#define KSIG(s) ((ksigset)1 << ((s)-1))
+
+long fdl_out_write(int fd, const void *buf, size_t n)
+{
+    ksigset pipe = KSIG(SIGPIPE), old = 0, pending = 0;
+    int masked = syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe, &old, sizeof(pipe)) == 0;
+    if (masked)
+        syscall(SYS_rt_sigpending, &pending, sizeof(pending));
+    long w = syscall(SYS_write, fd, buf, n);
+    int e = errno;
+    if (masked) {
+        /* A write to a pipe with no reader raises SIGPIPE at this thread: blocked, it waits
+         * here, and is taken back unless the program already had one pending. */
+        if (w < 0 && e == EPIPE && !(pending & pipe)) {
+            struct timespec zero = {0, 0};
+            syscall(SYS_rt_sigtimedwait, &pipe, NULL, &zero, sizeof(pipe));
+        }
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(old));
+    }
+    errno = e;
+    return w;
+}
 
 void fdl_out_start(struct fdl_out *o, int fd)
 {
     o->fd = fd;
     o->failed = 0;
     o->err = 0;
-    o->n = 0;
+    o->n = 0; /* stop stays: a fatal signal may have come before the output started */
 }
+
+/* How long a dump cut short by a fatal signal still waits for room in a pipe (ms). */
+#define STOP_WAIT_MS 200
+/* A non-blocking destination that stays full this many polls of 100 ms is given up. */
+#define EAGAIN_POLLS 50
 
 void fdl_out_flush(struct fdl_out *o)
 {
     size_t off = 0;
     int stalls = 0;
     while (off < o->n && !o->failed) {
-        long w = syscall(SYS_write, o->fd, o->buf + off, o->n - off);
+        /* A fatal signal is waiting for this dump to end: a regular file is finished, a pipe
+         * whose reader does not read is not waited for (the process is to die, not hang). */
+        if (__atomic_load_n(&o->stop, __ATOMIC_RELAXED)) {
+            struct pollfd p = {.fd = o->fd, .events = POLLOUT};
+            if (syscall(SYS_poll, &p, 1, STOP_WAIT_MS) <= 0 || !(p.revents & POLLOUT)) {
+                o->failed = 1;
+                o->err = EINTR;
+                break;
+            }
+        }
+        long w = fdl_out_write(o->fd, o->buf + off, o->n - off);
         if (w > 0) {
             off += (size_t)w;
             continue;
@@ -29,7 +71,7 @@ void fdl_out_flush(struct fdl_out *o)
             continue;
         /* A non-blocking stderr (the program set O_NONBLOCK on a shared tty or pipe): wait a
          * little for room, but never hang the program on a reader that went away. */
-        if (w < 0 && errno == EAGAIN && stalls++ < 50) {
+        if (w < 0 && errno == EAGAIN && stalls++ < EAGAIN_POLLS) {
             struct pollfd p = {.fd = o->fd, .events = POLLOUT};
             syscall(SYS_poll, &p, 1, 100);
             continue;

@@ -19,8 +19,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-int fdl_final_dump_done;
-
 #define NSIG_ 65
 static const int fatal_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGBUS};
 /* ours[s]: our handler is installed for s and the program has not replaced it; view[s] is the
@@ -34,31 +32,45 @@ void fdl_exit_dump(void)
 {
     if (!fdl_ready || fdl_vfork_child || !fdl_cfg.on_exit)
         return;
-    if (__atomic_exchange_n(&fdl_final_dump_done, 1, __ATOMIC_ACQ_REL))
+    if (!fdl_dump_final_claim())
         return;
     struct fdl_dump_req r = {.trigger = FDC_TRIG_EXIT, .safe = 1, .snapshot_token = -1};
     fdl_dump(&r);
 }
 
-static void on_fatal(int sig, siginfo_t *si, void *uc)
+void fdl_signals_die(int sig)
 {
-    (void)si;
-    (void)uc;
-    int saved = errno;
-    if (!fdl_vfork_child && !__atomic_exchange_n(&fdl_final_dump_done, 1, __ATOMIC_ACQ_REL)) {
-        struct fdl_dump_req r = {
-            .trigger = FDC_TRIG_FATAL, .signal = sig, .safe = 0, .snapshot_token = -1};
-        fdl_dump(&r);
-    }
-    /* Die of the same signal: restore the default and resend it to this thread. It stays
-     * pending while the handler runs (the signal is blocked) and kills us on return; a fault
-     * would also simply recur. */
     struct sigaction dfl;
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     real_sigaction(sig, &dfl, NULL);
     ours[sig] = 0;
     syscall(SYS_tgkill, syscall(SYS_getpid), syscall(SYS_gettid), sig);
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    int saved = errno;
+    /* A fault the kernel raised (not a kill) recurs on return from the handler. */
+    int synchronous = (sig == SIGSEGV || sig == SIGBUS) && si && si->si_code > 0;
+    if (!fdl_vfork_child) {
+        /* A dump this handler interrupted (the exit dump, say) is finished first: fdl_dump
+         * re-raises the signal when it ends. One on another thread is waited for. */
+        if (fdl_dump_defer_fatal(sig, synchronous)) {
+            errno = saved;
+            return;
+        }
+        if (fdl_dump_final_claim()) {
+            struct fdl_dump_req r = {
+                .trigger = FDC_TRIG_FATAL, .signal = sig, .safe = 0, .snapshot_token = -1};
+            fdl_dump(&r);
+        }
+    }
+    /* Die of the same signal: restore the default and resend it to this thread. It stays
+     * pending while the handler runs (the signal is blocked) and kills us on return; a fault
+     * would also simply recur. */
+    fdl_signals_die(sig);
     errno = saved;
 }
 

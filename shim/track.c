@@ -150,17 +150,12 @@ static void count(long delta, enum fdc_call call, uint32_t stack)
         __atomic_store_n(&threshold_armed, 1, __ATOMIC_RELAXED);
 }
 
-static void note_release(int fd, int old_state)
+static void note_release(int old_state)
 {
     if (old_state == FDL_FREE)
         return;
-    if (old_state == FDL_PRIVATE) {
-        /* The program closed or replaced one of ours (a close-all loop, closefrom): it is
-         * the program's number now. The reserve is made again after the next dump. */
-        if (fd == fdl_reserve_fd)
-            fdl_reserve_fd = -1;
-        return;
-    }
+    if (old_state == FDL_PRIVATE)
+        return; /* the program closed or replaced one of ours: the number is its own now */
     fdl_stat_add(&fdl_stat_released, 1);
     count(-1, FDC_CALL_none, 0);
     emfile_note(-1);
@@ -171,7 +166,7 @@ static void put(int fd, const struct fdl_entry *e, enum fdc_call call)
     int old = fdl_table_set(fd, e);
     if (old < 0)
         return;
-    note_release(fd, old);
+    note_release(old);
     fdl_stat_add(&fdl_stat_acquired, 1);
     count(1, call, e->stack);
     emfile_note(1);
@@ -232,7 +227,7 @@ void fdl_track_adopt(int fd, enum fdc_call call, enum fdc_kind kind)
 
 void fdl_release(int fd)
 {
-    note_release(fd, fdl_table_clear(fd));
+    note_release(fdl_table_clear(fd));
 }
 
 static int release_one(int fd, const struct fdl_entry *e, void *arg)

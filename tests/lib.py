@@ -124,7 +124,10 @@ def _preexec(ulimit_n, no_core=True):
         if no_core:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if ulimit_n is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (ulimit_n, ulimit_n))
+            # a number sets soft and hard; (soft, hard) leaves the room above soft that the
+            # library needs to write a dump file at the soft limit
+            soft, hard = ulimit_n if isinstance(ulimit_n, tuple) else (ulimit_n, ulimit_n)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         # default dispositions for the signals the tests rely on
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
             signal.signal(s, signal.SIG_DFL)

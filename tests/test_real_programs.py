@@ -219,7 +219,8 @@ def test_fatal_dump_disabled():
 
 
 def test_emfile_dump_disabled():
-    exe, res, dumps = _run("emfile", ["once"], ulimit_n=64, env={"FDLEAK_EMFILE": "0"})
+    # room above the soft limit for the exit dump's file: the library keeps no reserve fd
+    exe, res, dumps = _run("emfile", ["once"], ulimit_n=(64, 128), env={"FDLEAK_EMFILE": "0"})
     _ok(res)
     eq(lib.by_trigger(dumps, "emfile"), [], "emfile dumps with FDLEAK_EMFILE=0")
     _exit_dump(res)
@@ -248,7 +249,8 @@ def test_variadic_and_pointer_arguments_pass_through():
 
 
 def test_fatal_signal_with_no_descriptor_left():
-    exe, res, dumps = _run("emfile", ["die"], ulimit_n=64)
+    # none left under the soft limit; the dump raises it for its file (no reserve fd kept)
+    exe, res, dumps = _run("emfile", ["die"], ulimit_n=(64, 128))
     eq(res.returncode, -signal.SIGTERM, "wait status", res.describe())
     d = lib.one_dump(dumps, "fatal-signal")
     lib.check_complete(d)
@@ -257,7 +259,7 @@ def test_fatal_signal_with_no_descriptor_left():
 
 def test_dump_signal_with_no_descriptor_left():
     exe = lib.fixture("emfile")
-    proc, outdir = lib.spawn_under_shim([exe, "hold"], ulimit_n=64)
+    proc, outdir = lib.spawn_under_shim([exe, "hold"], ulimit_n=(64, 128))
     seen = []
     try:
         seen = lib.wait_line(proc.stdout, "ready", lines=True)
