@@ -132,19 +132,9 @@ void fdl_config_load(void)
     c->on_emfile = parse_bool("FDLEAK_EMFILE", 1);
     c->python = parse_bool("FDLEAK_PYTHON", 1);
 
+    /* Empty: /tmp/fdleak-<euid>, named at dump time with the euid of that moment, so that a
+     * daemon that dropped privileges writes where `fdleak snapshot` looks for its user. */
     c->snapdir[0] = 0;
-    if ((v = getenv("FDLEAK_SNAPSHOT_DIR")) && *v && strlen(v) < sizeof(c->snapdir)) {
+    if ((v = getenv("FDLEAK_SNAPSHOT_DIR")) && *v && strlen(v) < sizeof(c->snapdir))
         strcpy(c->snapdir, v);
-    } else {
-        /* /tmp/fdleak-<euid> */
-        char num[16];
-        int i = sizeof(num);
-        unsigned u = geteuid();
-        num[--i] = 0;
-        do
-            num[--i] = (char)('0' + u % 10);
-        while ((u /= 10) && i > 0);
-        strcpy(c->snapdir, FDC_SNAPSHOT_DIR_PREFIX);
-        strcat(c->snapdir, num + i);
-    }
 }

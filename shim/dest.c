@@ -163,20 +163,48 @@ static int create_excl(int dirfd, char *path, size_t len, size_t cap)
     return fd;
 }
 
-static int open_snapshot(int token)
+/* The snapshot directory: FDLEAK_SNAPSHOT_DIR, or /tmp/fdleak-<euid now>. */
+static const char *snapshot_dir(void)
 {
-    int dfd = fdl_dest_openat(AT_FDCWD, fdl_cfg.snapdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+    static char dflt[sizeof(FDC_SNAPSHOT_DIR_PREFIX) + 24];
+    if (fdl_cfg.snapdir[0])
+        return fdl_cfg.snapdir;
+    size_t n = sizeof(FDC_SNAPSHOT_DIR_PREFIX) - 1;
+    memcpy(dflt, FDC_SNAPSHOT_DIR_PREFIX, n);
+    dflt[n + fdl_fmt_u64(dflt + n, (uint64_t)syscall(SYS_geteuid))] = 0;
+    return dflt;
+}
+
+/* Opens the snapshot directory, creating it (0700, as this process's user) if it is missing:
+ * `fdleak snapshot`, often root, never creates it from a path the target chose. It must be
+ * ours and not writable by others: another user may have planted it in /tmp. */
+static int open_snapshot_dir(const char *dir)
+{
+    int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+    int dfd = fdl_dest_openat(AT_FDCWD, dir, flags, 0);
+    if (dfd < 0 && errno == ENOENT && syscall(SYS_mkdirat, AT_FDCWD, dir, 0700) == 0)
+        dfd = fdl_dest_openat(AT_FDCWD, dir, flags, 0);
     if (dfd < 0) {
-        fdl_msg("cannot open snapshot directory ", fdl_cfg.snapdir, ": ", fdl_dest_strerror(errno));
+        fdl_msg("cannot open snapshot directory ", dir, ": ", fdl_dest_strerror(errno));
         return -1;
     }
     struct stat st;
-    if (syscall(SYS_fstat, dfd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
-        fdl_msg("snapshot directory ", fdl_cfg.snapdir,
+    if (syscall(SYS_fstat, dfd, &st) != 0 || st.st_uid != (uid_t)syscall(SYS_geteuid) ||
+        (st.st_mode & 022)) {
+        fdl_msg("snapshot directory ", dir,
                 " is not owned by this user or is writable by others; not writing there");
         syscall(SYS_close, dfd);
         return -1;
     }
+    return dfd;
+}
+
+static int open_snapshot(int token)
+{
+    const char *dir = snapshot_dir();
+    int dfd = open_snapshot_dir(dir);
+    if (dfd < 0)
+        return -1;
     char *p = tmp_path;
     memcpy(p, FDC_SNAPSHOT_FILE_PREFIX, sizeof(FDC_SNAPSHOT_FILE_PREFIX) - 1);
     p += sizeof(FDC_SNAPSHOT_FILE_PREFIX) - 1;
@@ -188,7 +216,7 @@ static int open_snapshot(int token)
     memcpy(p + sizeof(FDC_SNAPSHOT_FILE_SUFFIX) - 1, ".tmp", 5);
     int fd = create_excl(dfd, tmp_path, strlen(tmp_path), sizeof(tmp_path));
     if (fd < 0) {
-        fdl_msg("cannot create a snapshot in ", fdl_cfg.snapdir, ": ", fdl_dest_strerror(errno));
+        fdl_msg("cannot create a snapshot in ", dir, ": ", fdl_dest_strerror(errno));
         syscall(SYS_close, dfd);
         return -1;
     }
@@ -240,9 +268,10 @@ int fdl_dest_open(const struct fdl_dump_req *req, unsigned seq)
     }
     if (fd >= 0)
         return fd;
-    /* In run mode `fdleak run` reads dumps, not the program's stderr, which the program may
-     * parse: a report there would only get in its way. */
-    return run_dir[0] ? FDL_DEST_NONE : FDL_DEST_TEXT;
+    /* A snapshot was asked for by `fdleak snapshot`, which waits for the file: the line above
+     * said why there is none, and the program's stderr is no place for the report. In run mode
+     * `fdleak run` reads dumps, not the program's stderr, which the program may parse. */
+    return run_dir[0] || req->snapshot_token >= 0 ? FDL_DEST_NONE : FDL_DEST_TEXT;
 }
 
 void fdl_dest_finish(int fd, const struct fdl_out *o)

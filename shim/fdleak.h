@@ -35,7 +35,7 @@ extern __thread int fdl_vfork_child FDL_HIDDEN;
 /* ---- configuration (config.c), read once at start-up ---- */
 struct fdl_config {
     char output[1024];  /* FDLEAK_OUTPUT template, "" = text on stderr */
-    char snapdir[1024]; /* FDLEAK_SNAPSHOT_DIR */
+    char snapdir[1024]; /* FDLEAK_SNAPSHOT_DIR, "" = the default (dest.c) */
     int depth;
     int dump_signal; /* 0 = none */
     long threshold;  /* absolute count, 0 = off (resolved from a percentage at init) */

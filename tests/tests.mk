@@ -58,7 +58,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_DEPS) | $(BUILD)/tests/unit
 	$(CC) $(CFLAGS_BASE) $(DEPFLAGS) -pthread -I shim -I common -o $@ $< $(UNIT_DEPS) $(UNIT_EXTRA)
 
 # the settings, read from the environment, and the one message function they speak through
-UNIT_CONFIG = shim/config.c shim/msg.c
+UNIT_CONFIG = shim/config.c shim/msg.c shim/out.c
 $(BUILD)/tests/unit/test_config: $(UNIT_CONFIG)
 $(BUILD)/tests/unit/test_config: UNIT_EXTRA = $(UNIT_CONFIG)
 
