@@ -210,21 +210,23 @@ static void frame_line(const struct fdc_r *r, const struct fdc_rframe *f, int at
     put(r, "\n");
 }
 
-/* Start-up frames go from the outer end: _start, __libc_start_main, and the frame just inside
- * the latter when it has no name but lies in libc (__libc_start_call_main is static: without
- * libc's symbol table nobody knows its name). */
+/* Start-up frames go from the outer end: _start, __libc_start_main, __libc_start_call_main,
+ * and up to two nameless libc frames just inside a trimmed one: libc's start-up code when its
+ * names are unknown (__libc_start_call_main is static; in a signal handler the library looks
+ * no name up at all). */
 static size_t trimmed_depth(const struct fdc_r *r, uint64_t stack, size_t n)
 {
     struct fdc_rframe f;
-    int after_start_main = 0;
+    int trimmed = 0, nameless_libc = 0;
     while (n > 1) {
         memset(&f, 0, sizeof f);
         r->m->frame(r->m->ctx, stack, n - 1, &f);
         int nameless = !f.function || !*f.function;
         if (fdc_report_startup_frame(f.function))
-            after_start_main = !strncmp(f.function, "__libc_start_main", 17);
-        else if (after_start_main && nameless && !strncmp(basename_of(f.module), "libc.so", 7))
-            after_start_main = 0;
+            trimmed = 1;
+        else if (trimmed && nameless && !strncmp(basename_of(f.module), "libc.so", 7) &&
+                 nameless_libc < 2)
+            nameless_libc++;
         else
             break;
         n--;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <link.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -147,6 +148,11 @@ static size_t m_frame(void *ctx, uint64_t stack, size_t i, struct fdc_rframe *ou
         info.dli_sname && sym &&
         (ip - 1 - (uintptr_t)info.dli_saddr < sym->st_size || sym->st_size == 0))
         out->function = info.dli_sname;
+    /* The entry point is the program's _start, which a program not linked -rdynamic does not
+     * export: named here so that start-up frames are trimmed as the command trims them. */
+    uintptr_t entry = (uintptr_t)getauxval(AT_ENTRY);
+    if (!out->function && entry && ip - 1 - entry < 64)
+        out->function = "_start";
     return n;
 }
 
