@@ -1,82 +1,37 @@
-/* The text report on stderr, for the shim used alone: descriptors grouped by acquisition
- * stack, largest group first, valgrind-style "==pid==" lines. Function names come from
- * dladdr outside signal handlers, module+offset otherwise; file:line is `fdleak`'s job. */
-#include "dump.h"
+/* The text report on stderr, for the library used alone: the collected records presented to
+ * the common renderer (common/report_text.c, the same code as `fdleak report`) as its model.
+ * Grouping happens here, in the scratch memory the dump already owns: leaked descriptors by
+ * (stack, Python stack, call), largest group first, ties by lowest fd. Function names come
+ * from dladdr outside signal handlers, module+offset otherwise; file:line is the command's job
+ * (the report's last line says how). */
+#include "dump_text.h"
+
 #include "intern.h"
+#include "report_text.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static char prefix[32];
-static struct fdl_out *out;
+struct group {
+    uint32_t first, count; /* indices into recs */
+};
 
-static void line_start(void)
-{
-    fdl_out_str(out, prefix);
-}
+struct model {
+    struct fdl_scratch *s;
+    const struct fdl_dump_ctx *h;
+    struct group *groups;
+    size_t start[FDC_ORIGIN_COUNT]; /* first record of each origin (recs sorted by origin) */
+    struct fdl_details d;           /* the strings of the last fd handed out */
+    int safe;
+};
 
-static void text_frame(uintptr_t ip, int first, int safe)
-{
-    line_start();
-    fdl_out_str(out, first ? "   at " : "   by ");
-    Dl_info info;
-    /* dladdr takes the loader lock: only outside signal handlers. ip - 1: return addresses
-     * point after the call, possibly into the next function. */
-    if (safe && dladdr((void *)(ip - 1), &info) && info.dli_sname) {
-        fdl_out_str(out, info.dli_sname);
-        fdl_out_str(out, " (");
-        const char *slash = info.dli_fname ? strrchr(info.dli_fname, '/') : NULL;
-        fdl_out_str(out, slash ? slash + 1 : info.dli_fname ? info.dli_fname : "?");
-        fdl_out_str(out, "+");
-        fdl_out_hex(out, ip - 1 - (uintptr_t)info.dli_fbase);
-        fdl_out_str(out, ")\n");
-        return;
-    }
-    const struct fdl_module *m = fdl_maps_find(ip);
-    if (m) {
-        const char *path = fdl_maps_path(m), *slash = strrchr(path, '/');
-        fdl_out_str(out, slash ? slash + 1 : path);
-        fdl_out_str(out, "+");
-        fdl_out_hex(out, ip - 1 - m->base); /* the call itself, as fdleak prints */
-    } else {
-        fdl_out_hex(out, ip);
-    }
-    fdl_out_str(out, "\n");
-}
-
-static void text_stack(uint32_t stack, uint32_t pystack, int safe)
-{
-    uint32_t len;
-    const uint32_t *frames = fdl_intern_get(&fdl_pyframes, pystack, &len);
-    for (uint32_t i = 0; frames && i < len / 4; i++) {
-        uint32_t flen, lineno;
-        const char *f = fdl_intern_get(&fdl_pyframes, frames[i], &flen);
-        if (!f)
-            continue;
-        memcpy(&lineno, f, 4);
-        const char *file = f + 4, *func = file + strlen(file) + 1;
-        line_start();
-        fdl_out_str(out, i ? "   by " : "   at ");
-        fdl_out_str(out, func);
-        fdl_out_str(out, " (");
-        fdl_out_str(out, file);
-        fdl_out_str(out, ":");
-        fdl_out_u64(out, lineno);
-        fdl_out_str(out, ") [python]\n");
-    }
-    const uintptr_t *ips = fdl_intern_get(&fdl_stacks, stack, &len);
-    if (!ips && !frames) {
-        line_start();
-        fdl_out_str(out, "   (no stack)\n");
-    }
-    for (uint32_t i = 0; ips && i < len / sizeof(uintptr_t); i++)
-        text_frame(ips[i], i == 0 && !frames, safe);
-}
-
-static int cmp_group(const void *a, const void *b)
+static int cmp_rec(const void *a, const void *b)
 {
     const struct fdl_rec *x = a, *y = b;
 #define KEY(f)                                                                                     \
@@ -86,175 +41,223 @@ static int cmp_group(const void *a, const void *b)
     KEY(e.stack)
     KEY(e.pystack)
     KEY(e.call)
-    KEY(e.kind)
     KEY(fd)
 #undef KEY
     return 0;
 }
 
-static int same_group(const struct fdl_rec *x, const struct fdl_rec *y)
-{
-    return x->origin == y->origin && x->e.stack == y->e.stack && x->e.pystack == y->e.pystack &&
-           x->e.call == y->e.call && x->e.kind == y->e.kind;
-}
+static const struct fdl_rec *sort_recs; /* fdl_heapsort has no context; the dump lock is held */
 
-struct group {
-    uint32_t first, count;
-};
-
-static int cmp_group_size(const void *a, const void *b)
+/* For the heap, "larger" sorts last: the report reads the array from the end. */
+static int cmp_group(const void *a, const void *b)
 {
-    /* For the heap: "larger" sorts last; we print from the end, largest first. */
     const struct group *x = a, *y = b;
     if (x->count != y->count)
         return x->count < y->count ? -1 : 1;
-    return x->first > y->first ? -1 : x->first < y->first;
+    int fx = sort_recs[x->first].fd, fy = sort_recs[y->first].fd;
+    return fx > fy ? -1 : fx < fy;
 }
 
-static void text_fd_line(const struct fdl_rec *r, const struct fdl_dump_ctx *h)
+static int rec_kind(const struct fdl_rec *r)
 {
+    if (r->e.kind != FDC_KIND_unknown)
+        return r->e.kind;
     struct fdl_details d;
     fdl_details(r, &d);
-    line_start();
-    fdl_out_str(out, "   fd ");
-    fdl_out_u64(out, (uint64_t)r->fd);
-    const char *p = r->e.path ? fdl_path_text(r->e.path) : d.target;
-    if (*p) {
-        fdl_out_str(out, " ");
-        fdl_out_str(out, p);
+    return d.kind;
+}
+
+static void fill_fd(struct model *m, const struct fdl_rec *r, int details, struct fdc_rfd *out)
+{
+    out->fd = r->fd;
+    out->tid = (long)r->e.tid;
+    out->cloexec = !!(r->e.flags & FDL_F_CLOEXEC);
+    uint64_t now = m->h->now_coarse;
+    out->age_ms = now > r->e.time_ns ? (int64_t)((now - r->e.time_ns) / 1000000) : 0;
+    if (!details)
+        return;
+    fdl_details(r, &m->d);
+    out->kind = fdc_kind_name((unsigned)m->d.kind);
+    out->path = r->e.path ? fdl_path_text(r->e.path) : m->d.target;
+    out->local = m->d.local;
+    out->peer = m->d.peer;
+}
+
+/* ---------------------------------------------------------------- the model callbacks */
+
+static const char *m_arg(void *ctx, size_t i)
+{
+    const struct fdl_dump_ctx *h = ((struct model *)ctx)->h;
+    const char *p = h->cmdline, *end = h->cmdline + h->cmdline_len;
+    for (; i && p < end; i--)
+        p += strnlen(p, (size_t)(end - p)) + 1;
+    return p < end && memchr(p, 0, (size_t)(end - p)) ? p : NULL;
+}
+
+static void m_group(void *ctx, size_t g, struct fdc_rgroup *out)
+{
+    struct model *m = ctx;
+    const struct group *gr = &m->groups[g];
+    const struct fdl_rec *r = &m->s->recs[gr->first];
+    out->call = fdc_call_name(r->e.call);
+    out->count = gr->count;
+    out->stack = r->e.stack;
+    out->pystack = r->e.pystack;
+    int kind = rec_kind(r);
+    out->kind = fdc_kind_name((unsigned)kind);
+    for (uint32_t i = 1; i < gr->count; i++)
+        if (rec_kind(r + i) != kind) {
+            out->kind = "mixed";
+            break;
+        }
+}
+
+static void m_group_fd(void *ctx, size_t g, size_t i, struct fdc_rfd *out)
+{
+    struct model *m = ctx;
+    fill_fd(m, &m->s->recs[m->groups[g].first + i], 1, out);
+}
+
+static void m_other(void *ctx, int origin, size_t i, int details, struct fdc_rfd *out)
+{
+    struct model *m = ctx;
+    fill_fd(m, &m->s->recs[m->start[origin] + i], details, out);
+}
+
+static size_t m_frame(void *ctx, uint64_t stack, size_t i, struct fdc_rframe *out)
+{
+    struct model *m = ctx;
+    uint32_t len;
+    const uintptr_t *ips = fdl_intern_get(&fdl_stacks, (uint32_t)stack, &len);
+    size_t n = ips ? len / sizeof(uintptr_t) : 0;
+    if (!out || i >= n)
+        return n;
+    uintptr_t ip = ips[i];
+    out->ip = ip;
+    const struct fdl_module *mod = fdl_maps_find(ip);
+    if (mod) {
+        out->module = fdl_maps_path(mod);
+        out->offset = ip - 1 - mod->base; /* the call itself: ip is the return address */
     }
-    if (d.local[0] || d.peer[0]) {
-        fdl_out_str(out, " ");
-        fdl_out_str(out, d.local[0] ? d.local : "?");
-        fdl_out_str(out, " -> ");
-        fdl_out_str(out, d.peer[0] ? d.peer : "(unconnected)");
-    }
-    if (r->e.flags & FDL_F_CLOEXEC)
-        fdl_out_str(out, " cloexec");
-    fdl_out_str(out, "  age ");
-    fdl_out_u64(out, h->now_coarse > r->e.time_ns ? (h->now_coarse - r->e.time_ns) / 1000000 : 0);
-    fdl_out_str(out, " ms  tid ");
-    fdl_out_u64(out, r->e.tid);
-    fdl_out_str(out, "\n");
+    /* dladdr takes the loader lock: only outside signal handlers. It names the nearest
+     * exported symbol below the address, so the symbol's size decides whether the address is
+     * really inside it (a static function of a program not linked -rdynamic is not). */
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (m->safe && dladdr1((void *)(ip - 1), &info, (void **)&sym, RTLD_DL_SYMENT) &&
+        info.dli_sname && sym &&
+        (ip - 1 - (uintptr_t)info.dli_saddr < sym->st_size || sym->st_size == 0))
+        out->function = info.dli_sname;
+    /* The entry point is the program's _start, which a program not linked -rdynamic does not
+     * export: named here so that start-up frames are trimmed as the command trims them. */
+    uintptr_t entry = (uintptr_t)getauxval(AT_ENTRY);
+    if (!out->function && entry && ip - 1 - entry < 64)
+        out->function = "_start";
+    return n;
+}
+
+static size_t m_pyframe(void *ctx, uint64_t pystack, size_t i, struct fdc_rpyframe *out)
+{
+    (void)ctx;
+    uint32_t len, flen, lineno;
+    const uint32_t *frames = fdl_intern_get(&fdl_pyframes, (uint32_t)pystack, &len);
+    size_t n = frames ? len / 4 : 0;
+    if (!out || i >= n)
+        return n;
+    const char *f = fdl_intern_get(&fdl_pyframes, frames[i], &flen);
+    if (!f || flen < 6)
+        return n;
+    memcpy(&lineno, f, 4);
+    out->line = lineno;
+    out->file = f + 4;
+    out->function = out->file + strnlen(out->file, flen - 4) + 1;
+    if (out->function >= f + flen)
+        out->function = "";
+    return n;
+}
+
+static void sink(void *arg, const char *s, size_t n)
+{
+    fdl_out_mem(arg, s, n);
+}
+
+/* ---------------------------------------------------------------------------- report */
+
+int fdl_text_nothing_to_report(const struct fdl_scratch *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->recs[i].origin == FDC_ORIGIN_TRACKED || s->recs[i].origin == FDC_ORIGIN_UNKNOWN)
+            return 0;
+    return 1;
 }
 
 void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_dump_ctx *h)
 {
-    out = o;
     const struct fdl_dump_req *req = h->req;
-    char *p = prefix;
-    *p++ = '=';
-    *p++ = '=';
-    p += fdl_fmt_u64(p, (uint64_t)syscall(SYS_getpid));
-    memcpy(p, "== ", 4);
+    struct model m = {.s = s, .h = h, .groups = (struct group *)s->ids, .safe = req->safe};
 
-    line_start();
-    fdl_out_str(out, "fdleak report for pid ");
-    fdl_out_u64(out, (uint64_t)syscall(SYS_getpid));
-    fdl_out_str(out, " (");
-    fdl_out_str(out, h->exe);
-    fdl_out_str(out, "), trigger: ");
-    fdl_out_str(out, fdc_trigger_name(req->trigger));
-    if (req->trigger == FDC_TRIG_EMFILE) {
-        fdl_out_str(out, " (");
-        fdl_out_str(out, fdc_call_name(req->call));
-        fdl_out_str(out, req->err == ENFILE ? "() failed with ENFILE)" : "() failed with EMFILE)");
-    } else if (req->trigger == FDC_TRIG_THRESHOLD) {
-        fdl_out_str(out, " (");
-        fdl_out_u64(out, (uint64_t)req->threshold);
-        fdl_out_str(out, " live descriptors)");
-    } else if (req->signal) {
-        fdl_out_str(out, " (signal ");
-        fdl_out_u64(out, (uint64_t)req->signal);
-        fdl_out_str(out, ")");
-    }
-    fdl_out_str(out, "\n");
-    if (req->stack) {
-        line_start();
-        fdl_out_str(out, fdc_call_name(req->call));
-        fdl_out_str(out, req->trigger == FDC_TRIG_EMFILE ? "() that failed:\n"
-                                                         : "() that crossed it:\n");
-        text_stack(req->stack, 0, req->safe);
-    }
-
-    fdl_heapsort(s->recs, s->n, sizeof(struct fdl_rec), cmp_group);
-    /* Group list in the id scratch (two u32 per group). */
-    struct group *g = (struct group *)s->ids;
-    size_t ng = 0, leaked = 0;
+    fdl_heapsort(s->recs, s->n, sizeof(struct fdl_rec), cmp_rec);
+    size_t count[FDC_ORIGIN_COUNT] = {0}, ng = 0;
     for (size_t i = 0; i < s->n; i++) {
-        if (s->recs[i].origin != FDC_ORIGIN_TRACKED)
+        const struct fdl_rec *r = &s->recs[i];
+        int origin =
+            r->origin >= 0 && r->origin < FDC_ORIGIN_COUNT ? r->origin : FDC_ORIGIN_UNKNOWN;
+        if (count[origin]++ == 0)
+            m.start[origin] = i;
+        if (origin != FDC_ORIGIN_TRACKED)
             continue;
-        leaked++;
-        if (ng && same_group(&s->recs[g[ng - 1].first], &s->recs[i])) {
-            g[ng - 1].count++;
+        const struct fdl_rec *f = ng ? &s->recs[m.groups[ng - 1].first] : NULL;
+        if (f && f->e.stack == r->e.stack && f->e.pystack == r->e.pystack &&
+            f->e.call == r->e.call) {
+            m.groups[ng - 1].count++;
         } else {
-            g[ng].first = (uint32_t)i;
-            g[ng].count = 1;
+            m.groups[ng].first = (uint32_t)i;
+            m.groups[ng].count = 1;
             ng++;
         }
     }
-    fdl_heapsort(g, ng, sizeof(struct group), cmp_group_size);
-    for (size_t k = ng; k-- > 0;) {
-        const struct fdl_rec *r0 = &s->recs[g[k].first];
-        line_start();
-        fdl_out_str(out, "\n");
-        line_start();
-        fdl_out_u64(out, g[k].count);
-        fdl_out_str(out, g[k].count == 1 ? " fd leaked from " : " fds leaked from ");
-        fdl_out_str(out, fdc_call_name(r0->e.call));
-        fdl_out_str(out, "() [");
-        fdl_out_str(out, fdc_kind_name(r0->e.kind));
-        fdl_out_str(out, "]\n");
-        text_stack(r0->e.stack, r0->e.pystack, req->safe);
-        for (uint32_t j = 0; j < g[k].count && j < 10; j++)
-            text_fd_line(&s->recs[g[k].first + j], h);
-        if (g[k].count > 10) {
-            line_start();
-            fdl_out_str(out, "   ... and ");
-            fdl_out_u64(out, g[k].count - 10);
-            fdl_out_str(out, " more\n");
-        }
+    /* Sorted ascending, then reversed in place: largest first, ties by lowest fd. */
+    sort_recs = s->recs;
+    fdl_heapsort(m.groups, ng, sizeof(struct group), cmp_group);
+    for (size_t i = 0; i < ng / 2; i++) {
+        struct group t = m.groups[i];
+        m.groups[i] = m.groups[ng - 1 - i];
+        m.groups[ng - 1 - i] = t;
     }
-    for (int origin = FDC_ORIGIN_INHERITED; origin <= FDC_ORIGIN_UNKNOWN; origin++) {
-        int any = 0;
-        for (size_t i = 0; i < s->n; i++) {
-            const struct fdl_rec *r = &s->recs[i];
-            if (r->origin != origin)
-                continue;
-            struct fdl_details d;
-            fdl_details(r, &d);
-            if (!any) {
-                line_start();
-                fdl_out_str(out, "\n");
-                line_start();
-                fdl_out_str(out, origin == FDC_ORIGIN_INHERITED ? "inherited:" : "unknown origin:");
-                any = 1;
-            }
-            fdl_out_str(out, " fd ");
-            fdl_out_u64(out, (uint64_t)r->fd);
-            fdl_out_str(out, " ");
-            fdl_out_str(out, d.target[0] ? d.target : "?");
-            fdl_out_str(out, ";");
-        }
-        if (any)
-            fdl_out_str(out, "\n");
-    }
-    line_start();
-    fdl_out_str(out, "\n");
-    line_start();
-    fdl_out_str(out, "summary: ");
-    fdl_out_u64(out, h->open_fds);
-    fdl_out_str(out, " open fds of limit ");
-    fdl_out_u64(out, h->rl.rlim_cur);
-    fdl_out_str(out, "; ");
-    fdl_out_u64(out, leaked);
-    fdl_out_str(out, " leaked in ");
-    fdl_out_u64(out, ng);
-    fdl_out_str(out, ng == 1 ? " group; trigger " : " groups; trigger ");
-    fdl_out_str(out, fdc_trigger_name(req->trigger));
-    fdl_out_str(out, s->truncated ? " (list truncated)\n" : "\n");
-    if (leaked) {
-        line_start();
-        fdl_out_str(out, "for source file:line, run the program under `fdleak run`\n");
-    }
+
+    struct fdc_rmodel model = {
+        .ctx = &m,
+        .proc =
+            {
+                .pid = (long)syscall(SYS_getpid),
+                .exe = h->exe,
+                .trigger = fdc_trigger_name(req->trigger),
+                .signal = req->signal,
+                .trigger_call = fdc_call_name(req->call),
+                .trigger_enfile = req->err == ENFILE,
+                .threshold = req->threshold,
+                .trigger_stack = req->stack,
+                .open_fds = (long)h->open_fds,
+                .limit_nofile = (long)h->rl.rlim_cur,
+                .leaked = count[FDC_ORIGIN_TRACKED],
+                .ngroups = ng,
+                .ninherited = count[FDC_ORIGIN_INHERITED],
+                .nunknown = count[FDC_ORIGIN_UNKNOWN],
+                .stack_store_full = fdl_stacks.full,
+                .path_store_full = fdl_paths.full,
+                .truncated = s->truncated,
+            },
+        .arg = m_arg,
+        .group = m_group,
+        .group_fd = m_group_fd,
+        .frame = m_frame,
+        .pyframe = m_pyframe,
+        .other = m_other,
+    };
+    struct fdc_ropts opts = {
+        .max_fds = FDC_TEXT_FDS_PER_GROUP,
+        .footer = "for source file:line, run the program under `fdleak run`, or set "
+                  "FDLEAK_OUTPUT=FILE and run `fdleak report FILE`",
+    };
+    fdc_report_text(&model, &opts, sink, o);
 }

@@ -47,6 +47,7 @@ $(BUILD)/tests/%: tests/cases/%.cc | $(BUILD)/tests
 
 # names must reach dladdr for the text report
 $(BUILD)/tests/textreport: FIX_EXTRA = -rdynamic
+$(BUILD)/tests/rendercase: FIX_EXTRA = -rdynamic
 
 # a library whose constructor opens files before the shim's constructor runs
 $(BUILD)/tests/libctoropen.so: tests/cases/lib/ctoropen.c | $(BUILD)/tests

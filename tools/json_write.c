@@ -2,6 +2,8 @@
  * FILE, strings escaped. Reading is json_read.cc (simdjson). */
 #include "json.h"
 
+#include "utf8.h"
+
 void fdt_jw_init(struct fdt_jw *w, FILE *f)
 {
     w->f = f;
@@ -9,10 +11,16 @@ void fdt_jw_init(struct fdt_jw *w, FILE *f)
     w->first[0] = true;
 }
 
+/* Always valid JSON, whatever bytes a program put in a path or a name: control characters,
+ * DEL, C1 controls and bidirectional overrides are written as \uXXXX escapes of themselves
+ * (they round-trip and never reach a terminal raw); each byte that is not part of well-formed
+ * UTF-8 becomes U+FFFD, written as \ufffd (the text report shows it as \xNN instead). */
 static void fdt_jw_quoted(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        uint32_t cp;
+        size_t n;
         if (*p == '"' || *p == '\\') {
             fputc('\\', f);
             fputc(*p, f);
@@ -22,8 +30,16 @@ static void fdt_jw_quoted(FILE *f, const char *s)
             fputs("\\t", f);
         } else if (*p < 0x20 || *p == 0x7f) {
             fprintf(f, "\\u%04x", *p);
-        } else {
+        } else if (*p < 0x80) {
             fputc(*p, f);
+        } else if ((n = fdc_utf8_seq((const char *)p, &cp)) == 0) {
+            fputs("\\ufffd", f);
+        } else {
+            if (fdc_utf8_unsafe(cp))
+                fprintf(f, "\\u%04x", (unsigned)cp);
+            else
+                fwrite(p, 1, n, f);
+            p += n - 1;
         }
     }
     fputc('"', f);

@@ -1,0 +1,45 @@
+/* The command's report model: one process's dump with its leaked descriptors grouped by
+ * (stack, Python stack, call), largest group first and ties by lowest fd, kind "mixed" when
+ * a group's descriptors differ, the inherited and unknown-origin lists, and each stack
+ * symbolized once (inlined frames expanded) for every renderer that asks. The same grouping
+ * rule as the library's own text report (shim/dump_text.c). */
+#ifndef FDT_TOOL_MODEL_H
+#define FDT_TOOL_MODEL_H
+
+#include "dumpfile.h"
+#include "symbolize.h"
+
+#include <stdbool.h>
+
+struct fdt_group {
+    const char *call, *kind; /* kind is "mixed" if the fds differ */
+    uint32_t stack, pystack;
+    size_t count;
+    size_t *fds; /* indices into dump->fds, ascending fd */
+};
+
+struct fdt_stack_frames; /* symbolized stacks, per index of dump->stacks */
+
+struct fdt_proc {
+    struct fdt_dump *dump;
+    struct fdt_sym *sym;
+    size_t ngroups, leaked, ninherited, nunknown;
+    struct fdt_group *groups;    /* largest first, ties by first fd */
+    size_t *inherited, *unknown; /* indices into dump->fds */
+    bool truncated;              /* the library could not list every descriptor */
+    size_t nearlier;
+    const struct fdt_dump **earlier; /* earlier dumps of the same process (fdleak run) */
+    struct fdt_stack_frames *frames;
+};
+
+/* Groups the descriptors of d (which the proc then owns, with its symbolizer). */
+void fdt_proc_init(struct fdt_proc *p, struct fdt_dump *d);
+/* Frees everything the proc owns, its dump included (not the earlier dumps). */
+void fdt_proc_fini(struct fdt_proc *p);
+
+/* The symbolized frames of a stack, innermost first, inlined frames expanded: sets *frames to
+ * an array owned by the proc (valid until fdt_proc_fini) and returns its length; 0 for an
+ * unknown or empty stack. */
+size_t fdt_proc_frames(struct fdt_proc *p, uint32_t stack, const struct fdt_frame *const **frames);
+
+#endif
