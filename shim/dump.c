@@ -6,6 +6,7 @@
  * uses only raw syscalls, static buffers and mmap: no malloc, no stdio, no lock another thread
  * may hold, and no descriptor kept between dumps. */
 #include "dump.h"
+#include "dump_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -115,10 +116,7 @@ static int worth_a_text_report(const struct fdl_dump_req *req, const struct fdl_
 {
     if (req->trigger != FDC_TRIG_EXIT && req->trigger != FDC_TRIG_FATAL)
         return 1;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->recs[i].origin == FDC_ORIGIN_TRACKED || s->recs[i].origin == FDC_ORIGIN_UNKNOWN)
-            return 1;
-    return s->truncated;
+    return s->truncated || !fdl_text_nothing_to_report(s);
 }
 
 void fdl_dump(const struct fdl_dump_req *req)
