@@ -334,11 +334,12 @@ def test_stdio_closed_by_program_text_report():
         raise lib.Skip("strace cannot trace here: %s" % proc.stderr.strip()[:200])
     eq(proc.returncode, 0, "exit status", proc.stderr[-2000:])
     with open(log) as fh:
-        calls = [m.groups() for m in re.finditer(
-            r'^\d+ (write|writev|pwrite64)\((\d+), (.*)\) += (.*)$', fh.read(), re.M)]
+        trace = fh.read()
+    calls = [m.groups() for m in re.finditer(
+        r'^\d+ (write|writev|pwrite64)\((\d+), (.*)\) += (.*)$', trace, re.M)]
     reports = [c for c in calls if "fdleak report for pid" in c[2]]
     eq([(c[0], c[1]) for c in reports], [("write", "2")], "where the text report was written",
-       calls)
+       "strace: " + trace[-3000:], "stderr: " + proc.stderr[-1000:])
     text = reports[0][2]
     for want in ("trigger: exit", "1 fd leaked from open() [file]", "fd 0 /dev/null",
                  "1 leaked in 1 group"):
