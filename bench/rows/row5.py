@@ -37,8 +37,8 @@ def run(h):
         if old is not None:
             with open("/proc/sys/fs/nr_open", "w") as f:
                 f.write(str(old))
-    scale = want / n
-    sfx = "" if n == want else f" (measured at {n}, x{scale:.0f})"
+    factor = want / n
+    sfx = "" if n == want else f" (measured at {n}, x{factor:.0f})"
     bd = median([r["rss_delta_kb"] for r in res["bare"]])
     sd = median([r["rss_delta_kb"] for r in res["shim"]])
     per_fd = (sd - bd) * 1024 / n
@@ -55,8 +55,8 @@ def run(h):
     h.add("5", f"  raw dump (on-demand signal) of {n} fds, s ({mb:.1f} MB)", shim=ds)
     h.add("5", f"  fdleak report of that dump, s", shim=rs)
     if n < want:
-        h.add("5", f"  raw dump of {want} fds, s (linear extrapolation x{scale:.0f})",
-              shim=ds * scale)
+        h.add("5", f"  raw dump of {want} fds, s (linear extrapolation x{factor:.0f})",
+              shim=ds * factor)
         big = scale.synth_dump(h, keep, want, os.path.join(h.tmp, "row5-big.json"))
         mbb = os.path.getsize(big) / 1e6
         rb = scale.render(h, big, 1)

@@ -11,7 +11,7 @@ def run(h):
     want = 100000
     paths = 300
     n, _ = scale.fd_capacity(h, want)
-    scale = want / n
+    factor = want / n
     res = {"exit": [], "noexit": []}
     renders, sig = [], []
     rounds = 2 if h.quick else 5
@@ -58,8 +58,8 @@ def run(h):
           shim=exit_dump)
     h.add("6", "  fdleak report of the exit dump, s", shim=rd)
     linearity()
-    h.add("6", f"  raw dump of {want} leaks, s (signal dump x{scale:.1f}, linear)",
-          shim=sd * scale, target="< 0.2 s", met=sd * scale < 0.2)
+    h.add("6", f"  raw dump of {want} leaks, s (signal dump x{factor:.1f}, linear)",
+          shim=sd * factor, target="< 0.2 s", met=sd * factor < 0.2)
     rbs = []
     big = scale.synth_dump(h, keep, want, os.path.join(h.tmp, "row6-big.json"))
     for _ in range(3):
