@@ -336,7 +336,7 @@ def test_stdio_closed_by_program_text_report():
     with open(log) as fh:
         trace = fh.read()
     calls = [m.groups() for m in re.finditer(
-        r'^\d+ (write|writev|pwrite64)\((\d+), (.*)\) += (.*)$', trace, re.M)]
+        r'^(?:\d+ +)?(write|writev|pwrite64)\((\d+), (.*)\) += (.*)$', trace, re.M)]
     reports = [c for c in calls if "fdleak report for pid" in c[2]]
     eq([(c[0], c[1]) for c in reports], [("write", "2")], "where the text report was written",
        "strace: " + trace[-3000:], "stderr: " + proc.stderr[-1000:])
