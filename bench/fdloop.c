@@ -13,9 +13,10 @@
  * Output: one line `mode=open threads=1 n=... secs=... ns_per_op=... ops_per_sec=...
  * cpu_ns_per_op=...`. cpu_ns_per_op is the process's CPU time (all threads, user + system)
  * per operation over the same interval: on a shared machine it does not count the time spent
- * waiting for a CPU, so it is the steadier measure of the work added. secs is the wall time from the moment every thread is at its depth (a barrier) until the
- * last one finished, so thread start-up and libunwind's first capture are not counted:
- * a warm-up of 64 iterations per thread runs before the barrier. */
+ * waiting for a CPU, so it is the steadier measure of the work added. secs is the wall time from
+ * the moment every thread is at its depth (a barrier) until the last one finished, so thread
+ * start-up and libunwind's first capture are not counted: a warm-up of 64 iterations per thread
+ * runs before the barrier. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>

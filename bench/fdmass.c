@@ -136,8 +136,8 @@ int main(int argc, char **argv)
         pa(levels, (unsigned)(i % paths));
     long t1 = now_ns();
     long after = rss_kb();
-    printf("n=%ld\npaths=%ld\nrss_before_kb=%ld\nrss_after_kb=%ld\ncreate_secs=%.6f\n", made,
-           paths, before, after, (double)(t1 - t0) * 1e-9);
+    printf("n=%ld\npaths=%ld\nrss_before_kb=%ld\nrss_after_kb=%ld\ncreate_secs=%.6f\n", made, paths,
+           before, after, (double)(t1 - t0) * 1e-9);
     if (dump) {
         fflush(stdout);
         long d0 = now_ns();

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian packages fdleak needs to build, test, demo and bench, if any is missing.
-# Usage: scripts/deps.sh [build|test|bench]   (default: test)
+# Installs the Debian packages fdleak needs to build, test, lint, demo and bench, if any is
+# missing. Several sets may be named at once.
+# Usage: scripts/deps.sh [build|test|lint|bench]...   (default: test)
+#   lint: cppcheck, shellcheck, clang-format (`make lint`, `make format-check`) and clang
+#         (the second compiler CI builds with)
 set -euo pipefail
-want=${1:-test}
 pkgs=(gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libsimdjson-dev python3)
-case "$want" in
-  build) ;;
-  test)  pkgs+=(bash procps) ;;
-  bench) pkgs+=(bash procps valgrind redis-server redis-tools hyperfine) ;;
-  *) echo "deps.sh: unknown set '$want' (build, test or bench)" >&2; exit 2 ;;
-esac
+for want in "${@:-test}"; do
+  case "$want" in
+    build) ;;
+    # strace: one test checks which descriptor the library writes its text report to
+    test)  pkgs+=(bash procps strace) ;;
+    lint)  pkgs+=(cppcheck shellcheck clang-format clang) ;;
+    bench) pkgs+=(bash procps valgrind redis-server redis-tools hyperfine) ;;
+    *) echo "deps.sh: unknown set '$want' (build, test, lint or bench)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

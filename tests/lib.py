@@ -512,3 +512,35 @@ def default_dump_signal():
 def snapshot_value(token):
     """The sigqueue value with which `fdleak snapshot` asks for a snapshot with this token."""
     return contract()["FDC_SNAPSHOT_MAGIC"] | token
+
+
+# ---- the fdleak command (tests/test_tool.py) --------------------------------------------------
+
+TOOL_TIMEOUT = 60  # the command symbolizes with elfutils: slower than a fixture alone
+
+
+def tool_fixture(name):
+    """Absolute path of a compiled tests/tool/ fixture (tests/tests.mk builds them)."""
+    path = os.path.join(build_dir(), "tests", "tool", name)
+    if not os.path.exists(path):
+        raise TestFailure("tool fixture not built: %s" % path)
+    return path
+
+
+def tool_env(extra=None):
+    """Environment for the fdleak command: no FDLEAK_* settings of the caller. In a sanitizer
+    build the ASan runtime is preloaded, as it must come first; `fdleak run` adds the library
+    after it."""
+    env = plain_env()
+    env["ASAN_OPTIONS"] = ASAN_OPTIONS  # the command itself is a sanitizer build then too
+    rt = _asan_runtime()
+    if rt:
+        env["LD_PRELOAD"] = rt
+    env.update(extra or {})
+    return env
+
+
+def run_tool(args, env=None, timeout=TOOL_TIMEOUT, **kw):
+    """Runs `fdleak ARGS` from the top of the tree (reports name sources relative to it)."""
+    return subprocess.run([tool()] + list(args), cwd=ROOT, env=env or tool_env(),
+                          capture_output=True, text=True, timeout=timeout, **kw)

@@ -1,6 +1,8 @@
 """End-to-end tests of libfdleak.so: real programs. Each fixture of tests/cases/ runs under the
 library and its raw dumps (docs/dump-format.md) are checked against the facts it printed."""
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -134,31 +136,47 @@ def _sigqueue(pid, sig, value):
     check(r == 0, "sigqueue failed: errno %d" % ctypes.get_errno())
 
 
-def _snapshot(mode):
+SNAP_TOKEN = 4242
+
+
+def _request_snapshot(mode):
+    """Starts `simple wait` under the library with FDLEAK_SNAPSHOT_DIR a new directory of this
+    mode and sends it a snapshot request (sigqueue). Returns (proc, outdir, snapdir, stdout
+    read so far, path of the snapshot file asked for)."""
     snapdir = lib.new_tmpdir("fdleak-snap-")
     os.chmod(snapdir, mode)
-    exe = lib.fixture("simple")
-    proc, outdir = lib.spawn_under_shim([exe, "wait"], env={"FDLEAK_SNAPSHOT_DIR": snapdir})
-    token = 4242
+    proc, outdir = lib.spawn_under_shim([lib.fixture("simple"), "wait"],
+                                        env={"FDLEAK_SNAPSHOT_DIR": snapdir},
+                                        watchdog=lib.TIMEOUT)
+    seen = lib.wait_line(proc.stdout, "ready", lines=True)
+    pid = int(seen[-1].split()[1])
+    _sigqueue(pid, DUMP_SIG, lib.snapshot_value(SNAP_TOKEN))
+    want = os.path.join(snapdir, "snapshot.%d.%d.json" % (pid, SNAP_TOKEN))
+    return proc, outdir, snapdir, "".join(seen), want
+
+
+def _finish(proc):
+    """Lets `simple wait` exit; returns (stdout, stderr) and checks its exit status."""
     try:
-        seen = lib.wait_line(proc.stdout, "ready", lines=True)
-        pid = int(seen[-1].split()[1])
-        _sigqueue(pid, DUMP_SIG, lib.snapshot_value(token))
-        want = os.path.join(snapdir, "snapshot.%d.%d.json" % (pid, token))
-        for _ in range(200):
-            if os.path.exists(want) or proc.poll() is not None:
-                break
-            time.sleep(0.025)
         out, err = proc.communicate("go\n", timeout=lib.TIMEOUT)
     finally:
         lib.kill_group(proc)
         proc.wait(timeout=lib.TIMEOUT)
     eq(proc.returncode, 0, "exit status after a snapshot request", err)
-    return snapdir, want, "".join(seen) + out, err, lib.read_dumps(outdir)[0]
+    return out, err
 
 
 def test_snapshot_request_writes_snapshot_file():
-    snapdir, want, out, err, dumps = _snapshot(0o700)
+    proc, outdir, snapdir, out, want = _request_snapshot(0o700)
+    try:
+        for _ in range(200):  # the file appears once the handler has run (bounded: 5 s)
+            if os.path.exists(want) or proc.poll() is not None:
+                break
+            time.sleep(0.025)
+    finally:
+        more, err = _finish(proc)
+    out += more
+    dumps, _ = lib.read_dumps(outdir)
     check(os.path.exists(want), "no %s (dir: %s)" % (want, os.listdir(snapdir)), err)
     eq(sorted(os.listdir(snapdir)), [os.path.basename(want)], "files in the snapshot dir")
     ds, _ = lib.read_dumps(snapdir)
@@ -171,8 +189,17 @@ def test_snapshot_request_writes_snapshot_file():
 
 
 def test_snapshot_dir_writable_by_others_refused():
-    snapdir, want, out, err, dumps = _snapshot(0o777)
+    proc, outdir, snapdir, out, want = _request_snapshot(0o777)
+    try:
+        # the library's answer to the request; a request never handled ends at the watchdog
+        line = lib.wait_line(proc.stderr, "fdleak: snapshot directory ")
+    finally:
+        _, err = _finish(proc)
+    check("%s is not owned by this user or is writable by others; not writing there" % snapdir
+          in line, "refusal message for a world-writable snapshot dir", line)
     eq(os.listdir(snapdir), [], "files written to a world-writable snapshot dir")
+    dumps, _ = lib.read_dumps(outdir)
+    eq(lib.by_trigger(dumps, "signal"), [], "refused snapshot written to FDLEAK_OUTPUT instead")
 
 
 def test_program_takes_over_shim_fd_numbers():
@@ -294,8 +321,33 @@ def test_stdio_closed_by_program():
 
 
 def test_stdio_closed_by_program_text_report():
-    exe, res, dumps = _run("simple", ["closestd"], output=False)
-    _ok(res)
+    # The program closes 0, 1, 2 and its leak takes fd 0: the text report must still go to fd 2
+    # (closed, so it is lost), never into a descriptor of the program. Only the system calls
+    # show where it went.
+    strace = shutil.which("strace")
+    if not strace:
+        raise lib.Skip("strace is not installed (scripts/deps.sh test installs it)")
+    log = os.path.join(lib.new_tmpdir(), "strace.log")
+    env = lib.shim_env()
+    tracee_env = ["-E%s=%s" % (k, env[k]) for k in ("LD_PRELOAD", "ASAN_OPTIONS") if k in env]
+    proc = lib.run_plain([strace, "-f", "-qq", "-e", "trace=write,writev,pwrite64", "-s", "65536",
+                          "-o", log] + tracee_env + [lib.fixture("simple"), "closestd"])
+    if "ptrace" in proc.stderr or "Operation not permitted" in proc.stderr:
+        raise lib.Skip("strace cannot trace here: %s" % proc.stderr.strip()[:200])
+    eq(proc.returncode, 0, "exit status", proc.stderr[-2000:])
+    with open(log) as fh:
+        trace = fh.read()
+    calls = [m.groups() for m in re.finditer(
+        r'^(?:\d+ +)?(write|writev|pwrite64)\((\d+), (.*)\) += (.*)$', trace, re.M)]
+    reports = [c for c in calls if "fdleak report for pid" in c[2]]
+    eq([(c[0], c[1]) for c in reports], [("write", "2")], "where the text report was written",
+       "strace: " + trace[-3000:], "stderr: " + proc.stderr[-1000:])
+    text = reports[0][2]
+    for want in ("trigger: exit", "1 fd leaked from open() [file]", "fd 0 /dev/null",
+                 "1 leaked in 1 group"):
+        check(want in text, "%r not in the text report" % want, text)
+    check(reports[0][3].startswith("-1 EBADF"), "write to the closed fd 2: %s" % reports[0][3])
+    eq([c for c in calls if c[1] in ("0", "1")], [], "writes to fd 0 or 1")
 
 
 def test_exit_while_threads_churn():

@@ -2,8 +2,8 @@
 the text and JSON reports, symbolization to file:line (static and inlined functions, stripped
 libraries), Ctrl-C, forked children, corrupt dumps and `make demo`.
 
-Fixtures are built here from tests/tool/*.c into $FDLEAK_BUILD/tests/tool/. Line numbers are
-found from MARK comments in tests/tool/leaks.c, never written down."""
+The fixtures are tests/tool/*.c, *.cc, built by tests/tests.mk into $FDLEAK_BUILD/tests/tool/.
+Line numbers are found from MARK comments in tests/tool/leaks.c, never written down."""
 import glob
 import json
 import os
@@ -12,85 +12,16 @@ import resource
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
 import lib
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(TESTS)
-TIMEOUT = 60
+TESTS = lib.TESTS
+ROOT = lib.ROOT
+TIMEOUT = lib.TOOL_TIMEOUT
 SRC = os.path.join(TESTS, "tool", "leaks.c")
-
-
-def _build():
-    b = os.environ.get("FDLEAK_BUILD", "build")
-    return b if os.path.isabs(b) else os.path.join(ROOT, b)
-
-
-def _tool():
-    path = os.path.join(_build(), "fdleak")
-    assert os.path.exists(path), "fdleak not built: %s" % path
-    return path
-
-
-def _shim():
-    path = os.path.join(_build(), "libfdleak.so")
-    assert os.path.exists(path), "shim not built: %s" % path
-    return path
-
-
-def _asan_runtime():
-    out = subprocess.run(["ldd", _shim()], capture_output=True, text=True,
-                         timeout=TIMEOUT).stdout
-    if "libasan" not in out:
-        return None
-    name = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                          text=True, timeout=TIMEOUT).stdout.strip()
-    return os.path.realpath(name)
-
-
-def _env(extra=None):
-    env = dict(os.environ)
-    for k in list(env):
-        if k.startswith("FDLEAK_") and k != "FDLEAK_BUILD":
-            del env[k]
-    env.pop("LD_PRELOAD", None)
-    env["ASAN_OPTIONS"] = "detect_leaks=0"
-    rt = _asan_runtime()
-    if rt:
-        env["LD_PRELOAD"] = rt  # fdleak run puts the shim after it
-    env.update(extra or {})
-    return env
-
-
-_fixtures = {}
-
-
-def _fixture(name):
-    """Builds (once per session) and returns the path of a tests/tool fixture."""
-    if not _fixtures:
-        out = os.path.join(_build(), "tests", "tool")
-        os.makedirs(out, exist_ok=True)
-        cmds = [
-            ["gcc", "-shared", "-fPIC", "-O2", "-g", "-o", out + "/libfdlstripped.so",
-             "tests/tool/stripped.c"],
-            ["strip", "--strip-all", out + "/libfdlstripped.so"],
-            ["gcc", "-D_GNU_SOURCE", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o",
-             out + "/leaks", "tests/tool/leaks.c", "-L" + out, "-lfdlstripped",
-             "-Wl,-rpath,$ORIGIN"],
-            ["g++", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-o", out + "/cxx",
-             "tests/tool/cxx.cc"],
-            ["gcc", "-D_GNU_SOURCE", "-DSELF_DUMP", "-O2", "-g", "-Wall", "-Wextra", "-o",
-             out + "/leaks-selfdump", "tests/tool/leaks.c", "-L" + out, "-lfdlstripped",
-             "-Wl,-rpath,$ORIGIN"],
-        ]
-        for c in cmds:
-            r = subprocess.run(c, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
-            assert r.returncode == 0, "building fixture failed: %s\n%s" % (" ".join(c), r.stderr)
-        for n in ("leaks", "leaks-selfdump", "cxx"):
-            _fixtures[n] = os.path.join(out, n)
-    return _fixtures[name]
+_fixture = lib.tool_fixture
+_fdleak = lib.run_tool
 
 
 def _mark(name, path=SRC):
@@ -102,30 +33,13 @@ def _mark(name, path=SRC):
     raise AssertionError("no MARK:%s in %s" % (name, path))
 
 
-def _preload_env(extra):
-    pre = _env().get("LD_PRELOAD")
-    return _env(dict(extra, LD_PRELOAD=(pre + ":" if pre else "") + _shim()))
-
-
-def _fdleak(args, env=None, timeout=TIMEOUT, **kw):
-    return subprocess.run([_tool()] + args, cwd=ROOT, env=env or _env(), capture_output=True,
-                          text=True, timeout=timeout, **kw)
-
-
-def _tmp():
-    return tempfile.mkdtemp(prefix="fdleak-tooltest-")
-
-
 def _run_json(args, cmd, env=None):
     """fdleak run with --json; returns (CompletedProcess, parsed JSON)."""
-    d = _tmp()
-    try:
-        j = os.path.join(d, "r.json")
-        r = _fdleak(["run", "--json", j] + args + ["--"] + cmd, env=env)
-        data = json.load(open(j)) if os.path.exists(j) else None
-        return r, data
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    j = os.path.join(d, "r.json")
+    r = _fdleak(["run", "--json", j] + args + ["--"] + cmd, env=env)
+    data = json.load(open(j)) if os.path.exists(j) else None
+    return r, data
 
 
 def _group(proc, call, function=None):
@@ -212,16 +126,15 @@ def test_bad_options_are_one_line():
 
 
 def test_run_without_the_library():
-    r = _fdleak(["run", "--", "true"], env=_env({"FDLEAK_LIB": "/nonexistent/libfdleak.so"}))
+    r = _fdleak(["run", "--", "true"],
+                env=lib.tool_env({"FDLEAK_LIB": "/nonexistent/libfdleak.so"}))
     _one_line_error(r, "FDLEAK_LIB=/nonexistent/libfdleak.so")
-    d = _tmp()
-    try:  # a copy of the command with no library beside it or in ../lib/fdleak
-        shutil.copy(_tool(), os.path.join(d, "fdleak"))
-        r = subprocess.run([os.path.join(d, "fdleak"), "run", "--", "true"], env=_env(),
-                           capture_output=True, text=True, timeout=TIMEOUT)
-        _one_line_error(r, "cannot find libfdleak.so", "FDLEAK_LIB")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    # a copy of the command with no library beside it or in ../lib/fdleak
+    shutil.copy(lib.tool(), os.path.join(d, "fdleak"))
+    r = subprocess.run([os.path.join(d, "fdleak"), "run", "--", "true"], env=lib.tool_env(),
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    _one_line_error(r, "cannot find libfdleak.so", "FDLEAK_LIB")
 
 
 def test_run_missing_command():
@@ -309,19 +222,16 @@ def test_error_exitcode():
 
 
 def test_output_file():
-    d = _tmp()
-    try:
-        out = os.path.join(d, "report.txt")
-        r = _fdleak(["run", "-o", out, "--", _fixture("leaks"), "file:2"])
-        assert r.returncode == 0, r.stderr
-        assert "leaked" not in r.stderr, r.stderr
-        text = open(out).read()
-        assert "2 fds leaked from open() [file]" in text, text
-        assert "\033[" not in text  # no colour in files
-        r = _fdleak(["run", "-o", os.path.join(d, "no/such/dir/r.txt"), "--", "true"])
-        _one_line_error(r, "no/such/dir/r.txt")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    out = os.path.join(d, "report.txt")
+    r = _fdleak(["run", "-o", out, "--", _fixture("leaks"), "file:2"])
+    assert r.returncode == 0, r.stderr
+    assert "leaked" not in r.stderr, r.stderr
+    text = open(out).read()
+    assert "2 fds leaked from open() [file]" in text, text
+    assert "\033[" not in text  # no colour in files
+    r = _fdleak(["run", "-o", os.path.join(d, "no/such/dir/r.txt"), "--", "true"])
+    _one_line_error(r, "no/such/dir/r.txt")
 
 
 def test_depth():
@@ -338,46 +248,40 @@ def test_depth():
 
 
 def test_threshold_count():
-    d = _tmp()
-    try:
-        r = _fdleak(["run", "--threshold=20", "--keep-dumps", d, "--",
-                     _fixture("leaks"), "file:30"])
-        assert r.returncode == 0, r.stderr
-        assert "earlier dumps: threshold" in r.stderr, r.stderr
-        dumps = [json.load(open(f)) for f in glob.glob(os.path.join(d, "*.json"))]
-        th = [x for x in dumps if x["trigger"] == "threshold"]
-        assert th and th[0]["threshold"] == 20, [x["trigger"] for x in dumps]
-        rep = _fdleak(["report"] + sorted(glob.glob(os.path.join(d, "*.json"))))
-        assert rep.returncode == 0, rep.stderr
-        assert "trigger: threshold (20 live fds reached in open())" in rep.stdout, rep.stdout
-        assert "leak_files (tests/tool/leaks.c:%d)" % _mark("loop_open") in rep.stdout
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    r = _fdleak(["run", "--threshold=20", "--keep-dumps", d, "--",
+                 _fixture("leaks"), "file:30"])
+    assert r.returncode == 0, r.stderr
+    assert "earlier dumps: threshold" in r.stderr, r.stderr
+    dumps = [json.load(open(f)) for f in glob.glob(os.path.join(d, "*.json"))]
+    th = [x for x in dumps if x["trigger"] == "threshold"]
+    assert th and th[0]["threshold"] == 20, [x["trigger"] for x in dumps]
+    rep = _fdleak(["report"] + sorted(glob.glob(os.path.join(d, "*.json"))))
+    assert rep.returncode == 0, rep.stderr
+    assert "trigger: threshold (20 live fds reached in open())" in rep.stdout, rep.stdout
+    assert "leak_files (tests/tool/leaks.c:%d)" % _mark("loop_open") in rep.stdout
 
 
 def test_threshold_percent():
-    d = _tmp()
+    d = lib.new_tmpdir()
 
     def low_limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-    try:
-        r = subprocess.run([_tool(), "run", "--threshold=50%", "--keep-dumps", d, "--",
-                            _fixture("leaks"), "file:40"], cwd=ROOT, env=_env(),
-                           capture_output=True, text=True, timeout=TIMEOUT,
-                           preexec_fn=low_limit)
-        assert r.returncode == 0, r.stderr
-        dumps = [json.load(open(f)) for f in glob.glob(os.path.join(d, "*.json"))]
-        th = [x for x in dumps if x["trigger"] == "threshold"]
-        assert th and th[0]["threshold"] == 32, [(x["trigger"], x["threshold"]) for x in dumps]
-        assert "of limit 64" in r.stderr, r.stderr
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    r = subprocess.run([lib.tool(), "run", "--threshold=50%", "--keep-dumps", d, "--",
+                        _fixture("leaks"), "file:40"], cwd=ROOT, env=lib.tool_env(),
+                       capture_output=True, text=True, timeout=TIMEOUT,
+                       preexec_fn=low_limit)
+    assert r.returncode == 0, r.stderr
+    dumps = [json.load(open(f)) for f in glob.glob(os.path.join(d, "*.json"))]
+    th = [x for x in dumps if x["trigger"] == "threshold"]
+    assert th and th[0]["threshold"] == 32, [(x["trigger"], x["threshold"]) for x in dumps]
+    assert "of limit 64" in r.stderr, r.stderr
 
 
 def test_signal_option_dumps_on_demand():
-    d = _tmp()
-    p = subprocess.Popen([_tool(), "run", "--signal=USR2", "--keep-dumps", d, "--",
-                          _fixture("leaks"), "file:2", "pause"], cwd=ROOT, env=_env(),
+    d = lib.new_tmpdir()
+    p = subprocess.Popen([lib.tool(), "run", "--signal=USR2", "--keep-dumps", d, "--",
+                          _fixture("leaks"), "file:2", "pause"], cwd=ROOT, env=lib.tool_env(),
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
@@ -403,38 +307,35 @@ def test_signal_option_dumps_on_demand():
         if p.poll() is None:
             p.kill()
             p.communicate()
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_show_inherited():
-    d = _tmp()
+    d = lib.new_tmpdir()
+    extra = os.path.join(d, "inherited-file")
+    fd = os.open(extra, os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        extra = os.path.join(d, "inherited-file")
-        fd = os.open(extra, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            args = [_fixture("leaks"), "file:1"]
-            r = subprocess.run([_tool(), "run", "--"] + args, cwd=ROOT, env=_env(),
-                               capture_output=True, text=True, timeout=TIMEOUT, pass_fds=(fd,))
-            assert r.returncode == 0, r.stderr
-            assert re.search(r"inherited: \d+ fds \(0-\d.*\); --show-inherited lists them",
-                             r.stderr), r.stderr
-            assert extra not in r.stderr
-            r = subprocess.run([_tool(), "run", "--show-inherited", "--"] + args, cwd=ROOT,
-                               env=_env(), capture_output=True, text=True, timeout=TIMEOUT,
-                               pass_fds=(fd,))
-            assert r.returncode == 0, r.stderr
-            assert "fd %d  %s  [file]" % (fd, extra) in r.stderr, r.stderr
-            assert "1 fd leaked from open()" in r.stderr
-        finally:
-            os.close(fd)
+        args = [_fixture("leaks"), "file:1"]
+        r = subprocess.run([lib.tool(), "run", "--"] + args, cwd=ROOT, env=lib.tool_env(),
+                           capture_output=True, text=True, timeout=TIMEOUT, pass_fds=(fd,))
+        assert r.returncode == 0, r.stderr
+        assert re.search(r"inherited: \d+ fds \(0-\d.*\); --show-inherited lists them",
+                         r.stderr), r.stderr
+        assert extra not in r.stderr
+        r = subprocess.run([lib.tool(), "run", "--show-inherited", "--"] + args, cwd=ROOT,
+                           env=lib.tool_env(), capture_output=True, text=True, timeout=TIMEOUT,
+                           pass_fds=(fd,))
+        assert r.returncode == 0, r.stderr
+        assert "fd %d  %s  [file]" % (fd, extra) in r.stderr, r.stderr
+        assert "1 fd leaked from open()" in r.stderr
     finally:
-        shutil.rmtree(d, ignore_errors=True)
+        os.close(fd)
 
 
 def test_ctrl_c_still_reports():
-    p = subprocess.Popen([_tool(), "run", "--", _fixture("leaks"), "file:2", "pause"], cwd=ROOT,
-                         env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    p = subprocess.Popen([lib.tool(), "run", "--", _fixture("leaks"), "file:2", "pause"],
+                         cwd=ROOT, env=lib.tool_env(), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
     try:
         _wait_ready(p)
         os.killpg(p.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
@@ -461,32 +362,29 @@ def test_unknown_origin_listed():
 
 
 def test_emfile_dump():
-    d = _tmp()
+    d = lib.new_tmpdir()
 
     def low_limit():
         # room above the soft limit for the dump file: the library keeps no reserve fd
         resource.setrlimit(resource.RLIMIT_NOFILE, (32, 64))
-    try:
-        r = subprocess.run([_tool(), "run", "--keep-dumps", d, "--", _fixture("leaks"),
-                            "file:40"], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                           timeout=TIMEOUT, preexec_fn=low_limit)
-        assert r.returncode == 0, r.stderr
-        assert "earlier dumps: emfile" in r.stderr, r.stderr
-        assert "of limit 32;" in r.stderr
-        em = [f for f in glob.glob(os.path.join(d, "*.json"))
-              if json.load(open(f))["trigger"] == "emfile"]
-        assert len(em) == 1, em
-        j = os.path.join(d, "em.json")
-        rep = _fdleak(["report", "--json", j, em[0]])
-        assert rep.returncode == 0, rep.stderr
-        assert "trigger: emfile (open() failed with EMFILE)" in rep.stdout, rep.stdout
-        assert "open() that triggered the dump:" in rep.stdout, rep.stdout
-        p = json.load(open(j))["processes"][0]
-        assert p["trigger"] == "emfile" and p["trigger_call"] == "open"
-        assert p["trigger_errno"] == 24
-        assert p["trigger_stack"] and p["trigger_stack"][0]["line"] == _mark("loop_open")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    r = subprocess.run([lib.tool(), "run", "--keep-dumps", d, "--", _fixture("leaks"),
+                        "file:40"], cwd=ROOT, env=lib.tool_env(), capture_output=True,
+                       text=True, timeout=TIMEOUT, preexec_fn=low_limit)
+    assert r.returncode == 0, r.stderr
+    assert "earlier dumps: emfile" in r.stderr, r.stderr
+    assert "of limit 32;" in r.stderr
+    em = [f for f in glob.glob(os.path.join(d, "*.json"))
+          if json.load(open(f))["trigger"] == "emfile"]
+    assert len(em) == 1, em
+    j = os.path.join(d, "em.json")
+    rep = _fdleak(["report", "--json", j, em[0]])
+    assert rep.returncode == 0, rep.stderr
+    assert "trigger: emfile (open() failed with EMFILE)" in rep.stdout, rep.stdout
+    assert "open() that triggered the dump:" in rep.stdout, rep.stdout
+    p = json.load(open(j))["processes"][0]
+    assert p["trigger"] == "emfile" and p["trigger_call"] == "open"
+    assert p["trigger_errno"] == 24
+    assert p["trigger_stack"] and p["trigger_stack"][0]["line"] == _mark("loop_open")
 
 
 def test_fork_child_gets_its_own_report():
@@ -505,22 +403,19 @@ def test_fork_child_gets_its_own_report():
 
 
 def test_static_binary_gets_a_clear_message():
-    d = _tmp()
-    try:
-        src = os.path.join(d, "static.c")
-        exe = os.path.join(d, "static")
-        with open(src, "w") as f:
-            f.write('#include <fcntl.h>\nint main(void) { return open("/", O_RDONLY) < 0; }\n')
-        r = subprocess.run(["gcc", "-static", "-o", exe, src], capture_output=True, text=True,
-                           timeout=TIMEOUT)
-        if r.returncode != 0:  # no static libc installed: nothing to check
-            return
-        r = _fdleak(["run", "--", exe])
-        assert r.returncode == 0, r.stderr
-        _one_line_error(subprocess.CompletedProcess([], 1, "", r.stderr), "no dump was written",
-                        "static")
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    src = os.path.join(d, "static.c")
+    exe = os.path.join(d, "static")
+    with open(src, "w") as f:
+        f.write('#include <fcntl.h>\nint main(void) { return open("/", O_RDONLY) < 0; }\n')
+    r = subprocess.run(["gcc", "-static", "-o", exe, src], capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    if r.returncode != 0:
+        raise lib.Skip("no static libc (libc.a) to link a static program")
+    r = _fdleak(["run", "--", exe])
+    assert r.returncode == 0, r.stderr
+    _one_line_error(subprocess.CompletedProcess([], 1, "", r.stderr), "no dump was written",
+                    "static")
 
 
 def test_exec_children_followed():
@@ -590,10 +485,10 @@ def _own_snapdir():
 
 def test_snapshot_live_process_now_and_later():
     _own_snapdir()
-    env = _preload_env({})
+    env = lib.shim_env({})
     p = subprocess.Popen([_fixture("leaks"), "file:3", "hold"], env=env, stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    d = _tmp()
+    d = lib.new_tmpdir()
     try:
         _wait_ready(p)
         j1 = os.path.join(d, "1.json")
@@ -620,16 +515,15 @@ def test_snapshot_live_process_now_and_later():
     finally:
         p.stdin.close()
         p.wait(timeout=TIMEOUT)
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_snapshot_reads_signal_and_dir_from_the_process():
-    d = _tmp()
+    d = lib.new_tmpdir()
     # the process's user makes it (the library does, when it can); fdleak itself never does
     snapdir = os.path.join(d, "snaps")
     os.mkdir(snapdir, 0o700)
     p = subprocess.Popen([_fixture("leaks"), "pipe", "hold"],
-                         env=_preload_env({"FDLEAK_SIGNAL": "USR2",
+                         env=lib.shim_env({"FDLEAK_SIGNAL": "USR2",
                                            "FDLEAK_SNAPSHOT_DIR": snapdir}),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -644,10 +538,9 @@ def test_snapshot_reads_signal_and_dir_from_the_process():
     finally:
         p.stdin.close()
         p.wait(timeout=TIMEOUT)
-        shutil.rmtree(d, ignore_errors=True)
-    p = subprocess.Popen([_fixture("leaks"), "hold"], env=_preload_env({"FDLEAK_SIGNAL": "none"}),
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen([_fixture("leaks"), "hold"],
+                         env=lib.shim_env({"FDLEAK_SIGNAL": "none"}), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_ready(p)
         r = _fdleak(["snapshot", str(p.pid)])
@@ -658,7 +551,7 @@ def test_snapshot_reads_signal_and_dir_from_the_process():
 
 
 def test_snapshot_errors():
-    p = subprocess.Popen(["sleep", "60"], env=_env())
+    p = subprocess.Popen(["sleep", "60"], env=lib.tool_env())
     try:
         r = _fdleak(["snapshot", str(p.pid)])
         _one_line_error(r, "process %d is not running under fdleak" % p.pid)
@@ -670,7 +563,7 @@ def test_snapshot_errors():
 
 
 def test_snapshot_timeout_on_stopped_process():
-    env = _preload_env({})
+    env = lib.shim_env({})
     p = subprocess.Popen([_fixture("leaks"), "file:1", "hold"], env=env, stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -689,7 +582,7 @@ def test_snapshot_timeout_on_stopped_process():
 # ---------------------------------------------------------------------------------- report
 
 def _selfdump(d, actions):
-    env = _env({"SELF_DUMP": os.path.join(d, "self")})
+    env = lib.tool_env({"SELF_DUMP": os.path.join(d, "self")})
     env.pop("LD_PRELOAD", None)  # a sanitizer runtime would intercept backtrace()
     r = subprocess.run([_fixture("leaks-selfdump")] + actions, cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=TIMEOUT)
@@ -701,127 +594,112 @@ def _selfdump(d, actions):
 
 def test_report_saved_dump_without_shim():
     """A dump written by the fixture itself (docs/dump-format.md), independent of the shim."""
-    d = _tmp()
-    try:
-        dump = _selfdump(d, ["file:2", "static", "inline", "stripped"])
-        j = os.path.join(d, "out.json")
-        r = _fdleak(["report", dump, "--json", j])
-        assert r.returncode == 0, r.stderr
-        assert "2 fds leaked from open() [file]" in r.stdout, r.stdout
-        assert "leak_static (tests/tool/leaks.c:%d)" % _mark("static_open") in r.stdout
-        assert "leak_inline (tests/tool/leaks.c:%d) [inlined]" % _mark("inline_open") in r.stdout
-        assert re.search(r"at libfdlstripped\.so\+0x[0-9a-f]+\n", r.stdout), r.stdout
-        p = json.load(open(j))["processes"][0]
-        assert _group(p, "open", "leak_outer")["stack"][1]["line"] == _mark("inline_call")
-        r = _fdleak(["report", "--error-exitcode=9", dump])
-        assert r.returncode == 9
-        r = _fdleak(["report", "-o", os.path.join(d, "t.txt"), dump])
-        assert r.returncode == 0 and r.stdout == "", r.stdout
-        assert "leak_static" in open(os.path.join(d, "t.txt")).read()
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    dump = _selfdump(d, ["file:2", "static", "inline", "stripped"])
+    j = os.path.join(d, "out.json")
+    r = _fdleak(["report", dump, "--json", j])
+    assert r.returncode == 0, r.stderr
+    assert "2 fds leaked from open() [file]" in r.stdout, r.stdout
+    assert "leak_static (tests/tool/leaks.c:%d)" % _mark("static_open") in r.stdout
+    assert "leak_inline (tests/tool/leaks.c:%d) [inlined]" % _mark("inline_open") in r.stdout
+    assert re.search(r"at libfdlstripped\.so\+0x[0-9a-f]+\n", r.stdout), r.stdout
+    p = json.load(open(j))["processes"][0]
+    assert _group(p, "open", "leak_outer")["stack"][1]["line"] == _mark("inline_call")
+    r = _fdleak(["report", "--error-exitcode=9", dump])
+    assert r.returncode == 9
+    r = _fdleak(["report", "-o", os.path.join(d, "t.txt"), dump])
+    assert r.returncode == 0 and r.stdout == "", r.stdout
+    assert "leak_static" in open(os.path.join(d, "t.txt")).read()
 
 
 def test_report_kept_dumps_match_run():
-    d = _tmp()
-    try:
-        r = _fdleak(["run", "--keep-dumps", d, "--", _fixture("leaks"), "file:2", "pipe"])
-        assert r.returncode == 0, r.stderr
-        files = glob.glob(os.path.join(d, "*.json"))
-        assert len(files) == 1, files
-        rep = _fdleak(["report", files[0]])
-        assert rep.returncode == 0, rep.stderr
-        body = lambda s: [l for l in s.splitlines() if l.startswith("==")]
-        assert body(rep.stdout) == body(r.stderr), (rep.stdout, r.stderr)
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    r = _fdleak(["run", "--keep-dumps", d, "--", _fixture("leaks"), "file:2", "pipe"])
+    assert r.returncode == 0, r.stderr
+    files = glob.glob(os.path.join(d, "*.json"))
+    assert len(files) == 1, files
+    rep = _fdleak(["report", files[0]])
+    assert rep.returncode == 0, rep.stderr
+    body = lambda s: [l for l in s.splitlines() if l.startswith("==")]
+    assert body(rep.stdout) == body(r.stderr), (rep.stdout, r.stderr)
 
 
 def test_report_changed_binary_warns():
-    d = _tmp()
-    try:
-        exe = os.path.join(d, "leaks-copy")
-        shutil.copy(_fixture("leaks-selfdump"), exe)
-        r = subprocess.run([exe, "file:1"], env=_env({"SELF_DUMP": os.path.join(d, "self"),
-                                                       "LD_LIBRARY_PATH": os.path.dirname(
-                                                           _fixture("leaks"))}),
-                           capture_output=True, text=True, timeout=TIMEOUT)
-        assert r.returncode == 0, r.stderr
-        dump = glob.glob(os.path.join(d, "self.*.json"))[0]
-        # as if the binary had been rebuilt since the dump: the build-ids differ
-        text = open(dump).read().replace('"build_id": "', '"build_id": "ff', 1)
-        open(dump, "w").write(text)
-        rep = _fdleak(["report", dump])
-        assert rep.returncode == 0, rep.stderr
-        assert "build-id differs from the dump" in rep.stderr, rep.stderr
-        assert re.search(r"at leaks-copy\+0x[0-9a-f]+", rep.stdout), rep.stdout
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    exe = os.path.join(d, "leaks-copy")
+    shutil.copy(_fixture("leaks-selfdump"), exe)
+    env = lib.tool_env({"SELF_DUMP": os.path.join(d, "self"),
+                        "LD_LIBRARY_PATH": os.path.dirname(_fixture("leaks"))})
+    r = subprocess.run([exe, "file:1"], env=env,
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    dump = glob.glob(os.path.join(d, "self.*.json"))[0]
+    # as if the binary had been rebuilt since the dump: the build-ids differ
+    text = open(dump).read().replace('"build_id": "', '"build_id": "ff', 1)
+    open(dump, "w").write(text)
+    rep = _fdleak(["report", dump])
+    assert rep.returncode == 0, rep.stderr
+    assert "build-id differs from the dump" in rep.stderr, rep.stderr
+    assert re.search(r"at leaks-copy\+0x[0-9a-f]+", rep.stdout), rep.stdout
 
 
 def test_report_corrupt_and_truncated_dumps():
-    d = _tmp()
-    try:
-        good = _selfdump(d, ["file:1"])
-        text = open(good).read()
-        cases = {
-            "truncated.json": (text[:len(text) // 2], "truncated dump"),
-            "cut-at-brace.json": (text[:text.index("}") + 1], "truncated dump"),
-            "empty.json": ("", "truncated dump"),
-            "corrupt.json": (text.replace('"fds": [', '"fds": [ @@ ', 1), "invalid JSON at line"),
-            "other.json": ('{"hello": "world"}\n', "not an fdleak dump"),
-            "text.json": ("this is not json\n", "not an fdleak dump"),
-            "binary.json": ("\x00\x01\x02\xff" * 100, "not an fdleak dump"),
-            "deep.json": ('{"a":' + "[" * 100000 + "]" * 100000 + "}\n", "nested too deeply"),
-            "version.json": (text.replace('"version": 1', '"version": 99', 1),
-                             "unsupported dump version 99"),
-            "nofds.json": (text.replace('"fds"', '"fdz"', 1), 'no "fds" array'),
-        }
-        for name, (content, why) in cases.items():
-            path = os.path.join(d, name)
-            with open(path, "w", encoding="latin-1") as f:
-                f.write(content)
-            r = _fdleak(["report", path])
-            _one_line_error(r, path, why)
-            assert r.returncode == 1, r.returncode
-        r = _fdleak(["report", os.path.join(d, "missing.json")])
-        _one_line_error(r, "missing.json", "No such file")
-        # one bad dump among good ones: the good one is still rendered, status 1
-        r = _fdleak(["report", good, os.path.join(d, "truncated.json")])
-        assert r.returncode == 1 and "1 fd leaked from open()" in r.stdout, r
-        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    good = _selfdump(d, ["file:1"])
+    text = open(good).read()
+    cases = {
+        "truncated.json": (text[:len(text) // 2], "truncated dump"),
+        "cut-at-brace.json": (text[:text.index("}") + 1], "truncated dump"),
+        "empty.json": ("", "truncated dump"),
+        "corrupt.json": (text.replace('"fds": [', '"fds": [ @@ ', 1), "invalid JSON at line"),
+        "other.json": ('{"hello": "world"}\n', "not an fdleak dump"),
+        "text.json": ("this is not json\n", "not an fdleak dump"),
+        "binary.json": ("\x00\x01\x02\xff" * 100, "not an fdleak dump"),
+        "deep.json": ('{"a":' + "[" * 100000 + "]" * 100000 + "}\n", "nested too deeply"),
+        "version.json": (text.replace('"version": 1', '"version": 99', 1),
+                         "unsupported dump version 99"),
+        "nofds.json": (text.replace('"fds"', '"fdz"', 1), 'no "fds" array'),
+    }
+    for name, (content, why) in cases.items():
+        path = os.path.join(d, name)
+        with open(path, "w", encoding="latin-1") as f:
+            f.write(content)
+        r = _fdleak(["report", path])
+        _one_line_error(r, path, why)
+        assert r.returncode == 1, r.returncode
+    r = _fdleak(["report", os.path.join(d, "missing.json")])
+    _one_line_error(r, "missing.json", "No such file")
+    # one bad dump among good ones: the good one is still rendered, status 1
+    r = _fdleak(["report", good, os.path.join(d, "truncated.json")])
+    assert r.returncode == 1 and "1 fd leaked from open()" in r.stdout, r
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_report_many_fds():
     """100,000 descriptors over 300 stacks: rendered completely (speed is for bench/)."""
-    d = _tmp()
-    try:
-        dump = json.load(open(_selfdump(d, ["file:1"])))
-        fd0 = dump["fds"][3]
-        stack = dump["stacks"][0]
-        dump["stacks"] = [{"id": i + 1, "ips": stack["ips"]} for i in range(300)]
-        fds = dump["fds"][:3]
-        for n in range(100000):
-            f = dict(fd0)
-            f["fd"] = 3 + n
-            f["stack"] = 1 + n % 300
-            fds.append(f)
-        dump["fds"] = fds
-        path = os.path.join(d, "big.json")
-        with open(path, "w") as f:
-            json.dump(dump, f)
-            f.write("\n")
-        j = os.path.join(d, "big.out.json")
-        r = _fdleak(["report", path, "--json", j, "--fds=2"])
-        assert r.returncode == 0, r.stderr
-        assert r.stdout.count("334 fds leaked from open()") == 100000 % 300, r.stdout[:500]
-        assert "... and 332 more (--fds=0 lists all)" in r.stdout
-        p = json.load(open(j))["processes"][0]
-        assert sum(g["count"] for g in p["groups"]) == 100000 and len(p["groups"]) == 300
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    dump = json.load(open(_selfdump(d, ["file:1"])))
+    fd0 = dump["fds"][3]
+    stack = dump["stacks"][0]
+    dump["stacks"] = [{"id": i + 1, "ips": stack["ips"]} for i in range(300)]
+    fds = dump["fds"][:3]
+    for n in range(100000):
+        f = dict(fd0)
+        f["fd"] = 3 + n
+        f["stack"] = 1 + n % 300
+        fds.append(f)
+    dump["fds"] = fds
+    path = os.path.join(d, "big.json")
+    with open(path, "w") as f:
+        json.dump(dump, f)
+        f.write("\n")
+    j = os.path.join(d, "big.out.json")
+    r = _fdleak(["report", path, "--json", j, "--fds=2"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("334 fds leaked from open()") == 100000 % 300, r.stdout[:500]
+    assert "... and 332 more (--fds=0 lists all)" in r.stdout
+    p = json.load(open(j))["processes"][0]
+    assert sum(g["count"] for g in p["groups"]) == 100000 and len(p["groups"]) == 300
 
 
 # ------------------------------------------------------------------------- python, demo, install
@@ -849,8 +727,8 @@ def test_python_script():
 
 
 def test_make_demo():
-    r = subprocess.run(["make", "--no-print-directory", "BUILD=" + _build(), "demo"], cwd=ROOT,
-                       env=_env(), capture_output=True, text=True, timeout=600)
+    r = subprocess.run(["make", "--no-print-directory", "BUILD=" + lib.build_dir(), "demo"],
+                       cwd=ROOT, env=lib.tool_env(), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout + r.stderr
     src = os.path.join(ROOT, "examples", "leaky_server.c")
@@ -862,24 +740,21 @@ def test_make_demo():
 
 
 def test_make_install():
-    d = _tmp()
-    try:
-        r = subprocess.run(["make", "--no-print-directory", "BUILD=" + _build(), "install",
-                            "PREFIX=" + d], cwd=ROOT, env=_env(), capture_output=True,
-                           text=True, timeout=600)
-        assert r.returncode == 0, r.stdout + r.stderr
-        for f in ("bin/fdleak", "lib/fdleak/libfdleak.so", "share/man/man1/fdleak.1"):
-            assert os.path.exists(os.path.join(d, f)), f
-        r = subprocess.run([os.path.join(d, "bin", "fdleak"), "run", "--", _fixture("leaks"),
-                            "file:1"], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                           timeout=TIMEOUT)
-        assert r.returncode == 0 and "1 fd leaked from open()" in r.stderr, r.stderr
-        r = subprocess.run(["make", "--no-print-directory", "BUILD=" + _build(), "uninstall",
-                            "PREFIX=" + d], cwd=ROOT, env=_env(), capture_output=True,
-                           text=True, timeout=600)
-        assert r.returncode == 0 and not os.path.exists(os.path.join(d, "bin", "fdleak"))
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    r = subprocess.run(["make", "--no-print-directory", "BUILD=" + lib.build_dir(), "install",
+                        "PREFIX=" + d], cwd=ROOT, env=lib.tool_env(), capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for f in ("bin/fdleak", "lib/fdleak/libfdleak.so", "share/man/man1/fdleak.1"):
+        assert os.path.exists(os.path.join(d, f)), f
+    r = subprocess.run([os.path.join(d, "bin", "fdleak"), "run", "--", _fixture("leaks"),
+                        "file:1"], cwd=ROOT, env=lib.tool_env(), capture_output=True, text=True,
+                       timeout=TIMEOUT)
+    assert r.returncode == 0 and "1 fd leaked from open()" in r.stderr, r.stderr
+    r = subprocess.run(["make", "--no-print-directory", "BUILD=" + lib.build_dir(), "uninstall",
+                        "PREFIX=" + d], cwd=ROOT, env=lib.tool_env(), capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0 and not os.path.exists(os.path.join(d, "bin", "fdleak"))
 
 
 def test_colour_only_when_asked():
@@ -893,17 +768,14 @@ def test_colour_only_when_asked():
 
 
 def test_json_to_stdout_and_kept_dump_path():
-    d = _tmp()
-    try:
-        r = _fdleak(["run", "--json=-", "--keep-dumps=" + d, "--", _fixture("leaks"), "file:1"])
-        assert r.returncode == 0, r.stderr
-        data = json.loads(r.stdout)
-        p = data["processes"][0]
-        assert p["dump"].startswith(d + "/") and os.path.exists(p["dump"]), p["dump"]
-        r = _fdleak(["run", "--json=-", "--", _fixture("leaks"), "file:1"])
-        assert json.loads(r.stdout)["processes"][0]["dump"] == ""
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+    d = lib.new_tmpdir()
+    r = _fdleak(["run", "--json=-", "--keep-dumps=" + d, "--", _fixture("leaks"), "file:1"])
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    p = data["processes"][0]
+    assert p["dump"].startswith(d + "/") and os.path.exists(p["dump"]), p["dump"]
+    r = _fdleak(["run", "--json=-", "--", _fixture("leaks"), "file:1"])
+    assert json.loads(r.stdout)["processes"][0]["dump"] == ""
 
 
 def test_separate_debug_file_by_build_id():
@@ -911,7 +783,7 @@ def test_separate_debug_file_by_build_id():
     the binary itself is gone (the test needs to write there: skipped if it cannot)."""
     if not os.access("/usr/lib/debug", os.W_OK) and not os.access("/usr/lib", os.W_OK):
         raise lib.Skip("/usr/lib/debug is not writable")
-    d = _tmp()
+    d = lib.new_tmpdir()
     debug = None
     try:
         exe = os.path.join(d, "leaks-dbg")
@@ -921,8 +793,8 @@ def test_separate_debug_file_by_build_id():
                   ["strip", "--strip-all", exe]):
             r = subprocess.run(c, capture_output=True, text=True, timeout=TIMEOUT)
             assert r.returncode == 0, r.stderr
-        env = _env({"SELF_DUMP": os.path.join(d, "self"),
-                    "LD_LIBRARY_PATH": os.path.dirname(_fixture("leaks"))})
+        env = lib.tool_env({"SELF_DUMP": os.path.join(d, "self"),
+                            "LD_LIBRARY_PATH": os.path.dirname(_fixture("leaks"))})
         env.pop("LD_PRELOAD", None)
         r = subprocess.run([exe, "static"], env=env, capture_output=True, text=True,
                            timeout=TIMEOUT)
@@ -945,4 +817,3 @@ def test_separate_debug_file_by_build_id():
     finally:
         if debug and os.path.exists(debug):
             os.unlink(debug)
-        shutil.rmtree(d, ignore_errors=True)

@@ -232,8 +232,7 @@ int main(int argc, char **argv)
     pthread_attr_t at;
     void *lo;
     size_t sz;
-    if (pthread_getattr_np(pthread_self(), &at) == 0 &&
-        pthread_attr_getstack(&at, &lo, &sz) == 0)
+    if (pthread_getattr_np(pthread_self(), &at) == 0 && pthread_attr_getstack(&at, &lo, &sz) == 0)
         stack_end = (uintptr_t)lo + sz;
     else
         return 1;

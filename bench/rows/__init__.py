@@ -1,0 +1,1 @@
+"""The benchmark rows: one module per row, each with run(h) taking a harness.Harness."""

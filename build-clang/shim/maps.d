@@ -1,0 +1,12 @@
+build-clang/shim/maps.o: shim/maps.c shim/dump.h shim/fdleak.h \
+  common/contract.h shim/fdtable.h shim/out.h
+
+shim/dump.h:
+
+shim/fdleak.h:
+
+common/contract.h:
+
+shim/fdtable.h:
+
+shim/out.h:

@@ -1,0 +1,5 @@
+build-clang/shim/msg.o: shim/msg.c shim/fdleak.h common/contract.h
+
+shim/fdleak.h:
+
+common/contract.h:

@@ -1,0 +1,10 @@
+build-clang/shim/python.o: shim/python.c shim/fdleak.h common/contract.h \
+  shim/fdtable.h shim/intern.h
+
+shim/fdleak.h:
+
+common/contract.h:
+
+shim/fdtable.h:
+
+shim/intern.h:

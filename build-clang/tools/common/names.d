@@ -1,0 +1,3 @@
+build-clang/tools/common/names.o: common/names.c common/contract.h
+
+common/contract.h:

@@ -1,0 +1,6 @@
+build-clang/tools/safefile.o: tools/safefile.c tools/safefile.h \
+  tools/util.h
+
+tools/safefile.h:
+
+tools/util.h:
