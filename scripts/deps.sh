@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|test|bench]   (default: test)
 set -euo pipefail
 want=${1:-test}
-pkgs=(gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libsimdjson-dev python3)
+pkgs=(gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libsimdjson-dev zlib1g-dev python3)
 case "$want" in
   build) ;;
   test)  pkgs+=(bash procps) ;;

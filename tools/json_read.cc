@@ -6,6 +6,12 @@
 // simdjson's DOM parser says what went wrong but not where. On failure (only then) the input
 // is walked again with simdjson's On-Demand API, which can tell where it stands, to turn the
 // error into a line and column, or into "truncated" when the input ended before the value did.
+//
+// simdjson 3.0's DOM refuses integers beyond 64 bits (NUMBER_ERROR) and has no option to read
+// them as doubles. JSON allows them, and a reader must ignore keys it does not know whatever
+// they hold, so on NUMBER_ERROR such integers are rewritten in a copy of the input to a marker
+// double of no greater width (fdt_widen) and the copy is parsed again; the marker reads back as
+// an integer with overflow set. The tree is capped at FDT_JSON_MAX_VALUES values.
 #include "json.h"
 
 extern "C" {
@@ -31,6 +37,10 @@ using simdjson::error_code;
 // recursively, and no dump nests deeper than 5.
 constexpr size_t kMaxDepth = 64;
 constexpr size_t kChunkVals = 8192;
+// What an integer beyond 64 bits becomes (fdt_widen): at most 15 characters, and such an
+// integer has at least 20. fdt_build reads this exact double back as an overflowing integer.
+constexpr char kBigPos[] = "9.87654321e299", kBigNeg[] = "-9.87654321e299";
+constexpr double kBigVal = 9.87654321e299;
 
 struct chunk {
     chunk *prev;
@@ -46,6 +56,7 @@ struct fdt_jdoc {
     char **copies = nullptr; // strings rewritten because they held U+0000 (see fdt_cstr)
     size_t ncopies = 0;
     fdt_jval *root = nullptr;
+    size_t nvals = 0;
 
     ~fdt_jdoc()
     {
@@ -58,8 +69,12 @@ struct fdt_jdoc {
         free(copies);
     }
 
+    // A new zeroed node, or NULL once the document holds FDT_JSON_MAX_VALUES.
     fdt_jval *node()
     {
+        if (nvals >= FDT_JSON_MAX_VALUES)
+            return nullptr;
+        nvals++;
         if (!chunks || chunks->used == kChunkVals) {
             chunk *c = static_cast<chunk *>(fdt_xmalloc(sizeof(chunk)));
             c->prev = chunks;
@@ -100,7 +115,8 @@ namespace
 
 // Fills v from e; depth is bounded by the parser's max_depth. Only simdjson's error-code
 // accessors are used (the conversion operators throw); the type is checked before each.
-void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
+// False when the tree would exceed FDT_JSON_MAX_VALUES.
+bool fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
 {
     switch (e.type()) {
     case dom::element_type::ARRAY: {
@@ -111,7 +127,8 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
         fdt_jval **tail = &v->u.kids;
         for (dom::element kid : a) {
             fdt_jval *k = d->node();
-            fdt_build(d, kid, k);
+            if (!k || !fdt_build(d, kid, k))
+                return false;
             *tail = k;
             tail = &k->next;
             v->n++;
@@ -126,8 +143,11 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
         fdt_jval **tail = &v->u.kids;
         for (dom::key_value_pair kv : o) {
             fdt_jval *k = d->node();
+            if (!k)
+                return false;
             k->key = d->cstr(kv.key);
-            fdt_build(d, kv.value, k);
+            if (!fdt_build(d, kv.value, k))
+                return false;
             *tail = k;
             tail = &k->next;
             v->n++;
@@ -144,6 +164,7 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
     case dom::element_type::UINT64: // above INT64_MAX: saturated, as strtoll would
         v->type = FDT_J_NUM;
         v->is_int = true;
+        v->overflow = true;
         v->u.i = INT64_MAX;
         break;
     case dom::element_type::DOUBLE: {
@@ -153,6 +174,10 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
         v->type = FDT_J_NUM;
         v->is_int = false;
         v->u.i = x != x ? 0 : x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : int64_t(x);
+        if (x == kBigVal || x == -kBigVal) { // an integer beyond 64 bits (fdt_widen)
+            v->is_int = true;
+            v->overflow = true;
+        }
         break;
     }
     case dom::element_type::STRING: {
@@ -170,6 +195,54 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
         v->type = FDT_J_NULL;
         break;
     }
+    return true;
+}
+
+// True if digits (ASCII, no sign) is an integer beyond what simdjson reads: above UINT64_MAX,
+// or when negative, below INT64_MIN.
+bool fdt_too_big(const char *digits, size_t n, bool negative)
+{
+    const char *limit = negative ? "9223372036854775808" : "18446744073709551615";
+    size_t ln = std::strlen(limit);
+    return n > ln || (n == ln && std::memcmp(digits, limit, n) > 0);
+}
+
+// Rewrites, in buf, each integer token beyond 64 bits outside strings to kBigPos or kBigNeg
+// padded with spaces (so offsets, lines and columns do not move). Returns how many.
+size_t fdt_widen(char *buf, size_t len)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < len;) {
+        char c = buf[i];
+        if (c == '"') {
+            for (i++; i < len && buf[i] != '"'; i++)
+                if (buf[i] == '\\')
+                    i++;
+            i++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < len && buf[j] && std::strchr("0123456789+-.eE", buf[j]))
+            j++;
+        bool neg = c == '-';
+        size_t start = i + neg, n = j - start;
+        bool integer = n > 0;
+        for (size_t k = start; k < j; k++)
+            integer = integer && buf[k] >= '0' && buf[k] <= '9';
+        if (integer && fdt_too_big(buf + start, n, neg)) {
+            const char *mark = neg ? kBigNeg : kBigPos;
+            size_t m = std::strlen(mark);
+            std::memcpy(buf + i, mark, m);
+            std::memset(buf + i + m, ' ', j - i - m);
+            count++;
+        }
+        i = j;
+    }
+    return count;
 }
 
 // ------------------------------------------------------------------ locating a parse error
@@ -356,18 +429,30 @@ struct fdt_jdoc *fdt_parse(char *buf, size_t len, int *line, int *col, const cha
     *what = "invalid JSON";
     *truncated = false;
     std::unique_ptr<fdt_jdoc> d(new fdt_jdoc);
+    std::unique_ptr<char, decltype(&free)> widened(nullptr, free);
     error_code err;
-    {
+    for (;;) {
         // The parser (stage-1 index and a padded copy of the input) is needed only while
         // parsing: it is gone before the tree is built; the document it filled is kept.
         dom::parser parser;
         err = parser.allocate(len, kMaxDepth);
         if (!err)
             err = parser.parse_into_document(d->doc, buf, len).error();
+        if (err != simdjson::NUMBER_ERROR || widened)
+            break;
+        widened.reset(static_cast<char *>(fdt_xmalloc(len + 1)));
+        std::memcpy(widened.get(), buf, len);
+        if (!fdt_widen(widened.get(), len))
+            break;
+        buf = widened.get(); // parse the copy; errors are located in it too
     }
     if (!err) {
         d->root = d->node();
-        fdt_build(d.get(), d->doc.root(), d->root);
+        if (!fdt_build(d.get(), d->doc.root(), d->root)) {
+            *line = *col = 0; // not a place in the text: the document as a whole
+            *what = "too many values (more than " FDT_JSON_MAX_VALUES_TEXT ")";
+            return nullptr;
+        }
         return d.release();
     }
     d.reset();
