@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fdleak needs to build, test, demo and bench, if any is missing.
-# Usage: scripts/deps.sh [build|test|bench]   (default: test)
+# Usage: scripts/deps.sh [build|test|bench|fuzz]   (default: test)
 set -euo pipefail
 want=${1:-test}
 pkgs=(gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libsimdjson-dev zlib1g-dev python3)
@@ -8,7 +8,9 @@ case "$want" in
   build) ;;
   test)  pkgs+=(bash procps) ;;
   bench) pkgs+=(bash procps valgrind redis-server redis-tools hyperfine) ;;
-  *) echo "deps.sh: unknown set '$want' (build, test or bench)" >&2; exit 2 ;;
+  # clang-14 with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev) for `make fuzz`
+  fuzz)  pkgs+=(clang-14 libclang-rt-14-dev) ;;
+  *) echo "deps.sh: unknown set '$want' (build, test, bench or fuzz)" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
