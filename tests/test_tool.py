@@ -56,7 +56,8 @@ def _env(extra=None):
         if k.startswith("FDLEAK_") and k != "FDLEAK_BUILD":
             del env[k]
     env.pop("LD_PRELOAD", None)
-    env["ASAN_OPTIONS"] = "detect_leaks=0"
+    env["ASAN_OPTIONS"] = lib.ASAN_OPTIONS  # LeakSanitizer on for fdleak only
+    env["LSAN_OPTIONS"] = lib.LSAN_OPTIONS
     rt = _asan_runtime()
     if rt:
         env["LD_PRELOAD"] = rt  # fdleak run puts the shim after it
