@@ -260,3 +260,23 @@ def test_fuzz_corpus_replays():
                        env=lib.tool_env())
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert "replayed %d inputs" % len(corpus) in r.stdout, r.stdout[-500:]
+
+
+def test_thousands_of_modules_few_warnings():
+    """A dump naming 5,000 unreadable modules, each with a frame: rendered at once, with a
+    bounded number of warnings."""
+    d = lib.new_tmpdir()
+    mods, ips = [], []
+    for i in range(5000):
+        start = 0x10000000 + i * 0x10000
+        mods.append({"path": "/nonexistent/lib%d.so" % i, "base": "0x%x" % start,
+                     "start": "0x%x" % start, "end": "0x%x" % (start + 0x10000),
+                     "build_id": "%040x" % i})
+        ips.append("0x%x" % (start + 0x100))
+    stacks = [{"id": i + 1, "ips": ips[i * 100:(i + 1) * 100]} for i in range(50)]
+    fds = [{"fd": 3 + i, "origin": "tracked", "call": "open", "stack": i + 1} for i in range(50)]
+    r = _report(_write(d, "mods.json", _base(modules=mods, stacks=stacks, fds=fds)),
+                timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stderr.splitlines()
+    assert 0 < len(lines) <= 32 and "no more warnings" in lines[-1], lines[-3:]

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,9 +57,10 @@ struct fdt_restab {
 
 /* One module file, shared by every dump that names it. */
 struct fdt_smod {
-    struct fdt_smod *next;
-    char *path, *build_id; /* as the dump named them */
-    bool exists;           /* stat() of path succeeded: st_* below identify the file */
+    struct fdt_smod *next;   /* all modules */
+    struct fdt_smod *bucket; /* next in the same hash bucket */
+    char *path, *build_id;   /* as the dump named them */
+    bool exists;             /* stat() of path succeeded: st_* below identify the file */
     dev_t st_dev;
     ino_t st_ino;
     off_t st_size;
@@ -71,8 +73,11 @@ struct fdt_smod {
     size_t nnames;
 };
 
+#define FDT_SMOD_BUCKETS 4096
+
 static struct {
     struct fdt_smod *mods;
+    struct fdt_smod **buckets; /* by path and build-id: a dump may name 65,536 modules */
     size_t users; /* live symbolizers; the cache is emptied when the last one is freed */
 } fdt_cache;
 
@@ -380,6 +385,26 @@ static const Dwfl_Callbacks fdt_callbacks = {
 
 /* ---------------------------------------------------------------------- the module cache */
 
+/* At most this many warnings about modules per process: a hostile dump may name thousands. */
+#define FDT_SYM_MAX_WARNINGS 32
+
+static void fdt_sym_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fdt_sym_warn(const char *fmt, ...)
+{
+    static unsigned nwarned;
+    if (nwarned >= FDT_SYM_MAX_WARNINGS)
+        return;
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (++nwarned == FDT_SYM_MAX_WARNINGS)
+        fdt_msg("%s (and no more warnings about modules)", line);
+    else
+        fdt_msg("%s", line);
+}
+
 /* Opens the module's file (or its debug file by build-id) into a Dwfl of its own, at bias 0,
  * or warns once why its frames will show as module+offset. */
 static void fdt_smod_open(struct fdt_smod *sm)
@@ -395,12 +420,12 @@ static void fdt_smod_open(struct fdt_smod *sm)
         int dfd = fdt_open_by_build_id(sm->build_id, &debug);
         if (dfd < 0) {
             if (fd < 0)
-                fdt_msg("%s: cannot read it (%s); its frames show as module+offset", sm->path,
-                        fdt_open_error(err));
+                fdt_sym_warn("%s: cannot read it (%s); its frames show as module+offset", sm->path,
+                             fdt_open_error(err));
             else
-                fdt_msg("%s: build-id differs from the dump (the file changed since); its "
-                        "frames show as module+offset",
-                        sm->path);
+                fdt_sym_warn("%s: build-id differs from the dump (the file changed since); its "
+                             "frames show as module+offset",
+                             sm->path);
             if (fd >= 0)
                 close(fd);
             return;
@@ -410,14 +435,14 @@ static void fdt_smod_open(struct fdt_smod *sm)
         fd = dfd;
     }
     if (!fdt_altlink_safe(fd, debug ? debug : sm->path)) {
-        fdt_msg("%s: its .gnu_debugaltlink names a file that is not a regular file; "
-                "function names from its symbol table only",
-                sm->path);
+        fdt_sym_warn("%s: its .gnu_debugaltlink names a file that is not a regular file; "
+                     "function names from its symbol table only",
+                     sm->path);
         sm->no_dwarf = true;
     }
     sm->dwfl = dwfl_begin(&fdt_callbacks);
     if (!sm->dwfl) {
-        fdt_msg("%s: %s; its frames show as module+offset", sm->path, dwfl_errmsg(-1));
+        fdt_sym_warn("%s: %s; its frames show as module+offset", sm->path, dwfl_errmsg(-1));
         close(fd);
         free(debug);
         return;
@@ -427,11 +452,22 @@ static void fdt_smod_open(struct fdt_smod *sm)
     dwfl_report_end(sm->dwfl, NULL, NULL);
     free(debug);
     if (!sm->mod) {
-        fdt_msg("%s: %s; its frames show as module+offset", sm->path, dwfl_errmsg(-1));
+        fdt_sym_warn("%s: %s; its frames show as module+offset", sm->path, dwfl_errmsg(-1));
         close(fd); /* not consumed on failure */
         dwfl_end(sm->dwfl);
         sm->dwfl = NULL;
     }
+}
+
+static size_t fdt_smod_hash(const char *path, const char *build_id)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    h = (h ^ 0xff) * 0x100000001b3ULL;
+    for (const char *p = build_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    return (size_t)(h % FDT_SMOD_BUCKETS);
 }
 
 /* The cached module for a dump's module: the same path, build-id and file on disk. */
@@ -439,7 +475,10 @@ static struct fdt_smod *fdt_smod_get(const struct fdt_dmodule *m)
 {
     struct stat st;
     bool exists = stat(m->path, &st) == 0;
-    for (struct fdt_smod *sm = fdt_cache.mods; sm; sm = sm->next) {
+    if (!fdt_cache.buckets)
+        fdt_cache.buckets = fdt_xcalloc(FDT_SMOD_BUCKETS, sizeof *fdt_cache.buckets);
+    size_t b = fdt_smod_hash(m->path, m->build_id);
+    for (struct fdt_smod *sm = fdt_cache.buckets[b]; sm; sm = sm->bucket) {
         if (strcmp(sm->path, m->path) != 0 || strcmp(sm->build_id, m->build_id) != 0 ||
             sm->exists != exists)
             continue;
@@ -461,6 +500,8 @@ static struct fdt_smod *fdt_smod_get(const struct fdt_dmodule *m)
     fdt_restab_init(&sm->results);
     sm->next = fdt_cache.mods;
     fdt_cache.mods = sm;
+    sm->bucket = fdt_cache.buckets[b];
+    fdt_cache.buckets[b] = sm;
     fdt_smod_open(sm);
     return sm;
 }
@@ -480,6 +521,8 @@ static void fdt_cache_free(void)
         free(sm);
     }
     fdt_cache.mods = NULL;
+    free(fdt_cache.buckets);
+    fdt_cache.buckets = NULL;
 }
 
 /* ------------------------------------------------------------------------- symbolizing */
