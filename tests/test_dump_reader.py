@@ -125,13 +125,15 @@ def test_unknown_keys_ignored_whatever_they_hold():
         "strings.json": text.replace('"pid":', '"s": "%s", "pid":' % big, 1),
         "dupunknown.json": text.replace('"pid":', '"u": 1, "u": 2, "pid":', 1),
         "float.json": text.replace('"pid":', '"f": 1.5e300, "pid":', 1),
+        "inf.json": text.replace('"pid":', '"f": [1e400, -2.5E+999], "pid":', 1),
     }.items():
         r = _report(_write(d, name, content))
         assert r.returncode == 0 and "1 fd leaked" in r.stdout, (name, r.stderr)
     path = _write(d, "known.json", text.replace('"pid": 4242', '"pid": ' + big, 1))
     _one_line_error(_report(path), '"pid" is out of range (beyond 64 bits')
-    path = _write(d, "badnum.json", text.replace('"pid": 4242', '"pid": 0123', 1))
-    _one_line_error(_report(path), "invalid JSON at line")
+    for bad in ("0123", "0" * 25 + "1", "1e", "--1"):  # not JSON numbers, whatever their size
+        path = _write(d, "badnum.json", text.replace('"pid":', '"f": %s, "pid":' % bad, 1))
+        _one_line_error(_report(path), "invalid JSON at line")
 
 
 def test_sizes_and_counts_capped():

@@ -7,11 +7,12 @@
 // is walked again with simdjson's On-Demand API, which can tell where it stands, to turn the
 // error into a line and column, or into "truncated" when the input ended before the value did.
 //
-// simdjson 3.0's DOM refuses integers beyond 64 bits (NUMBER_ERROR) and has no option to read
-// them as doubles. JSON allows them, and a reader must ignore keys it does not know whatever
-// they hold, so on NUMBER_ERROR such integers are rewritten in a copy of the input to a marker
-// double of no greater width (fdt_widen) and the copy is parsed again; the marker reads back as
-// an integer with overflow set. The tree is capped at FDT_JSON_MAX_VALUES values.
+// simdjson 3.0's DOM refuses integers beyond 64 bits and numbers beyond a double's range
+// (NUMBER_ERROR) and has no option to read them otherwise. JSON allows them, and a reader must
+// ignore keys it does not know whatever they hold, so on NUMBER_ERROR such numbers are rewritten
+// in a copy of the input to markers of no greater width (fdt_widen) and the copy is parsed
+// again; a big integer's marker reads back as an integer with overflow set. The tree is capped at
+// FDT_JSON_MAX_VALUES values.
 #include "json.h"
 
 extern "C" {
@@ -20,7 +21,10 @@ extern "C" {
 
 #include <simdjson.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <exception>
 #include <memory>
 #include <new>
@@ -207,8 +211,41 @@ bool fdt_too_big(const char *digits, size_t n, bool negative)
     return n > ln || (n == ln && std::memcmp(digits, limit, n) > 0);
 }
 
-// Rewrites, in buf, each integer token beyond 64 bits outside strings to kBigPos or kBigNeg
-// padded with spaces (so offsets, lines and columns do not move). Returns how many.
+// True if p[0..n) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool fdt_is_number(const char *p, size_t n)
+{
+    size_t i = 0;
+    auto digits = [&]() {
+        size_t k = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        return i > k;
+    };
+    if (i < n && p[i] == '-')
+        i++;
+    if (i < n && p[i] == '0')
+        i++;
+    else if (!digits())
+        return false;
+    if (i < n && p[i] == '.') {
+        i++;
+        if (!digits())
+            return false;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (!digits())
+            return false;
+    }
+    return i == n;
+}
+
+// Rewrites, in buf, each number token outside strings that simdjson's DOM refuses although it
+// is JSON: an integer beyond 64 bits becomes kBigPos or kBigNeg, a number too large for a
+// double "0e0" (a non-integer), padded with spaces so that offsets, lines and columns do not
+// move. Returns how many.
 size_t fdt_widen(char *buf, size_t len)
 {
     size_t count = 0;
@@ -230,11 +267,18 @@ size_t fdt_widen(char *buf, size_t len)
             j++;
         bool neg = c == '-';
         size_t start = i + neg, n = j - start;
-        bool integer = n > 0;
-        for (size_t k = start; k < j; k++)
-            integer = integer && buf[k] >= '0' && buf[k] <= '9';
-        if (integer && fdt_too_big(buf + start, n, neg)) {
-            const char *mark = neg ? kBigNeg : kBigPos;
+        const char *mark = nullptr;
+        if (fdt_is_number(buf + i, j - i)) {
+            bool integer = std::strspn(buf + start, "0123456789") >= n;
+            if (integer && fdt_too_big(buf + start, n, neg)) {
+                mark = neg ? kBigNeg : kBigPos;
+            } else if (!integer) {
+                std::string tok(buf + i, j - i);
+                if (std::isinf(std::strtod(tok.c_str(), nullptr)))
+                    mark = "0e0";
+            }
+        }
+        if (mark) {
             size_t m = std::strlen(mark);
             std::memcpy(buf + i, mark, m);
             std::memset(buf + i + m, ' ', j - i - m);
@@ -442,6 +486,7 @@ struct fdt_jdoc *fdt_parse(char *buf, size_t len, int *line, int *col, const cha
             break;
         widened.reset(static_cast<char *>(fdt_xmalloc(len + 1)));
         std::memcpy(widened.get(), buf, len);
+        widened.get()[len] = 0;
         if (!fdt_widen(widened.get(), len))
             break;
         buf = widened.get(); // parse the copy; errors are located in it too
