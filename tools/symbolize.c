@@ -399,6 +399,11 @@ static void fdt_sym_warn(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    /* Paths come from the dump: no control character may reach the terminal or split the
+     * line (a newline could forge a line of our own). */
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     if (++nwarned == FDT_SYM_MAX_WARNINGS)
         fdt_msg("%s (and no more warnings about modules)", line);
     else
