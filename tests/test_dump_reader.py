@@ -282,3 +282,47 @@ def test_thousands_of_modules_few_warnings():
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stderr.splitlines()
     assert 0 < len(lines) <= 32 and "no more warnings" in lines[-1], lines[-3:]
+
+
+_SRC = r'''#include <fcntl.h>
+static __attribute__((noinline)) int leak_here(void)
+{
+    return open("/dev/null", O_RDONLY); /* line 4 */
+}
+static inline int inlined(void)
+{
+    return leak_here() + 0; /* line 8 */
+}
+int main(void)
+{
+    return inlined() < 0;
+}
+'''
+
+
+def test_pie_and_non_pie_in_one_report():
+    """The same source built as PIE and non-PIE, dumps reported together: each module file is
+    its own cache entry (file addresses differ), both symbolized to the line, inlined caller
+    included."""
+    d = lib.new_tmpdir()
+    src = os.path.join(d, "leakone.c")
+    with open(src, "w") as f:
+        f.write(_SRC)
+    keep = os.path.join(d, "dumps")
+    for name, flag in (("pie", "-pie"), ("nopie", "-no-pie")):
+        exe = os.path.join(d, name)
+        r = subprocess.run(["gcc", "-g", "-O1", "-fPIE" if flag == "-pie" else "-fno-pie", flag,
+                            "-o", exe, src], capture_output=True, text=True, timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        typ = subprocess.run(["readelf", "-h", exe], capture_output=True, text=True,
+                             timeout=TIMEOUT).stdout
+        assert ("DYN" if flag == "-pie" else "EXEC") in typ, typ
+        r = lib.run_tool(["run", "--keep-dumps", keep, "--", exe], timeout=60)
+        assert "leak_here (%s:4)" % src in r.stderr or "leak_here (leakone.c:4)" in r.stderr, \
+            r.stderr
+    dumps = sorted(glob.glob(os.path.join(keep, "*.json")))
+    assert len(dumps) == 2, dumps
+    r = _report(*dumps)
+    assert r.returncode == 0, r.stderr
+    for want in ("leak_here (", "leakone.c:4)", "inlined (", "leakone.c:8)"):
+        assert r.stdout.count(want) == 2, (want, r.stdout)
