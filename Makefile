@@ -39,6 +39,7 @@ include shim/shim.mk
 include tools/tools.mk
 include tests/tests.mk
 -include bench/bench.mk
+-include tests/fuzz/fuzz.mk
 
 deps:
 	@scripts/deps.sh

@@ -24,6 +24,7 @@ bench-probes:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all bench-progs probe-progs
 	$(BENCH_RUN) --rows probe $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory $(BUILD)/tests/simple && /usr/bin/python3 bench/report_memory.py --build $(BUILD) $(if $(QUICK),--quick)
 
 bench-progs: $(BENCH_PROGS)
 probe-progs: $(PROBE_PROGS)

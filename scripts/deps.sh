@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fdleak needs to build, test, lint, demo and bench, if any is
 # missing. Several sets may be named at once.
-# Usage: scripts/deps.sh [build|test|lint|bench]...   (default: test)
+# Usage: scripts/deps.sh [build|test|lint|bench|fuzz]...   (default: test)
 #   lint: cppcheck, shellcheck, clang-format (`make lint`, `make format-check`) and clang
 #         (the second compiler CI builds with)
 set -euo pipefail
-pkgs=(gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libsimdjson-dev python3)
+pkgs=(gcc g++ make pkg-config libunwind-dev libdw-dev libelf-dev libsimdjson-dev zlib1g-dev python3)
 for want in "${@:-test}"; do
   case "$want" in
     build) ;;
@@ -13,7 +13,9 @@ for want in "${@:-test}"; do
     test)  pkgs+=(bash procps strace) ;;
     lint)  pkgs+=(cppcheck shellcheck clang-format clang) ;;
     bench) pkgs+=(bash procps valgrind redis-server redis-tools hyperfine) ;;
-    *) echo "deps.sh: unknown set '$want' (build, test, lint or bench)" >&2; exit 2 ;;
+    # clang-14 with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev) for `make fuzz`
+    fuzz)  pkgs+=(clang-14 libclang-rt-14-dev) ;;
+    *) echo "deps.sh: unknown set '$want' (build, test, lint, bench or fuzz)" >&2; exit 2 ;;
   esac
 done
 missing=()

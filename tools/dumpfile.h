@@ -1,5 +1,6 @@
-/* Raw dumps (docs/dump-format.md) read into plain structs. Strings point into the parsed JSON
- * tree, which lives as long as the dump. */
+/* Raw dumps (docs/dump-format.md) read into plain structs, after checking every field the
+ * command uses: dumps may be hostile (written by the target, or planted where the command reads
+ * as root). Strings point into the parsed JSON tree, which lives as long as the dump. */
 #ifndef FDT_TOOL_DUMPFILE_H
 #define FDT_TOOL_DUMPFILE_H
 
@@ -11,6 +12,14 @@
 
 struct fdt_jdoc;
 
+/* What a dump may hold; more is refused with a one-line error instead of being allocated. A
+ * dump of 100,000 descriptors is about 25 MB; parsing takes about 15 times the file's size. */
+#define FDT_DUMP_MAX_BYTES (256u << 20)
+#define FDT_DUMP_MAX_FDS (1u << 22)
+#define FDT_DUMP_MAX_STACKS (1u << 20) /* the library's stack store holds 2^20 */
+#define FDT_DUMP_MAX_MODULES 65536u
+#define FDT_DUMP_MAX_ARGS (1u << 20)
+#define FDT_DUMP_MAX_FRAMES FDC_DEPTH_MAX /* per stack and per Python stack */
 
 struct fdt_dmodule {
     const char *path;
@@ -51,7 +60,6 @@ struct fdt_dstats {
 
 struct fdt_dump {
     char *file;           /* where it was read from */
-    char *buf;            /* the file's text, parsed in place */
     struct fdt_jdoc *doc; /* its JSON tree */
     long pid, ppid, seq;
     const char *exe;
@@ -73,9 +81,13 @@ struct fdt_dump {
     struct fdt_dstats stats;
 };
 
-/* Reads and checks one raw dump. On failure returns NULL and writes one line without the
+/* Reads and checks one raw dump: a regular file (not followed if a symlink, never a FIFO or
+ * device), at most FDT_DUMP_MAX_BYTES. On failure returns NULL and writes one line without the
  * "fdleak: " prefix into err ("FILE: truncated dump", "FILE: not an fdleak dump", ...). */
 struct fdt_dump *fdt_dump_load(const char *file, char *err, size_t errlen);
+/* The same for a dump already in memory (buf[0..len), not kept; name is used in errors and
+ * as the dump's file). */
+struct fdt_dump *fdt_dump_parse(char *buf, size_t len, const char *name, char *err, size_t errlen);
 void fdt_dump_free(struct fdt_dump *d);
 
 const struct fdt_dstack *fdt_dump_stack(const struct fdt_dump *d, uint32_t id);

@@ -19,6 +19,7 @@ enum fdt_jtype { FDT_J_NULL, FDT_J_FALSE, FDT_J_TRUE, FDT_J_NUM, FDT_J_STR, FDT_
 struct fdt_jval {
     enum fdt_jtype type;
     bool is_int;           /* FDT_J_NUM without fraction or exponent */
+    bool overflow;         /* an integer beyond int64_t: u.i is saturated */
     uint32_t n;            /* elements or members of an array or object */
     const char *key;       /* member name when inside an object */
     struct fdt_jval *next; /* next element or member */
@@ -31,11 +32,17 @@ struct fdt_jval {
 
 struct fdt_jdoc;
 
+/* Each value costs ~40 bytes of tree: this bounds the tree at ~1.3 GB whatever the input. */
+#define FDT_JSON_MAX_VALUES (32u << 20)
+#define FDT_JSON_MAX_VALUES_TEXT "33554432"
+
 /* Parses buf[0..len) (not modified, not referenced afterwards: the document holds its own
- * strings). Containers may nest 64 deep. On error returns NULL with *line, *col (1-based, in
- * bytes) and a static *what; *truncated is set instead when the input ended in the middle of a
- * value. Strings in the tree are NUL-terminated UTF-8 (an escaped U+0000 reads as U+FFFD) and
- * live as long as the document. */
+ * strings). Containers may nest 64 deep; at most FDT_JSON_MAX_VALUES values. Integers beyond
+ * 64 bits are read (as non-integers, overflow set) rather than refused, so that a key a reader
+ * ignores cannot make the document unreadable. On error returns NULL with *line, *col (1-based, in
+ * bytes; 0 when the error is not at one place) and a static *what; *truncated is set instead when
+ * the input ended in the middle of a value. Strings in the tree are NUL-terminated UTF-8 (an
+ * escaped U+0000 reads as U+FFFD) and live as long as the document. */
 struct fdt_jdoc *fdt_json_parse(char *buf, size_t len, int *line, int *col, const char **what,
                                 bool *truncated);
 const struct fdt_jval *fdt_json_root(const struct fdt_jdoc *doc);

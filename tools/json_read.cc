@@ -6,6 +6,13 @@
 // simdjson's DOM parser says what went wrong but not where. On failure (only then) the input
 // is walked again with simdjson's On-Demand API, which can tell where it stands, to turn the
 // error into a line and column, or into "truncated" when the input ended before the value did.
+//
+// simdjson 3.0's DOM refuses integers beyond 64 bits and numbers beyond a double's range
+// (NUMBER_ERROR) and has no option to read them otherwise. JSON allows them, and a reader must
+// ignore keys it does not know whatever they hold, so on NUMBER_ERROR such numbers are rewritten
+// in a copy of the input to markers of no greater width (fdt_widen) and the copy is parsed
+// again; a big integer's marker reads back as an integer with overflow set. The tree is capped at
+// FDT_JSON_MAX_VALUES values.
 #include "json.h"
 
 extern "C" {
@@ -14,7 +21,10 @@ extern "C" {
 
 #include <simdjson.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <exception>
 #include <memory>
 #include <new>
@@ -31,6 +41,10 @@ using simdjson::error_code;
 // recursively, and no dump nests deeper than 5.
 constexpr size_t kMaxDepth = 64;
 constexpr size_t kChunkVals = 8192;
+// What an integer beyond 64 bits becomes (fdt_widen): at most 15 characters, and such an
+// integer has at least 20. fdt_build reads this exact double back as an overflowing integer.
+constexpr char kBigPos[] = "9.87654321e299", kBigNeg[] = "-9.87654321e299";
+constexpr double kBigVal = 9.87654321e299;
 
 struct chunk {
     chunk *prev;
@@ -46,6 +60,7 @@ struct fdt_jdoc {
     char **copies = nullptr; // strings rewritten because they held U+0000 (see fdt_cstr)
     size_t ncopies = 0;
     fdt_jval *root = nullptr;
+    size_t nvals = 0;
 
     ~fdt_jdoc()
     {
@@ -58,8 +73,12 @@ struct fdt_jdoc {
         free(copies);
     }
 
+    // A new zeroed node, or NULL once the document holds FDT_JSON_MAX_VALUES.
     fdt_jval *node()
     {
+        if (nvals >= FDT_JSON_MAX_VALUES)
+            return nullptr;
+        nvals++;
         if (!chunks || chunks->used == kChunkVals) {
             chunk *c = static_cast<chunk *>(fdt_xmalloc(sizeof(chunk)));
             c->prev = chunks;
@@ -100,7 +119,8 @@ namespace
 
 // Fills v from e; depth is bounded by the parser's max_depth. Only simdjson's error-code
 // accessors are used (the conversion operators throw); the type is checked before each.
-void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
+// False when the tree would exceed FDT_JSON_MAX_VALUES.
+bool fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
 {
     switch (e.type()) {
     case dom::element_type::ARRAY: {
@@ -111,7 +131,8 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
         fdt_jval **tail = &v->u.kids;
         for (dom::element kid : a) {
             fdt_jval *k = d->node();
-            fdt_build(d, kid, k);
+            if (!k || !fdt_build(d, kid, k))
+                return false;
             *tail = k;
             tail = &k->next;
             v->n++;
@@ -126,8 +147,11 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
         fdt_jval **tail = &v->u.kids;
         for (dom::key_value_pair kv : o) {
             fdt_jval *k = d->node();
+            if (!k)
+                return false;
             k->key = d->cstr(kv.key);
-            fdt_build(d, kv.value, k);
+            if (!fdt_build(d, kv.value, k))
+                return false;
             *tail = k;
             tail = &k->next;
             v->n++;
@@ -144,6 +168,7 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
     case dom::element_type::UINT64: // above INT64_MAX: saturated, as strtoll would
         v->type = FDT_J_NUM;
         v->is_int = true;
+        v->overflow = true;
         v->u.i = INT64_MAX;
         break;
     case dom::element_type::DOUBLE: {
@@ -153,6 +178,10 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
         v->type = FDT_J_NUM;
         v->is_int = false;
         v->u.i = x != x ? 0 : x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : int64_t(x);
+        if (x == kBigVal || x == -kBigVal) { // an integer beyond 64 bits (fdt_widen)
+            v->is_int = true;
+            v->overflow = true;
+        }
         break;
     }
     case dom::element_type::STRING: {
@@ -170,6 +199,94 @@ void fdt_build(fdt_jdoc *d, dom::element e, fdt_jval *v)
         v->type = FDT_J_NULL;
         break;
     }
+    return true;
+}
+
+// True if digits (ASCII, no sign) is an integer beyond what simdjson reads: above UINT64_MAX,
+// or when negative, below INT64_MIN.
+bool fdt_too_big(const char *digits, size_t n, bool negative)
+{
+    const char *limit = negative ? "9223372036854775808" : "18446744073709551615";
+    size_t ln = std::strlen(limit);
+    return n > ln || (n == ln && std::memcmp(digits, limit, n) > 0);
+}
+
+// True if p[0..n) is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+bool fdt_is_number(const char *p, size_t n)
+{
+    size_t i = 0;
+    auto digits = [&]() {
+        size_t k = i;
+        while (i < n && p[i] >= '0' && p[i] <= '9')
+            i++;
+        return i > k;
+    };
+    if (i < n && p[i] == '-')
+        i++;
+    if (i < n && p[i] == '0')
+        i++;
+    else if (!digits())
+        return false;
+    if (i < n && p[i] == '.') {
+        i++;
+        if (!digits())
+            return false;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (!digits())
+            return false;
+    }
+    return i == n;
+}
+
+// Rewrites, in buf, each number token outside strings that simdjson's DOM refuses although it
+// is JSON: an integer beyond 64 bits becomes kBigPos or kBigNeg, a number too large for a
+// double "0e0" (a non-integer), padded with spaces so that offsets, lines and columns do not
+// move. Returns how many.
+size_t fdt_widen(char *buf, size_t len)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < len;) {
+        char c = buf[i];
+        if (c == '"') {
+            for (i++; i < len && buf[i] != '"'; i++)
+                if (buf[i] == '\\')
+                    i++;
+            i++;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < len && buf[j] && std::strchr("0123456789+-.eE", buf[j]))
+            j++;
+        bool neg = c == '-';
+        size_t start = i + neg, n = j - start;
+        const char *mark = nullptr;
+        if (fdt_is_number(buf + i, j - i)) {
+            bool integer = std::strspn(buf + start, "0123456789") >= n;
+            if (integer && fdt_too_big(buf + start, n, neg)) {
+                mark = neg ? kBigNeg : kBigPos;
+            } else if (!integer) {
+                std::string tok(buf + i, j - i);
+                if (std::isinf(std::strtod(tok.c_str(), nullptr)))
+                    mark = "0e0";
+            }
+        }
+        if (mark) {
+            size_t m = std::strlen(mark);
+            std::memcpy(buf + i, mark, m);
+            std::memset(buf + i + m, ' ', j - i - m);
+            count++;
+        }
+        i = j;
+    }
+    return count;
 }
 
 // ------------------------------------------------------------------ locating a parse error
@@ -356,18 +473,31 @@ struct fdt_jdoc *fdt_parse(char *buf, size_t len, int *line, int *col, const cha
     *what = "invalid JSON";
     *truncated = false;
     std::unique_ptr<fdt_jdoc> d(new fdt_jdoc);
+    std::unique_ptr<char, decltype(&free)> widened(nullptr, free);
     error_code err;
-    {
+    for (;;) {
         // The parser (stage-1 index and a padded copy of the input) is needed only while
         // parsing: it is gone before the tree is built; the document it filled is kept.
         dom::parser parser;
         err = parser.allocate(len, kMaxDepth);
         if (!err)
             err = parser.parse_into_document(d->doc, buf, len).error();
+        if (err != simdjson::NUMBER_ERROR || widened)
+            break;
+        widened.reset(static_cast<char *>(fdt_xmalloc(len + 1)));
+        std::memcpy(widened.get(), buf, len);
+        widened.get()[len] = 0;
+        if (!fdt_widen(widened.get(), len))
+            break;
+        buf = widened.get(); // parse the copy; errors are located in it too
     }
     if (!err) {
         d->root = d->node();
-        fdt_build(d.get(), d->doc.root(), d->root);
+        if (!fdt_build(d.get(), d->doc.root(), d->root)) {
+            *line = *col = 0; // not a place in the text: the document as a whole
+            *what = "too many values (more than " FDT_JSON_MAX_VALUES_TEXT ")";
+            return nullptr;
+        }
         return d.release();
     }
     d.reset();

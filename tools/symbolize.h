@@ -1,6 +1,7 @@
 /* Turning a dump's instruction pointers into functions, files and lines with elfutils (libdwfl),
- * using the dump's module map and build-ids. One symbolizer per dump; results are cached per
- * address, so each distinct frame is looked up once however many descriptors share it. */
+ * using the dump's module map and build-ids. One symbolizer per dump, but the module files and
+ * their results are shared by all symbolizers of the process: each distinct frame of a module
+ * is looked up once however many descriptors and dumps share it. */
 #ifndef FDT_TOOL_SYMBOLIZE_H
 #define FDT_TOOL_SYMBOLIZE_H
 
@@ -21,8 +22,9 @@ struct fdt_frame {
 
 struct fdt_sym;
 
-/* Sets up symbolization for the modules of d; warns once per module whose file is missing or
- * has a different build-id than the dump says (its frames then show module+offset). */
+/* Sets up symbolization for the modules of d; warns once per module file (per process) that is
+ * missing, not a regular file, or has a different build-id than the dump says (its frames then
+ * show module+offset). Files are opened on the first fdt_sym_ip that needs them. */
 struct fdt_sym *fdt_sym_new(const struct fdt_dump *d);
 void fdt_sym_free(struct fdt_sym *s);
 
