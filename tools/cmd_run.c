@@ -606,6 +606,8 @@ int fdt_cmd_run(int argc, char **argv)
             fdt_msg("no dump was written: is %s static, setuid, or not using glibc? (see "
                     "README.md, Limits)",
                     argv[first]);
+    } else if (o.folded_text) {
+        /* folded output stays parseable: nothing but stack lines */
     } else if (c.nprocs == 0 && c.checked && !c.suppressed) {
         fprintf(out, "fdleak: no leaked descriptors (%zu %s checked)\n", c.checked,
                 c.checked == 1 ? "process" : "processes");
