@@ -425,6 +425,8 @@ static void group(const struct fdc_r *r, size_t gi)
     }
     if (shown < g.count)
         more(r, g.count - shown);
+    if (m->group_after)
+        m->group_after(m->ctx, gi, r->sink, r->arg);
 }
 
 static void other_line(const struct fdc_r *r, const struct fdc_rfd *f)
@@ -483,6 +485,33 @@ static void fd_ranges(const struct fdc_r *r, size_t n)
     }
 }
 
+/* "12 fds in 2 groups" */
+static void fds_in_groups(const struct fdc_r *r, uint64_t fds, uint64_t groups)
+{
+    plural(r, fds, " fd in ", " fds in ");
+    plural(r, groups, " group", " groups");
+}
+
+/* One line per suppression rule that matched, so a reader sees what was left out and why. */
+static void suppressed(const struct fdc_r *r)
+{
+    const struct fdc_rproc *p = &r->m->proc;
+    if (!p->nsupp_rules || !r->m->suppressed)
+        return;
+    blank(r);
+    for (size_t i = 0; i < p->nsupp_rules; i++) {
+        const char *rule = "";
+        size_t count = 0, groups = 0;
+        r->m->suppressed(r->m->ctx, i, &rule, &count, &groups);
+        line_start(r);
+        put(r, "suppressed by ");
+        put_esc(r, rule);
+        put(r, ": ");
+        fds_in_groups(r, count, groups);
+        put(r, "\n");
+    }
+}
+
 static void summary(const struct fdc_r *r)
 {
     const struct fdc_rproc *p = &r->m->proc;
@@ -499,6 +528,12 @@ static void summary(const struct fdc_r *r)
     plural(r, p->ngroups, " group", " groups");
     put(r, "; trigger ");
     put_esc(r, p->trigger);
+    if (p->nsuppressed) {
+        put(r, "; suppressed: ");
+        fds_in_groups(r, p->nsuppressed, p->nsupp_groups);
+        put(r, " by ");
+        plural(r, p->nsupp_rules, " rule", " rules");
+    }
     if (p->stack_store_full || p->path_store_full) {
         put(r, "; stores full: ");
         put_i64(r, p->stack_store_full);
@@ -558,6 +593,7 @@ void fdc_report_text(const struct fdc_rmodel *m, const struct fdc_ropts *o, fdc_
             put(&r, "\n");
         }
     }
+    suppressed(&r);
     summary(&r);
     if (o->footer)
         line(&r, o->footer);

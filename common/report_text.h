@@ -57,7 +57,12 @@ struct fdc_rproc {
     int64_t stack_store_full, path_store_full;
     int truncated; /* the library could not list every descriptor */
     size_t nearlier;
+    /* Suppressions (the command only): descriptors and groups left out of the report, and
+     * how many rules matched them; 0 in the library, which does not read suppressions. */
+    size_t nsuppressed, nsupp_groups, nsupp_rules;
 };
+
+typedef void fdc_sink_fn(void *arg, const char *s, size_t n);
 
 /* The report as the renderer reads it. Strings returned through the callbacks stay valid
  * until the next callback; groups are in report order (largest first, ties by lowest fd),
@@ -78,6 +83,12 @@ struct fdc_rmodel {
     void (*other)(void *ctx, int origin, size_t i, int details, struct fdc_rfd *out);
     /* Earlier dump i of the same process (trigger name, sequence number); may be NULL. */
     void (*earlier)(void *ctx, size_t i, const char **trigger, long *seq);
+    /* Suppression rule i (of proc.nsupp_rules) that matched: its name, the descriptors and
+     * groups it left out; may be NULL. */
+    void (*suppressed)(void *ctx, size_t i, const char **rule, size_t *count, size_t *groups);
+    /* Writes lines of its own after group g (a ready suppression entry, unprefixed so that it
+     * can be copied as is); may be NULL. */
+    void (*group_after)(void *ctx, size_t g, fdc_sink_fn *sink, void *sink_arg);
 };
 
 struct fdc_ropts {
@@ -89,8 +100,6 @@ struct fdc_ropts {
     const char *more_hint; /* appended to "... and N more" ("--fds=0 lists all") */
     const char *footer;    /* a last line, e.g. how to get file:line; may be NULL */
 };
-
-typedef void fdc_sink_fn(void *arg, const char *s, size_t n);
 
 /* Writes the report of m through sink. */
 void fdc_report_text(const struct fdc_rmodel *m, const struct fdc_ropts *o, fdc_sink_fn *sink,

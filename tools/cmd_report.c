@@ -41,6 +41,7 @@ int fdt_cmd_report(int argc, char **argv)
             continue;
         }
         fdt_proc_init(&procs[n], d);
+        fdt_supp_apply(o.supp, &procs[n]);
         leaked |= procs[n].leaked > 0;
         n++;
     }

@@ -261,8 +261,10 @@ struct fdt_collected {
     struct fdt_proc *procs; /* processes with leaks, the command's own process first */
     char **notes;           /* per proc: its dump's owner when not the invoking user, or NULL */
     size_t nprocs;
-    size_t checked;   /* processes with a complete dump */
-    size_t unchecked; /* processes that started (marker) or left a dump, but no complete one */
+    size_t checked;    /* processes with a complete dump */
+    size_t unchecked;  /* processes that started (marker) or left a dump, but no complete one */
+    size_t suppressed; /* descriptors left out by suppressions, all processes */
+    struct fdt_supp *supp;
 };
 
 /* The executable named in started.<pid>, escaped, or "?" (malloc'd). */
@@ -366,6 +368,8 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
             last = k;
     struct fdt_proc *p = &c->procs[c->nprocs];
     fdt_proc_init(p, dumps[last]);
+    fdt_supp_apply(c->supp, p);
+    c->suppressed += p->nsuppressed;
     p->earlier = fdt_xcalloc(nd, sizeof *p->earlier);
     for (size_t k = 0; k < nd; k++) {
         if (k == last)
@@ -385,7 +389,7 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
 
 /* Reads the run directory: every process's final dump, and the processes that left none. */
 static void fdt_collect(struct fdt_rundir *r, long child, int keepfd, const char *keep,
-                        struct fdt_collected *c)
+                        struct fdt_supp *supp, struct fdt_collected *c)
 {
     int fd = dup(r->fd);
     DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
@@ -411,6 +415,7 @@ static void fdt_collect(struct fdt_rundir *r, long child, int keepfd, const char
     if (n)
         qsort(e, n, sizeof *e, fdt_cmp_entry);
     memset(c, 0, sizeof *c);
+    c->supp = supp;
     c->procs = fdt_xcalloc(n, sizeof *c->procs);
     c->notes = fdt_xcalloc(n, sizeof *c->notes);
     for (size_t i = 0; i < n;) {
@@ -588,7 +593,7 @@ int fdt_cmd_run(int argc, char **argv)
     }
 
     struct fdt_collected c;
-    fdt_collect(&rd, pid, keepfd, o.keep_dumps, &c);
+    fdt_collect(&rd, pid, keepfd, o.keep_dumps, o.supp, &c);
     if (keepfd >= 0)
         close(keepfd);
     fdt_rundir_remove(&rd);
@@ -601,9 +606,15 @@ int fdt_cmd_run(int argc, char **argv)
             fdt_msg("no dump was written: is %s static, setuid, or not using glibc? (see "
                     "README.md, Limits)",
                     argv[first]);
-    } else if (c.nprocs == 0 && c.checked) {
+    } else if (o.folded_text) {
+        /* folded output stays parseable: nothing but stack lines */
+    } else if (c.nprocs == 0 && c.checked && !c.suppressed) {
         fprintf(out, "fdleak: no leaked descriptors (%zu %s checked)\n", c.checked,
                 c.checked == 1 ? "process" : "processes");
+    } else if (c.nprocs == 0 && c.checked) {
+        fprintf(out, "fdleak: no leaked descriptors (%zu %s checked; %zu %s suppressed)\n",
+                c.checked, c.checked == 1 ? "process" : "processes", c.suppressed,
+                c.suppressed == 1 ? "fd" : "fds");
     }
     if (fdt_render_all(&o, out, c.procs, (const char *const *)c.notes, c.nprocs))
         failed = true;

@@ -393,6 +393,7 @@ int fdt_cmd_snapshot(int argc, char **argv)
         return 1;
     struct fdt_proc p;
     fdt_proc_init(&p, d);
+    fdt_supp_apply(o.supp, &p);
     FILE *out = fdt_open_output(&o, stdout);
     rc = 0;
     if (!out || fdt_render_all(&o, out, &p, NULL, 1))

@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include "json.h"
+#include "report_text.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -103,6 +104,7 @@ void fdt_proc_fini(struct fdt_proc *p)
     free(p->inherited);
     free(p->unknown);
     free(p->earlier);
+    free(p->hits);
     for (size_t i = 0; p->dump && i < p->dump->nstacks; i++)
         free(p->frames[i].v);
     free(p->frames);
@@ -135,4 +137,75 @@ size_t fdt_proc_frames(struct fdt_proc *p, uint32_t stack, const struct fdt_fram
     }
     *frames = c->v;
     return c->n;
+}
+
+/* The outer end of a C stack without the start-up frames, and up to two nameless libc frames
+ * just inside one (the text renderer's rule: common/report_text.c, trimmed_depth). */
+static size_t fdt_trimmed(const struct fdt_frame *const *v, size_t n)
+{
+    bool trimmed = false;
+    int nameless_libc = 0;
+    while (n > 1) {
+        const struct fdt_frame *f = v[n - 1];
+        const char *base = strrchr(f->module, '/');
+        base = base ? base + 1 : f->module;
+        if (fdc_report_startup_frame(f->function))
+            trimmed = true;
+        else if (trimmed && !f->function && !strncmp(base, "libc.so", 7) && nameless_libc < 2)
+            nameless_libc++;
+        else
+            break;
+        n--;
+    }
+    return n;
+}
+
+size_t fdt_proc_xstack(struct fdt_proc *p, const struct fdt_group *g, struct fdt_xframe **out)
+{
+    const struct fdt_frame *const *v;
+    size_t nc = fdt_proc_frames(p, g->stack, &v);
+    nc = fdt_trimmed(v, nc);
+    const struct fdt_dpystack *ps = fdt_dump_pystack(p->dump, g->pystack);
+    size_t npy = ps ? ps->nframes : 0;
+    for (size_t i = 1; npy && i < nc; i++)
+        if (v[i]->function && !strncmp(v[i]->function, "_PyEval_EvalFrame", 17))
+            nc = i;
+    *out = NULL;
+    if (nc + npy == 0)
+        return 0;
+    struct fdt_xframe *x = fdt_xcalloc(nc + npy, sizeof *x);
+    for (size_t i = 0; i < nc; i++)
+        x[i].c = v[i];
+    for (size_t i = 0; i < npy; i++)
+        x[nc + i].py = &ps->frames[i];
+    *out = x;
+    return nc + npy;
+}
+
+void fdt_proc_remove_fds(struct fdt_proc *p, const bool *removed)
+{
+    const struct fdt_dump *d = p->dump;
+    size_t ng = 0;
+    p->leaked = 0;
+    for (size_t gi = 0; gi < p->ngroups; gi++) {
+        struct fdt_group g = p->groups[gi];
+        size_t n = 0;
+        for (size_t i = 0; i < g.count; i++)
+            if (!removed[g.fds[i]])
+                g.fds[n++] = g.fds[i];
+        if (!n) {
+            free(g.fds);
+            continue;
+        }
+        g.count = n;
+        g.kind = d->fds[g.fds[0]].kind;
+        for (size_t i = 1; i < n; i++)
+            if (strcmp(d->fds[g.fds[i]].kind, g.kind) != 0)
+                g.kind = "mixed";
+        p->leaked += n;
+        p->groups[ng++] = g;
+    }
+    p->ngroups = ng;
+    fdt_sort_dump = d;
+    qsort(p->groups, p->ngroups, sizeof *p->groups, fdt_cmp_group);
 }

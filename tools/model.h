@@ -20,6 +20,12 @@ struct fdt_group {
 
 struct fdt_stack_frames; /* symbolized stacks, per index of dump->stacks */
 
+/* What one suppression rule left out of a proc (suppress.c). */
+struct fdt_supp_hit {
+    const char *rule;
+    size_t count, groups;
+};
+
 struct fdt_proc {
     struct fdt_dump *dump;
     struct fdt_sym *sym;
@@ -30,6 +36,8 @@ struct fdt_proc {
     size_t nearlier;
     const struct fdt_dump **earlier; /* earlier dumps of the same process (fdleak run) */
     struct fdt_stack_frames *frames;
+    size_t nsuppressed, nsupp_groups, nhits; /* left out by suppressions */
+    struct fdt_supp_hit *hits;               /* per rule that matched, in the rules' order */
 };
 
 /* Groups the descriptors of d (which the proc then owns, with its symbolizer). */
@@ -41,5 +49,22 @@ void fdt_proc_fini(struct fdt_proc *p);
  * an array owned by the proc (valid until fdt_proc_fini) and returns its length; 0 for an
  * unknown or empty stack. */
 size_t fdt_proc_frames(struct fdt_proc *p, uint32_t stack, const struct fdt_frame *const **frames);
+
+/* One frame of a group's whole stack, as suppressions and flame graphs see it: either a C
+ * frame or a Python frame. */
+struct fdt_xframe {
+    const struct fdt_frame *c;
+    const struct fdt_dpyframe *py;
+};
+
+/* The whole stack of group g, innermost first: its C frames (inlined frames expanded, the
+ * start-up frames trimmed, and below a Python stack cut where the interpreter's eval loop
+ * begins, as the text report shows them), then its Python frames. Returns the count and a
+ * malloc'd array in *out (NULL when empty). */
+size_t fdt_proc_xstack(struct fdt_proc *p, const struct fdt_group *g, struct fdt_xframe **out);
+
+/* Takes the descriptors marked in removed (indexed like dump->fds) out of the groups: groups
+ * left empty go, counts and kinds are recomputed, the order is restored, leaked updated. */
+void fdt_proc_remove_fds(struct fdt_proc *p, const bool *removed);
 
 #endif

@@ -4,6 +4,7 @@
 #include "options.h"
 
 #include "contract.h"
+#include "flame.h"
 #include "signame.h"
 #include "util.h"
 
@@ -26,6 +27,13 @@ enum {
     OPT_THRESHOLD,
     OPT_KEEP_DUMPS,
     OPT_TIMEOUT, /* snapshot only */
+    /* flame graph and suppressions */
+    OPT_FOLDED,
+    OPT_FLAMEGRAPH,
+    OPT_SUPPRESSIONS,
+    OPT_GEN_SUPPRESSIONS,
+    OPT_SHOW_UNUSED_SUPPRESSIONS,
+    OPT_NO_DEFAULT_SUPPRESSIONS,
 };
 
 static const char fdt_usage_common[] =
@@ -36,7 +44,58 @@ static const char fdt_usage_common[] =
     "      --fds=N              list at most N descriptors per group (default 20, 0 = all)\n"
     "      --color=WHEN         colour the text: auto (a terminal, NO_COLOR unset), always, "
     "never\n"
+    "      --folded[=FILE]      leaked stacks as folded lines (flamegraph.pl, speedscope):\n"
+    "                           instead of the text report, or also into FILE\n"
+    "      --flamegraph=FILE    also write an SVG flame graph of the leaked stacks to FILE\n"
+    "      --suppressions=FILE  leave out leaks that an entry of FILE matches (repeatable)\n"
+    "      --gen-suppressions[=FILE]  print a suppression entry under each group, or write\n"
+    "                           them all to FILE (usable as is with --suppressions=FILE)\n"
+    "      --show-unused-suppressions  name the entries that matched nothing\n"
+    "      --no-default-suppressions   do not read the default file (share/fdleak/default.supp)\n"
     "  -h, --help               show this help\n";
+
+/* The default suppression file, found like libfdleak.so (cmd_run.c): next to this executable
+ * (build/default.supp), else in ../share/fdleak/ relative to it (the installed layout). NULL
+ * if neither exists (malloc'd). */
+static char *fdt_default_supp(void)
+{
+    char *self = realpath("/proc/self/exe", NULL);
+    if (!self)
+        return NULL;
+    *strrchr(self, '/') = 0;
+    const char *cands[] = {"%s/default.supp", "%s/../share/fdleak/default.supp"};
+    char *found = NULL;
+    for (size_t i = 0; i < 2 && !found; i++) {
+        char *p = fdt_xasprintf(cands[i], self);
+        if (access(p, F_OK) == 0)
+            found = p;
+        else
+            free(p);
+    }
+    free(self);
+    return found;
+}
+
+/* Reachable from here until exit: the command's options live on its stack. */
+static struct fdt_supp *fdt_loaded_supp;
+static char *fdt_default_supp_path;
+
+/* Reads the default file (unless --no-default-suppressions) and the --suppressions files
+ * before anything runs. 0, or -1 after one line naming FILE:LINE. */
+static int fdt_opts_load_supp(struct fdt_opts *o)
+{
+    const char *files[FDT_SUPP_FILES_MAX + 1];
+    size_t n = 0;
+    if (!o->no_default_supp && !fdt_default_supp_path)
+        fdt_default_supp_path = fdt_default_supp();
+    if (!o->no_default_supp && fdt_default_supp_path)
+        files[n++] = fdt_default_supp_path;
+    for (size_t i = 0; i < o->nsupp_files; i++)
+        files[n++] = o->supp_files[i];
+    fdt_supp_free(fdt_loaded_supp);
+    fdt_loaded_supp = o->supp = fdt_supp_load(files, n);
+    return o->supp ? 0 : -1;
+}
 
 /* Checks one option's value; returns NULL or why it is refused. */
 static const char *fdt_opt_value(int c, const char *arg, struct fdt_opts *o)
@@ -103,6 +162,28 @@ static const char *fdt_opt_value(int c, const char *arg, struct fdt_opts *o)
             return "expected seconds, 1 to 86400";
         o->timeout = v;
         return NULL;
+    case OPT_FOLDED:
+        o->folded_text = !arg;
+        o->folded = arg;
+        return arg && !*arg ? "expected a file name" : NULL;
+    case OPT_FLAMEGRAPH:
+        o->flamegraph = arg;
+        return NULL;
+    case OPT_SUPPRESSIONS:
+        if (o->nsupp_files == FDT_SUPP_FILES_MAX)
+            return "too many suppression files";
+        o->supp_files[o->nsupp_files++] = arg;
+        return NULL;
+    case OPT_GEN_SUPPRESSIONS:
+        o->gen_supp_text = !arg;
+        o->gen_supp_file = arg;
+        return arg && !*arg ? "expected a file name" : NULL;
+    case OPT_SHOW_UNUSED_SUPPRESSIONS:
+        o->show_unused_supp = true;
+        return NULL;
+    case OPT_NO_DEFAULT_SUPPRESSIONS:
+        o->no_default_supp = true;
+        return NULL;
     }
     return NULL;
 }
@@ -124,6 +205,12 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
         {"threshold", required_argument, 0, OPT_THRESHOLD},
         {"keep-dumps", required_argument, 0, OPT_KEEP_DUMPS},
         {"timeout", required_argument, 0, OPT_TIMEOUT},
+        {"folded", optional_argument, 0, OPT_FOLDED},
+        {"flamegraph", required_argument, 0, OPT_FLAMEGRAPH},
+        {"suppressions", required_argument, 0, OPT_SUPPRESSIONS},
+        {"gen-suppressions", optional_argument, 0, OPT_GEN_SUPPRESSIONS},
+        {"show-unused-suppressions", no_argument, 0, OPT_SHOW_UNUSED_SUPPRESSIONS},
+        {"no-default-suppressions", no_argument, 0, OPT_NO_DEFAULT_SUPPRESSIONS},
         {0, 0, 0, 0},
     };
     const char *cmd = spec->name;
@@ -175,6 +262,8 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
                 !(term && !strcmp(term, "dumb"));
     }
     o->render.color = color;
+    if (fdt_opts_load_supp(o))
+        return -1;
     *first_arg = optind;
     return 0;
 }
@@ -200,20 +289,73 @@ int fdt_close_output(const struct fdt_opts *o, FILE *f)
     return 0;
 }
 
+/* Writes every generated suppression entry of procs to path, each once. 0 or -1. */
+static int fdt_gen_supp_file(const char *path, struct fdt_proc *procs, size_t n)
+{
+    FILE *f = fopen(path, "we");
+    if (!f) {
+        fdt_msg("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct fdt_supp_gen *gen = fdt_supp_gen_new();
+    fprintf(f, "# fdleak suppressions, generated by fdleak --gen-suppressions (README.md,\n"
+               "# \"Suppressions\"); use with --suppressions=FILE.\n");
+    for (size_t i = 0; i < n; i++)
+        for (size_t g = 0; g < procs[i].ngroups; g++) {
+            bool dup;
+            char *e = fdt_supp_gen_entry(gen, &procs[i], &procs[i].groups[g], &dup);
+            if (!dup)
+                fprintf(f, "\n%s", e);
+            free(e);
+        }
+    fdt_supp_gen_free(gen);
+    if (fclose(f) != 0) {
+        fdt_msg("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int fdt_render_all(const struct fdt_opts *o, FILE *out, struct fdt_proc *procs,
                    const char *const *notes, size_t n)
 {
     char cwd[PATH_MAX];
     struct fdt_render_opts ro = o->render;
     ro.cwd = getcwd(cwd, sizeof cwd);
-    for (size_t i = 0; i < n; i++) {
+    ro.gen = o->gen_supp_text ? fdt_supp_gen_new() : NULL;
+    int rc = 0;
+    for (size_t i = 0; i < n && !o->folded_text; i++) {
         if (i)
             fputc('\n', out);
         if (notes && notes[i])
             fprintf(out, "%s\n", notes[i]);
         fdt_render_text(out, &procs[i], &ro);
     }
+    fdt_supp_gen_free(ro.gen);
+    if (o->folded || o->folded_text || o->flamegraph) {
+        struct fdt_flame *fl = fdt_flame_new(ro.cwd);
+        for (size_t i = 0; i < n; i++)
+            fdt_flame_add(fl, &procs[i]);
+        if (o->folded_text)
+            fdt_flame_folded(fl, out);
+        if (o->folded) {
+            FILE *f = fopen(o->folded, "we");
+            if (f)
+                fdt_flame_folded(fl, f);
+            if (!f || fclose(f) != 0) {
+                fdt_msg("%s: %s", o->folded, strerror(errno));
+                rc = -1;
+            }
+        }
+        if (o->flamegraph && fdt_flame_svg(fl, o->flamegraph, "fdleak: leaked file descriptors"))
+            rc = -1;
+        fdt_flame_free(fl);
+    }
+    if (o->gen_supp_file && fdt_gen_supp_file(o->gen_supp_file, procs, n))
+        rc = -1;
+    if (o->show_unused_supp)
+        fdt_supp_print_unused(o->supp, out);
     if (o->json && fdt_render_json_file(o->json, procs, n))
-        return -1;
-    return 0;
+        rc = -1;
+    return rc;
 }

@@ -5,11 +5,14 @@
 #define FDT_TOOL_OPTIONS_H
 
 #include "render.h"
+#include "suppress.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #define FDT_VERSION "0.1"
 #define FDT_EXIT_USAGE 2
+#define FDT_SUPP_FILES_MAX 64
 
 /* Which command-specific options a command accepts; the others are refused with one line. */
 enum { FDT_OPTS_RUN = 1, FDT_OPTS_SNAPSHOT = 2 };
@@ -32,10 +35,21 @@ struct fdt_opts {
     const char *depth, *signal, *threshold, *keep_dumps;
     /* snapshot */
     long timeout;
+    /* flame graph and suppressions (flame.c, suppress.c) */
+    const char *folded;     /* --folded=FILE */
+    bool folded_text;       /* --folded: folded stacks instead of the text report */
+    const char *flamegraph; /* --flamegraph=FILE.svg */
+    size_t nsupp_files;
+    const char *supp_files[FDT_SUPP_FILES_MAX]; /* --suppressions, in order */
+    bool gen_supp_text;                         /* --gen-suppressions */
+    const char *gen_supp_file;                  /* --gen-suppressions=FILE */
+    bool show_unused_supp, no_default_supp;
+    struct fdt_supp *supp; /* the default file and the --suppressions files, loaded */
 };
 
-/* Parses argv (argv[0] is the command name). Returns -1 after printing one line on a bad
- * option, 1 after printing help, else 0 with *first_arg the index of the first operand. */
+/* Parses argv (argv[0] is the command name) and loads the suppression files it names (and the
+ * default one). Returns -1 after printing one line on a bad option or suppression file, 1
+ * after printing help, else 0 with *first_arg the index of the first operand. */
 int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struct fdt_opts *o,
                    int *first_arg);
 
@@ -43,9 +57,10 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
 FILE *fdt_open_output(const struct fdt_opts *o, FILE *dflt);
 /* Flushes or closes it; 0, or -1 after a message. */
 int fdt_close_output(const struct fdt_opts *o, FILE *f);
-/* Renders procs as text to out (blank line between processes) and as JSON if --json was
- * given. notes, if not NULL, holds one line per process (or NULL) printed before its text
- * report, already escaped. Returns 0 or -1. */
+/* Renders procs as text to out (blank line between processes, or folded stacks with --folded),
+ * as JSON if --json was given, and writes --folded=FILE, --flamegraph, --gen-suppressions=FILE
+ * and the --show-unused-suppressions lines (to out). notes, if not NULL, holds one line per process
+ * (or NULL) printed before its text report, already escaped. Returns 0 or -1. */
 int fdt_render_all(const struct fdt_opts *o, FILE *out, struct fdt_proc *procs,
                    const char *const *notes, size_t n);
 

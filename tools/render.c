@@ -5,6 +5,7 @@
 
 #include "contract.h"
 #include "report_text.h"
+#include "suppress.h"
 #include "util.h"
 
 #include <errno.h>
@@ -13,15 +14,23 @@
 
 /* ------------------------------------------------------------------------------------ text */
 
+/* The renderer's context: the proc, and what --gen-suppressions names so far. */
+struct fdt_rctx {
+    struct fdt_proc *p;
+    struct fdt_supp_gen *gen;
+};
+
+#define FDT_CTX_PROC(ctx) (((struct fdt_rctx *)(ctx))->p)
+
 static const char *fdt_m_arg(void *ctx, size_t i)
 {
-    const struct fdt_proc *p = ctx;
+    const struct fdt_proc *p = FDT_CTX_PROC(ctx);
     return i < p->dump->ncmdline ? p->dump->cmdline[i] : NULL;
 }
 
 static void fdt_m_group(void *ctx, size_t g, struct fdc_rgroup *out)
 {
-    const struct fdt_group *gr = &((const struct fdt_proc *)ctx)->groups[g];
+    const struct fdt_group *gr = &FDT_CTX_PROC(ctx)->groups[g];
     out->call = gr->call;
     out->kind = gr->kind;
     out->count = gr->count;
@@ -43,14 +52,14 @@ static void fdt_m_fd(const struct fdt_dfd *f, struct fdc_rfd *out)
 
 static void fdt_m_group_fd(void *ctx, size_t g, size_t i, struct fdc_rfd *out)
 {
-    const struct fdt_proc *p = ctx;
+    const struct fdt_proc *p = FDT_CTX_PROC(ctx);
     fdt_m_fd(&p->dump->fds[p->groups[g].fds[i]], out);
 }
 
 static void fdt_m_other(void *ctx, int origin, size_t i, int details, struct fdc_rfd *out)
 {
     (void)details;
-    const struct fdt_proc *p = ctx;
+    const struct fdt_proc *p = FDT_CTX_PROC(ctx);
     const size_t *idx = origin == FDC_ORIGIN_INHERITED ? p->inherited : p->unknown;
     fdt_m_fd(&p->dump->fds[idx[i]], out);
 }
@@ -58,7 +67,7 @@ static void fdt_m_other(void *ctx, int origin, size_t i, int details, struct fdc
 static size_t fdt_m_frame(void *ctx, uint64_t stack, size_t i, struct fdc_rframe *out)
 {
     const struct fdt_frame *const *v;
-    size_t n = fdt_proc_frames(ctx, (uint32_t)stack, &v);
+    size_t n = fdt_proc_frames(FDT_CTX_PROC(ctx), (uint32_t)stack, &v);
     if (out && i < n) {
         const struct fdt_frame *f = v[i];
         out->function = f->function;
@@ -74,8 +83,7 @@ static size_t fdt_m_frame(void *ctx, uint64_t stack, size_t i, struct fdc_rframe
 
 static size_t fdt_m_pyframe(void *ctx, uint64_t pystack, size_t i, struct fdc_rpyframe *out)
 {
-    const struct fdt_dpystack *ps =
-        fdt_dump_pystack(((struct fdt_proc *)ctx)->dump, (uint32_t)pystack);
+    const struct fdt_dpystack *ps = fdt_dump_pystack(FDT_CTX_PROC(ctx)->dump, (uint32_t)pystack);
     size_t n = ps ? ps->nframes : 0;
     if (out && i < n) {
         out->file = ps->frames[i].file;
@@ -87,9 +95,28 @@ static size_t fdt_m_pyframe(void *ctx, uint64_t pystack, size_t i, struct fdc_rp
 
 static void fdt_m_earlier(void *ctx, size_t i, const char **trigger, long *seq)
 {
-    const struct fdt_proc *p = ctx;
+    const struct fdt_proc *p = FDT_CTX_PROC(ctx);
     *trigger = p->earlier[i]->trigger;
     *seq = p->earlier[i]->seq;
+}
+
+static void fdt_m_suppressed(void *ctx, size_t i, const char **rule, size_t *count, size_t *groups)
+{
+    const struct fdt_proc *p = FDT_CTX_PROC(ctx);
+    *rule = p->hits[i].rule;
+    *count = p->hits[i].count;
+    *groups = p->hits[i].groups;
+}
+
+/* A ready suppression entry under the group (--gen-suppressions), already made safe to print
+ * by the generator. */
+static void fdt_m_group_after(void *ctx, size_t g, fdc_sink_fn *sink, void *arg)
+{
+    struct fdt_rctx *c = ctx;
+    bool dup;
+    char *e = fdt_supp_gen_entry(c->gen, c->p, &c->p->groups[g], &dup);
+    sink(arg, e, strlen(e));
+    free(e);
 }
 
 static void fdt_sink(void *arg, const char *s, size_t n)
@@ -119,6 +146,9 @@ static struct fdc_rproc fdt_m_proc(const struct fdt_proc *p)
         .path_store_full = d->stats.path_store_full,
         .truncated = p->truncated,
         .nearlier = p->nearlier,
+        .nsuppressed = p->nsuppressed,
+        .nsupp_groups = p->nsupp_groups,
+        .nsupp_rules = p->nhits,
     };
 }
 
@@ -130,8 +160,9 @@ bool fdt_render_nothing(const struct fdt_proc *p)
 
 void fdt_render_text(FILE *out, struct fdt_proc *p, const struct fdt_render_opts *o)
 {
+    struct fdt_rctx ctx = {p, o->gen};
     struct fdc_rmodel m = {
-        .ctx = p,
+        .ctx = &ctx,
         .proc = fdt_m_proc(p),
         .arg = fdt_m_arg,
         .group = fdt_m_group,
@@ -140,6 +171,8 @@ void fdt_render_text(FILE *out, struct fdt_proc *p, const struct fdt_render_opts
         .pyframe = fdt_m_pyframe,
         .other = fdt_m_other,
         .earlier = fdt_m_earlier,
+        .suppressed = fdt_m_suppressed,
+        .group_after = o->gen ? fdt_m_group_after : NULL,
     };
     struct fdc_ropts ro = {
         .color = o->color,
@@ -256,6 +289,15 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p)
         for (size_t i = 0; i < g->count; i++)
             fdt_json_fd(w, &d->fds[g->fds[i]]);
         fdt_jw_end(w, ']');
+        fdt_jw_end(w, '}');
+    }
+    fdt_jw_end(w, ']');
+    fdt_jw_arr(w, "suppressed");
+    for (size_t i = 0; i < p->nhits; i++) {
+        fdt_jw_obj(w, NULL);
+        fdt_jw_str(w, "rule", p->hits[i].rule);
+        fdt_jw_int(w, "count", (int64_t)p->hits[i].count);
+        fdt_jw_int(w, "groups", (int64_t)p->hits[i].groups);
         fdt_jw_end(w, '}');
     }
     fdt_jw_end(w, ']');

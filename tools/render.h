@@ -7,14 +7,17 @@
 #include "json.h"
 #include "model.h"
 
+struct fdt_supp_gen;
+
 #include <stdbool.h>
 #include <stdio.h>
 
 struct fdt_render_opts {
     bool show_inherited;
     bool color;
-    size_t max_fds;  /* descriptors listed per group in text, 0 = all */
-    const char *cwd; /* file names under it are shown relative in text; may be NULL */
+    size_t max_fds;           /* descriptors listed per group in text, 0 = all */
+    const char *cwd;          /* file names under it are shown relative in text; may be NULL */
+    struct fdt_supp_gen *gen; /* --gen-suppressions: an entry under each group; may be NULL */
 };
 
 /* Writes the text report of p. A process with nothing to report (no leaked and no unknown-origin

@@ -56,14 +56,22 @@ demo: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/fdleak \
-	  $(DESTDIR)$(PREFIX)/share/man/man1
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/fdleak
 	install -m 0755 $(BUILD)/fdleak $(DESTDIR)$(PREFIX)/bin/fdleak
 	install -m 0755 $(BUILD)/libfdleak.so $(DESTDIR)$(PREFIX)/lib/fdleak/libfdleak.so
 	install -m 0644 docs/fdleak.1 $(DESTDIR)$(PREFIX)/share/man/man1/fdleak.1
+	install -m 0644 share/fdleak/default.supp $(DESTDIR)$(PREFIX)/share/fdleak/default.supp
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/fdleak $(DESTDIR)$(PREFIX)/lib/fdleak/libfdleak.so \
-	  $(DESTDIR)$(PREFIX)/share/man/man1/fdleak.1
-	-rmdir $(DESTDIR)$(PREFIX)/lib/fdleak 2>/dev/null
+	  $(DESTDIR)$(PREFIX)/share/man/man1/fdleak.1 $(DESTDIR)$(PREFIX)/share/fdleak/default.supp
+	-rmdir $(DESTDIR)$(PREFIX)/lib/fdleak $(DESTDIR)$(PREFIX)/share/fdleak 2>/dev/null
 
 .PHONY: examples
+
+# The default suppression file, next to the command in the build (where it looks first) and in
+# share/fdleak/ when installed.
+all: $(BUILD)/default.supp
+
+$(BUILD)/default.supp: share/fdleak/default.supp | $(BUILD)/tools
+	cp $< $@
