@@ -132,18 +132,17 @@ struct fdt_dump *fdt_dump_load_at(int dirfd, const char *name, const char *shown
         close(fd);
         return NULL;
     }
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    struct fdt_dump *d = fdt_dump_load(self, e, sizeof e);
-    close(fd);
-    if (!d) {
-        size_t n = strlen(self);
-        const char *why = strncmp(e, self, n) || e[n] != ':' ? e : e + n + 2;
-        snprintf(err, errlen, "%s: %s", shown, why);
+    /* Parsed from the bytes of the descriptor just checked: no name is resolved twice. */
+    char *buf;
+    size_t len;
+    if (fdt_read_all(fd, shown, max, &buf, &len, err, errlen) != 0) {
+        st->st_ino = 0;
+        close(fd);
         return NULL;
     }
-    free(d->file);
-    d->file = fdt_xstrdup(shown);
+    close(fd);
+    struct fdt_dump *d = fdt_dump_parse(buf, len, shown, err, errlen);
+    free(buf);
     return d;
 }
 
