@@ -26,6 +26,11 @@ enum {
     OPT_THRESHOLD,
     OPT_KEEP_DUMPS,
     OPT_TIMEOUT, /* snapshot only */
+    /* diff and watch (issue 10) */
+    OPT_INTERVAL, /* watch only, to OPT_PLOT */
+    OPT_COUNT,
+    OPT_PLOT,
+    OPT_PEAK, /* run only */
 };
 
 static const char fdt_usage_common[] =
@@ -103,6 +108,30 @@ static const char *fdt_opt_value(int c, const char *arg, struct fdt_opts *o)
             return "expected seconds, 1 to 86400";
         o->timeout = v;
         return NULL;
+    /* diff and watch (issue 10) */
+    case OPT_INTERVAL: {
+        char *end;
+        double d = strtod(arg, &end);
+        if (end == arg || *end || !(d >= 0.05 && d <= 86400))
+            return "expected seconds, 0.05 to 86400 (fractions allowed)";
+        o->interval = d;
+        return NULL;
+    }
+    case OPT_COUNT:
+        if (fdt_parse_long(arg, 1, 1000000, &v))
+            return "expected a number of snapshots, 1 to 1000000";
+        o->count = v;
+        return NULL;
+    case OPT_PLOT: {
+        size_t n = strlen(arg);
+        if (n < 5 || (strcmp(arg + n - 4, ".svg") && (n < 6 || strcmp(arg + n - 5, ".html"))))
+            return "expected a file name ending in .svg or .html";
+        o->plot = arg;
+        return NULL;
+    }
+    case OPT_PEAK:
+        o->peak = 1;
+        return NULL;
     }
     return NULL;
 }
@@ -124,6 +153,11 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
         {"threshold", required_argument, 0, OPT_THRESHOLD},
         {"keep-dumps", required_argument, 0, OPT_KEEP_DUMPS},
         {"timeout", required_argument, 0, OPT_TIMEOUT},
+        /* diff and watch (issue 10) */
+        {"interval", required_argument, 0, OPT_INTERVAL},
+        {"count", required_argument, 0, OPT_COUNT},
+        {"plot", required_argument, 0, OPT_PLOT},
+        {"peak", no_argument, 0, OPT_PEAK},
         {0, 0, 0, 0},
     };
     const char *cmd = spec->name;
@@ -132,6 +166,7 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
     o->render.max_fds = FDC_TEXT_FDS_PER_GROUP;
     o->color = "auto";
     o->timeout = 5;
+    o->interval = 10;
     opterr = 0;
     optind = 1;
     int c, idx;
@@ -157,7 +192,9 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
             return -1;
         default:
             if ((c >= OPT_DEPTH && c <= OPT_KEEP_DUMPS && !(spec->opts & FDT_OPTS_RUN)) ||
-                (c == OPT_TIMEOUT && !(spec->opts & FDT_OPTS_SNAPSHOT)))
+                (c == OPT_TIMEOUT && !(spec->opts & FDT_OPTS_SNAPSHOT)) ||
+                (c >= OPT_INTERVAL && c <= OPT_PLOT && !(spec->opts & FDT_OPTS_WATCH)) ||
+                (c == OPT_PEAK && !(spec->opts & FDT_OPTS_PEAK)))
                 bad = "not an option of this command";
             else
                 bad = fdt_opt_value(c, optarg, o);

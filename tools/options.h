@@ -13,6 +13,8 @@
 
 /* Which command-specific options a command accepts; the others are refused with one line. */
 enum { FDT_OPTS_RUN = 1, FDT_OPTS_SNAPSHOT = 2 };
+/* diff and watch (issue 10): their own block */
+enum { FDT_OPTS_WATCH = 16, FDT_OPTS_PEAK = 32 };
 
 struct fdt_cmd_spec {
     const char *name;    /* "run": used in messages ("fdleak run: ...") */
@@ -32,6 +34,12 @@ struct fdt_opts {
     const char *depth, *signal, *threshold, *keep_dumps;
     /* snapshot */
     long timeout;
+    /* watch: seconds between snapshots, snapshots to take (0 = until exit or Ctrl-C), plot */
+    double interval;
+    long count;
+    const char *plot;
+    /* run: FDLEAK_PEAK */
+    int peak;
 };
 
 /* Parses argv (argv[0] is the command name). Returns -1 after printing one line on a bad
@@ -53,5 +61,7 @@ int fdt_render_all(const struct fdt_opts *o, FILE *out, struct fdt_proc *procs,
 int fdt_cmd_run(int argc, char **argv);
 int fdt_cmd_snapshot(int argc, char **argv);
 int fdt_cmd_report(int argc, char **argv);
+int fdt_cmd_diff(int argc, char **argv);
+int fdt_cmd_watch(int argc, char **argv);
 
 #endif
