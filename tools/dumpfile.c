@@ -299,6 +299,8 @@ struct fdt_dump *fdt_dump_load(const char *file, char *err, size_t errlen)
     d->open_fds = (long)fdt_int(root, "open_fds");
     d->limit_nofile = (long)fdt_int(root, "limit_nofile");
     d->limit_nofile_max = (long)fdt_int(root, "limit_nofile_max");
+    d->peak_open_fds = (long)fdt_int(root, "peak_open_fds");
+    d->peak_time_realtime_ns = fdt_int(root, "peak_time_realtime_ns");
     jv *st = fdt_json_get(root, "stats");
     d->stats.acquired = fdt_int(st, "acquired");
     d->stats.released = fdt_int(st, "released");
