@@ -16,6 +16,7 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all bench-progs
 	/usr/bin/python3 bench/run.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)
+	/usr/bin/python3 bench/snapshot_cost.py --build $(BUILD) $(if $(QUICK),--quick)
 
 bench-progs: $(BENCH_PROGS)
 
