@@ -25,6 +25,7 @@ bench-probes:
 	@$(MAKE) --no-print-directory all bench-progs probe-progs
 	$(BENCH_RUN) --rows probe $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory $(BUILD)/tests/simple && /usr/bin/python3 bench/report_memory.py --build $(BUILD) $(if $(QUICK),--quick)
+	/usr/bin/python3 bench/snapshot_cost.py --build $(BUILD) $(if $(QUICK),--quick)
 
 bench-progs: $(BENCH_PROGS)
 probe-progs: $(PROBE_PROGS)

@@ -14,6 +14,16 @@
 #define FDC_DUMP_VERSION 1
 #define FDC_REPORT_FORMAT "fdleak-report" /* fdleak --json: README.md, "JSON report" */
 #define FDC_REPORT_VERSION 1
+#define FDC_DIFF_FORMAT "fdleak-diff" /* fdleak diff --json: README.md, "fdleak diff" */
+#define FDC_DIFF_VERSION 1
+#define FDC_WATCH_FORMAT "fdleak-watch" /* fdleak watch --json: README.md, "fdleak watch" */
+#define FDC_WATCH_VERSION 1
+
+/* ---- peak dumps (FDLEAK_PEAK=1, fdleak run --peak): the first at FDC_PEAK_FIRST live
+ * descriptors, then each time the count passes FDC_PEAK_FACTOR times the last one, so a
+ * process growing to N descriptors writes O(log N) of them. ---- */
+#define FDC_PEAK_FIRST 64
+#define FDC_PEAK_FACTOR 2
 
 /* ---- stacks ---- */
 #define FDC_DEPTH_DEFAULT 16 /* C frames per acquisition (FDLEAK_DEPTH, --depth) */
@@ -50,6 +60,7 @@ enum fdc_trigger {
     FDC_TRIG_SIGNAL,
     FDC_TRIG_EMFILE,
     FDC_TRIG_THRESHOLD,
+    FDC_TRIG_PEAK, /* FDLEAK_PEAK: the live count passed FDC_PEAK_FACTOR x the last peak dump */
     FDC_TRIG_COUNT
 };
 

@@ -7,8 +7,8 @@
 static const char *const call_names[FDC_CALL_COUNT] = {FDC_CALLS(FDC_NAME)};
 static const char *const kind_names[FDC_KIND_COUNT] = {FDC_KINDS(FDC_NAME)};
 static const char *const origin_names[FDC_ORIGIN_COUNT] = {"tracked", "inherited", "unknown"};
-static const char *const trigger_names[FDC_TRIG_COUNT] = {"exit", "fatal-signal", "signal",
-                                                          "emfile", "threshold"};
+static const char *const trigger_names[FDC_TRIG_COUNT] = {"exit",   "fatal-signal", "signal",
+                                                          "emfile", "threshold",    "peak"};
 
 const char *fdc_call_name(unsigned call)
 {

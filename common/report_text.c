@@ -344,6 +344,10 @@ static void header(const struct fdc_r *r)
         put(r, " live fds reached in ");
         put_esc(r, call);
         put(r, "())");
+    } else if (is(p->trigger, "peak")) {
+        put(r, " (");
+        put_i64(r, p->threshold);
+        put(r, " live fds: a new peak)");
     }
     color(r, C_RESET);
     put(r, "\n");

@@ -103,6 +103,9 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
     json_kv_u("threshold", (uint64_t)req->threshold);
     json_kv_u("time_realtime_ns", realtime_ns());
     json_kv_u("open_fds", h->open_fds);
+    uint64_t peak_ns;
+    json_kv_u("peak_open_fds", (uint64_t)fdl_peak_get(&peak_ns));
+    json_kv_u("peak_time_realtime_ns", peak_ns);
     json_kv_u("limit_nofile", h->rl.rlim_cur);
     json_kv_u("limit_nofile_max", h->rl.rlim_max);
     if (s->truncated)

@@ -40,6 +40,7 @@ struct fdl_config {
     int dump_signal; /* 0 = none */
     long threshold;  /* absolute count, 0 = off (resolved from a percentage at init) */
     int on_exit, on_fatal, on_emfile, python;
+    int peak; /* FDLEAK_PEAK: dump at each new peak, in geometric steps */
 };
 extern struct fdl_config fdl_cfg FDL_HIDDEN;
 void fdl_config_load(void) FDL_HIDDEN;
@@ -99,6 +100,11 @@ struct fdl_stat {
 extern struct fdl_stat fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed FDL_HIDDEN;
 void fdl_stat_add(struct fdl_stat *s, long v) FDL_HIDDEN;
 uint64_t fdl_stat_sum(const struct fdl_stat *s) FDL_HIDDEN;
+
+/* ---- the peak live count (peak.c), fed by track.c and the inherited scan ---- */
+void fdl_peak_acquired(long n) FDL_HIDDEN;
+void fdl_peak_released(long n) FDL_HIDDEN;
+long fdl_peak_get(uint64_t *time_ns) FDL_HIDDEN; /* highest live count, and when (realtime) */
 
 /* ---- stack capture (capture.c) ---- */
 int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;

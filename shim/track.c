@@ -157,6 +157,7 @@ static void note_release(int old_state)
     if (old_state == FDL_PRIVATE)
         return; /* the program closed or replaced one of ours: the number is its own now */
     fdl_stat_add(&fdl_stat_released, 1);
+    fdl_peak_released(1);
     count(-1, FDC_CALL_none, 0);
     emfile_note(-1);
 }
@@ -168,6 +169,7 @@ static void put(int fd, const struct fdl_entry *e, enum fdc_call call)
         return;
     note_release(old);
     fdl_stat_add(&fdl_stat_acquired, 1);
+    fdl_peak_acquired(1);
     count(1, call, e->stack);
     emfile_note(1);
 }

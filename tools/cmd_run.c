@@ -44,11 +44,13 @@ static const char fdt_usage_run[] =
     "      --threshold=N|P%     also dump when N live descriptors (or P% of the limit) is "
     "reached\n"
     "      --keep-dumps=DIR     keep the raw dumps in DIR (for 'fdleak report'); DIR is created\n"
-    "                           0700 if missing, and must not be a symbolic link\n";
+    "                           0700 if missing, and must not be a symbolic link\n"
+    "      --peak               also dump at each new peak of live descriptors, from 64 and\n"
+    "                           doubling (FDLEAK_PEAK=1)\n";
 
 static const struct fdt_cmd_spec fdt_run_spec = {.name = "run",
                                                  .usage = fdt_usage_run,
-                                                 .opts = FDT_OPTS_RUN,
+                                                 .opts = FDT_OPTS_RUN | FDT_OPTS_PEAK,
                                                  .report_fd = 2,
                                                  .stop_at_operand = 1};
 
@@ -261,6 +263,7 @@ struct fdt_collected {
     struct fdt_proc *procs; /* processes with leaks, the command's own process first */
     char **notes;           /* per proc: its dump's owner when not the invoking user, or NULL */
     size_t nprocs;
+    size_t nleaking;   /* procs whose final dump leaked (the others: earlier dumps shown) */
     size_t checked;    /* processes with a complete dump */
     size_t unchecked;  /* processes that started (marker) or left a dump, but no complete one */
     size_t suppressed; /* descriptors left out by suppressions, all processes */
@@ -371,18 +374,50 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
     fdt_supp_apply(c->supp, p);
     c->suppressed += p->nsuppressed;
     p->earlier = fdt_xcalloc(nd, sizeof *p->earlier);
+    /* The earlier dump (peak, threshold, emfile, signal) that held the most leaked
+     * descriptors, if more than the final one: handles closed by an atexit hook after piling
+     * up leave a clean final dump, and this one is all that shows the pile. */
+    size_t best = nd, best_leaked = p->leaked;
     for (size_t k = 0; k < nd; k++) {
-        if (k == last)
+        if (k == last || dumps[k]->seq > dumps[last]->seq || fdt_is_final(dumps[k]))
+            continue;
+        size_t leaked = 0;
+        for (size_t i = 0; i < dumps[k]->nfds; i++)
+            leaked += dumps[k]->fds[i].origin == FDC_ORIGIN_TRACKED;
+        if (leaked > best_leaked)
+            best = k, best_leaked = leaked;
+    }
+    for (size_t k = 0; k < nd; k++) {
+        if (k == last || k == best)
             continue;
         if (p->leaked && dumps[k]->seq < dumps[last]->seq && !fdt_is_final(dumps[k]))
             p->earlier[p->nearlier++] = dumps[k]; /* named in the summary */
         else
             fdt_dump_free(dumps[k]);
     }
-    if (p->leaked)
+    struct fdt_proc shown;
+    char *note = NULL;
+    if (best < nd) {
+        fdt_proc_init(&shown, dumps[best]);
+        shown.shown_as_earlier = true;
+        if (p->leaked) /* named in the final report's summary too */
+            p->earlier[p->nearlier++] = dumps[best];
+        note = fdt_xasprintf("fdleak: process %ld: its earlier dump %ld (trigger %s) held %zu "
+                             "leaked descriptors, more than its final %s (%zu); that dump's "
+                             "groups, marked earlier:",
+                             pid, dumps[best]->seq, dumps[best]->trigger, best_leaked,
+                             fdt_is_final(dumps[last]) ? "dump" : "one", p->leaked);
+    }
+    if (p->leaked) {
         c->notes[c->nprocs++] = fdt_owner_note(pid, owner[last]);
-    else
+        c->nleaking++;
+    } else {
         fdt_proc_fini(p);
+    }
+    if (note) {
+        c->procs[c->nprocs] = shown;
+        c->notes[c->nprocs++] = note;
+    }
     free(dumps);
     free(owner);
 }
@@ -428,23 +463,32 @@ static void fdt_collect(struct fdt_rundir *r, long child, int keepfd, const char
     for (size_t i = 0; i < n; i++)
         free(e[i].name);
     free(e);
-    /* The command's own process first; earlier dumps are freed by fdt_collected_free. */
-    for (size_t i = 1; i < c->nprocs; i++)
+    /* The command's own process first (its final report, then an earlier one shown), the
+     * others in their order; earlier dumps are freed by fdt_collected_free. */
+    size_t front = 0;
+    for (size_t i = 0; i < c->nprocs; i++)
         if (c->procs[i].dump->pid == child) {
             struct fdt_proc t = c->procs[i];
             char *note = c->notes[i];
-            memmove(&c->procs[1], &c->procs[0], i * sizeof t);
-            memmove(&c->notes[1], &c->notes[0], i * sizeof note);
-            c->procs[0] = t;
-            c->notes[0] = note;
+            memmove(&c->procs[front + 1], &c->procs[front], (i - front) * sizeof t);
+            memmove(&c->notes[front + 1], &c->notes[front], (i - front) * sizeof note);
+            c->procs[front] = t;
+            c->notes[front++] = note;
         }
 }
 
 static void fdt_collected_free(struct fdt_collected *c)
 {
+    for (size_t i = 0; i < c->nprocs; i++)
+        for (size_t k = 0; k < c->procs[i].nearlier; k++) {
+            const struct fdt_dump *d = c->procs[i].earlier[k];
+            bool shown = false; /* an earlier dump shown is its own proc's to free */
+            for (size_t j = 0; j < c->nprocs; j++)
+                shown |= c->procs[j].dump == d;
+            if (!shown)
+                fdt_dump_free((struct fdt_dump *)d);
+        }
     for (size_t i = 0; i < c->nprocs; i++) {
-        for (size_t k = 0; k < c->procs[i].nearlier; k++)
-            fdt_dump_free((struct fdt_dump *)c->procs[i].earlier[k]);
         fdt_proc_fini(&c->procs[i]);
         free(c->notes[i]);
     }
@@ -498,6 +542,8 @@ static void fdt_child_env(const char *lib, const struct fdt_rundir *r, const str
         setenv("FDLEAK_SIGNAL", o->signal, 1);
     if (o->threshold)
         setenv("FDLEAK_THRESHOLD", o->threshold, 1);
+    if (o->peak)
+        setenv("FDLEAK_PEAK", "1", 1);
     free(preload);
     free(output);
 }
@@ -608,7 +654,7 @@ int fdt_cmd_run(int argc, char **argv)
                     argv[first]);
     } else if (o.folded_text) {
         /* folded output stays parseable: nothing but stack lines */
-    } else if (c.nprocs == 0 && c.checked && !c.suppressed) {
+    } else if (c.nleaking == 0 && c.checked && !c.suppressed) {
         fprintf(out, "fdleak: no leaked descriptors (%zu %s checked)\n", c.checked,
                 c.checked == 1 ? "process" : "processes");
     } else if (c.nprocs == 0 && c.checked) {
@@ -621,7 +667,7 @@ int fdt_cmd_run(int argc, char **argv)
     if (fdt_close_output(&o, out))
         failed = true;
     /* A run that could not check a process is not a clean run: --error-exitcode fails it. */
-    bool bad = c.nprocs || c.unchecked || !c.checked;
+    bool bad = c.nleaking || c.unchecked || !c.checked;
     fdt_collected_free(&c);
     if (bad && o.error_exitcode > 0)
         return o.error_exitcode;

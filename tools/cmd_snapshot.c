@@ -10,6 +10,7 @@
 #include "options.h"
 #include "safefile.h"
 #include "signame.h"
+#include "snapshot.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -46,14 +47,6 @@ static const char fdt_usage_snapshot[] =
 
 static const struct fdt_cmd_spec fdt_snapshot_spec = {
     .name = "snapshot", .usage = fdt_usage_snapshot, .opts = FDT_OPTS_SNAPSHOT, .report_fd = 1};
-
-/* What /proc tells about the target. */
-struct fdt_target {
-    long pid;
-    int pidfd; /* pins the process: the pid cannot be reused while we hold it; -1 if no pidfd */
-    uid_t euid;
-    uint64_t caught, ignored, blocked_all; /* blocked_all: blocked in every thread */
-};
 
 /* Reads /proc/PID/environ and returns the value of name (malloc'd) or NULL. */
 static char *fdt_proc_getenv(long pid, const char *name)
@@ -147,8 +140,7 @@ static int fdt_target_read(struct fdt_target *t)
     return 0;
 }
 
-/* 1 while the pinned process has not exited. */
-static bool fdt_target_alive(const struct fdt_target *t)
+bool fdt_target_alive(const struct fdt_target *t)
 {
     if (t->pidfd >= 0)
         return pidfd_send_signal(t->pidfd, 0, NULL, 0) == 0;
@@ -172,9 +164,8 @@ static int fdt_target_send(const struct fdt_target *t, int sig, unsigned token)
     return pidfd_send_signal(t->pidfd, sig, &si, 0);
 }
 
-/* Waits up to ms for the process to exit (its pidfd turns readable) or for the time to pass.
- * Returns true if it exited. */
-static bool fdt_target_wait_exit(const struct fdt_target *t, int ms)
+/* The pidfd turns readable when the process exits. */
+bool fdt_target_wait_exit(const struct fdt_target *t, int ms)
 {
     if (t->pidfd >= 0) {
         struct pollfd p = {.fd = t->pidfd, .events = POLLIN};
@@ -287,45 +278,54 @@ static int fdt_snapdir_open(const char *dir, uid_t owner, bool *missing, const c
     return fd;
 }
 
-int fdt_cmd_snapshot(int argc, char **argv)
+int fdt_target_open(struct fdt_target *t, long pid)
 {
-    struct fdt_opts o;
-    int first, rc = fdt_opts_parse(&fdt_snapshot_spec, argc, argv, &o, &first);
-    long pid;
-    if (rc)
-        return rc > 0 ? 0 : FDT_EXIT_USAGE;
-    if (first != argc - 1) {
-        fprintf(stderr, "fdleak snapshot: expected one PID (see 'fdleak snapshot --help')\n");
-        return FDT_EXIT_USAGE;
-    }
-    if (fdt_parse_long(argv[first], 1, INT_MAX, &pid)) {
-        char esc[256];
-        fprintf(stderr, "fdleak snapshot: '%s' is not a process id\n",
-                fdt_escape(argv[first], esc, sizeof esc));
-        return FDT_EXIT_USAGE;
-    }
-    struct fdt_target t = {.pid = pid, .pidfd = pidfd_open((pid_t)pid, 0)};
-    if (t.pidfd < 0 && errno == ESRCH) {
+    memset(t, 0, sizeof *t);
+    t->pid = pid;
+    t->pidfd = pidfd_open((pid_t)pid, 0);
+    if (t->pidfd < 0 && errno == ESRCH) {
         fdt_msg("no process %ld", pid);
         return 1;
     }
+    return 0;
+}
+
+void fdt_target_close(struct fdt_target *t)
+{
+    if (t->pidfd >= 0)
+        close(t->pidfd);
+    t->pidfd = -1;
+}
+
+struct fdt_dump *fdt_snapshot_take(struct fdt_target *t, long timeout_s, bool *exited)
+{
+    long pid = t->pid;
     int sig;
-    if (fdt_snapshot_check(&t, &sig))
-        return 1;
-    char *dir = fdt_target_snapdir(&t), esc[1024], signame[32];
+    *exited = false;
+    if (!fdt_target_alive(t)) {
+        fdt_msg("process %ld exited; nothing sent", pid);
+        *exited = true;
+        return NULL;
+    }
+    if (fdt_snapshot_check(t, &sig))
+        return NULL;
+    char *dir = fdt_target_snapdir(t), esc[1024], signame[32];
     fdt_escape(dir, esc, sizeof esc);
     fdc_sig_name(sig, signame, sizeof signame);
     bool missing;
-    int dfd = fdt_snapdir_open(dir, t.euid, &missing, "; nothing sent");
+    int dfd = fdt_snapdir_open(dir, t->euid, &missing, "; nothing sent");
     if (dfd < 0 && !missing) {
         free(dir);
-        return 1;
+        return NULL;
     }
     /* /proc was read about the process the pidfd pins only if it is still alive now. */
-    if (!fdt_target_alive(&t)) {
+    if (!fdt_target_alive(t)) {
         fdt_msg("process %ld exited; nothing sent", pid);
+        *exited = true;
+        if (dfd >= 0)
+            close(dfd);
         free(dir);
-        return 1;
+        return NULL;
     }
     unsigned short token;
     if (getrandom(&token, sizeof token, 0) != sizeof token)
@@ -333,27 +333,28 @@ int fdt_cmd_snapshot(int argc, char **argv)
     char name[96];
     snprintf(name, sizeof name, FDC_SNAPSHOT_FILE_PREFIX "%ld.%u" FDC_SNAPSHOT_FILE_SUFFIX, pid,
              (unsigned)token);
-    if (fdt_target_send(&t, sig, token) != 0) {
+    if (fdt_target_send(t, sig, token) != 0) {
         fdt_msg("cannot send %s to process %ld: %s", signame, pid, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
         free(dir);
-        return 1;
+        return NULL;
     }
     /* Poll without ever blocking: fstatat first (a FIFO or a planted file is seen, never
      * opened for reading), then the checked non-blocking open of safefile.c. */
-    long deadline = fdt_now_ms() + o.timeout * 1000;
+    long deadline = fdt_now_ms() + timeout_s * 1000;
     struct fdt_dump *d = NULL;
     char err[2048];
-    rc = 1;
     for (;;) {
         if (dfd < 0) {
-            dfd = fdt_snapdir_open(dir, t.euid, &missing, "");
+            dfd = fdt_snapdir_open(dir, t->euid, &missing, "");
             if (dfd < 0 && !missing)
                 break;
         }
         struct stat st;
         if (dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
             char *shown = fdt_xasprintf("%s/%s", dir, name);
-            d = fdt_dump_load_at(dfd, name, shown, t.euid, FDT_SNAPSHOT_MAX_BYTES, &st, err,
+            d = fdt_dump_load_at(dfd, name, shown, t->euid, FDT_SNAPSHOT_MAX_BYTES, &st, err,
                                  sizeof err);
             free(shown);
             struct stat now;
@@ -372,23 +373,48 @@ int fdt_cmd_snapshot(int argc, char **argv)
                         "exist (the library creates it, as the process's user, when asked for "
                         "a snapshot; the process's stderr says why it could not); fdleak "
                         "created nothing",
-                        pid, o.timeout, esc);
+                        pid, timeout_s, esc);
             else
                 fdt_msg("no dump from %ld within %ld s (is it stopped, or busy in a dump? it "
                         "catches %s)",
-                        pid, o.timeout, signame);
+                        pid, timeout_s, signame);
             break;
         }
-        if (fdt_target_wait_exit(&t, left < 10 ? (int)left : 10)) {
+        if (fdt_target_wait_exit(t, left < 10 ? (int)left : 10)) {
             fdt_msg("process %ld exited before writing its dump", pid);
+            *exited = true;
             break;
         }
     }
     if (dfd >= 0)
         close(dfd);
-    if (t.pidfd >= 0)
-        close(t.pidfd);
     free(dir);
+    return d;
+}
+
+int fdt_cmd_snapshot(int argc, char **argv)
+{
+    struct fdt_opts o;
+    int first, rc = fdt_opts_parse(&fdt_snapshot_spec, argc, argv, &o, &first);
+    long pid;
+    if (rc)
+        return rc > 0 ? 0 : FDT_EXIT_USAGE;
+    if (first != argc - 1) {
+        fprintf(stderr, "fdleak snapshot: expected one PID (see 'fdleak snapshot --help')\n");
+        return FDT_EXIT_USAGE;
+    }
+    if (fdt_parse_long(argv[first], 1, INT_MAX, &pid)) {
+        char esc[256];
+        fprintf(stderr, "fdleak snapshot: '%s' is not a process id\n",
+                fdt_escape(argv[first], esc, sizeof esc));
+        return FDT_EXIT_USAGE;
+    }
+    struct fdt_target t;
+    if (fdt_target_open(&t, pid))
+        return 1;
+    bool exited;
+    struct fdt_dump *d = fdt_snapshot_take(&t, o.timeout, &exited);
+    fdt_target_close(&t);
     if (!d)
         return 1;
     struct fdt_proc p;

@@ -409,6 +409,9 @@ static void fdt_load_top(struct fdt_rd *r, struct fdt_dump *d, jv *root)
     d->open_fds = (long)fdt_int(r, root, w, "open_fds", 0, INT64_MAX);
     d->limit_nofile = (long)fdt_int(r, root, w, "limit_nofile", 0, INT64_MAX);
     d->limit_nofile_max = (long)fdt_int(r, root, w, "limit_nofile_max", 0, INT64_MAX);
+    /* dumps from before the peak was recorded lack these: 0 */
+    d->peak_open_fds = (long)fdt_int(r, root, w, "peak_open_fds", 0, INT64_MAX);
+    d->peak_time_realtime_ns = fdt_int(r, root, w, "peak_time_realtime_ns", 0, INT64_MAX);
     jv *st = fdt_obj(r, root, w, "stats");
     const char *s = "stats";
     d->stats.acquired = fdt_int(r, st, s, "acquired", 0, INT64_MAX);

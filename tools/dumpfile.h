@@ -73,6 +73,8 @@ struct fdt_dump {
     long threshold;
     int64_t time_realtime_ns;
     long open_fds, limit_nofile, limit_nofile_max;
+    long peak_open_fds;            /* highest live count (tracked + inherited), 0 if absent */
+    int64_t peak_time_realtime_ns; /* when it was reached */
     size_t nmodules, nstacks, npystacks, nfds;
     struct fdt_dmodule *modules; /* sorted by start */
     struct fdt_dstack *stacks;   /* sorted by id */

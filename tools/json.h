@@ -67,6 +67,7 @@ void fdt_jw_str(struct fdt_jw *w, const char *key, const char *s); /* s NULL wri
 void fdt_jw_int(struct fdt_jw *w, const char *key, int64_t v);
 void fdt_jw_bool(struct fdt_jw *w, const char *key, bool v);
 void fdt_jw_null(struct fdt_jw *w, const char *key);
+void fdt_jw_double(struct fdt_jw *w, const char *key, double v); /* NaN, infinity: null */
 
 #ifdef __cplusplus
 }

@@ -120,3 +120,12 @@ void fdt_jw_null(struct fdt_jw *w, const char *key)
     fdt_jw_sep(w, key);
     fputs("null", w->f);
 }
+
+void fdt_jw_double(struct fdt_jw *w, const char *key, double v)
+{
+    fdt_jw_sep(w, key);
+    if (v != v || v > 1e300 || v < -1e300) /* JSON has no NaN or infinity */
+        fputs("null", w->f);
+    else
+        fprintf(w->f, "%.6g", v);
+}

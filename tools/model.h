@@ -35,6 +35,7 @@ struct fdt_proc {
     bool truncated;              /* the library could not list every descriptor */
     size_t nearlier;
     const struct fdt_dump **earlier; /* earlier dumps of the same process (fdleak run) */
+    bool shown_as_earlier;           /* fdleak run: an earlier dump shown because it held more */
     struct fdt_stack_frames *frames;
     size_t nsuppressed, nsupp_groups, nhits; /* left out by suppressions */
     struct fdt_supp_hit *hits;               /* per rule that matched, in the rules' order */

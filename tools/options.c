@@ -34,6 +34,11 @@ enum {
     OPT_GEN_SUPPRESSIONS,
     OPT_SHOW_UNUSED_SUPPRESSIONS,
     OPT_NO_DEFAULT_SUPPRESSIONS,
+    /* diff and watch (issue 10) */
+    OPT_INTERVAL, /* watch only, to OPT_PLOT */
+    OPT_COUNT,
+    OPT_PLOT,
+    OPT_PEAK, /* run only */
 };
 
 static const char fdt_usage_common[] =
@@ -184,6 +189,30 @@ static const char *fdt_opt_value(int c, const char *arg, struct fdt_opts *o)
     case OPT_NO_DEFAULT_SUPPRESSIONS:
         o->no_default_supp = true;
         return NULL;
+    /* diff and watch (issue 10) */
+    case OPT_INTERVAL: {
+        char *end;
+        double d = strtod(arg, &end);
+        if (end == arg || *end || !(d >= 0.05 && d <= 86400))
+            return "expected seconds, 0.05 to 86400 (fractions allowed)";
+        o->interval = d;
+        return NULL;
+    }
+    case OPT_COUNT:
+        if (fdt_parse_long(arg, 1, 1000000, &v))
+            return "expected a number of snapshots, 1 to 1000000";
+        o->count = v;
+        return NULL;
+    case OPT_PLOT: {
+        size_t n = strlen(arg);
+        if (n < 5 || (strcmp(arg + n - 4, ".svg") && (n < 6 || strcmp(arg + n - 5, ".html"))))
+            return "expected a file name ending in .svg or .html";
+        o->plot = arg;
+        return NULL;
+    }
+    case OPT_PEAK:
+        o->peak = 1;
+        return NULL;
     }
     return NULL;
 }
@@ -211,6 +240,11 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
         {"gen-suppressions", optional_argument, 0, OPT_GEN_SUPPRESSIONS},
         {"show-unused-suppressions", no_argument, 0, OPT_SHOW_UNUSED_SUPPRESSIONS},
         {"no-default-suppressions", no_argument, 0, OPT_NO_DEFAULT_SUPPRESSIONS},
+        /* diff and watch (issue 10) */
+        {"interval", required_argument, 0, OPT_INTERVAL},
+        {"count", required_argument, 0, OPT_COUNT},
+        {"plot", required_argument, 0, OPT_PLOT},
+        {"peak", no_argument, 0, OPT_PEAK},
         {0, 0, 0, 0},
     };
     const char *cmd = spec->name;
@@ -219,6 +253,7 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
     o->render.max_fds = FDC_TEXT_FDS_PER_GROUP;
     o->color = "auto";
     o->timeout = 5;
+    o->interval = 10;
     opterr = 0;
     optind = 1;
     int c, idx;
@@ -244,7 +279,9 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
             return -1;
         default:
             if ((c >= OPT_DEPTH && c <= OPT_KEEP_DUMPS && !(spec->opts & FDT_OPTS_RUN)) ||
-                (c == OPT_TIMEOUT && !(spec->opts & FDT_OPTS_SNAPSHOT)))
+                (c == OPT_TIMEOUT && !(spec->opts & FDT_OPTS_SNAPSHOT)) ||
+                (c >= OPT_INTERVAL && c <= OPT_PLOT && !(spec->opts & FDT_OPTS_WATCH)) ||
+                (c == OPT_PEAK && !(spec->opts & FDT_OPTS_PEAK)))
                 bad = "not an option of this command";
             else
                 bad = fdt_opt_value(c, optarg, o);

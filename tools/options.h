@@ -16,6 +16,8 @@
 
 /* Which command-specific options a command accepts; the others are refused with one line. */
 enum { FDT_OPTS_RUN = 1, FDT_OPTS_SNAPSHOT = 2 };
+/* diff and watch (issue 10): their own block */
+enum { FDT_OPTS_WATCH = 16, FDT_OPTS_PEAK = 32 };
 
 struct fdt_cmd_spec {
     const char *name;    /* "run": used in messages ("fdleak run: ...") */
@@ -45,6 +47,12 @@ struct fdt_opts {
     const char *gen_supp_file;                  /* --gen-suppressions=FILE */
     bool show_unused_supp, no_default_supp;
     struct fdt_supp *supp; /* the default file and the --suppressions files, loaded */
+    /* watch: seconds between snapshots, snapshots to take (0 = until exit or Ctrl-C), plot */
+    double interval;
+    long count;
+    const char *plot;
+    /* run: FDLEAK_PEAK */
+    int peak;
 };
 
 /* Parses argv (argv[0] is the command name) and loads the suppression files it names (and the
@@ -68,5 +76,7 @@ int fdt_render_all(const struct fdt_opts *o, FILE *out, struct fdt_proc *procs,
 int fdt_cmd_run(int argc, char **argv);
 int fdt_cmd_snapshot(int argc, char **argv);
 int fdt_cmd_report(int argc, char **argv);
+int fdt_cmd_diff(int argc, char **argv);
+int fdt_cmd_watch(int argc, char **argv);
 
 #endif

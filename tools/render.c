@@ -266,6 +266,9 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p)
     fdt_jw_int(w, "open_fds", d->open_fds);
     fdt_jw_int(w, "limit_nofile", d->limit_nofile);
     fdt_jw_int(w, "limit_nofile_max", d->limit_nofile_max);
+    fdt_jw_int(w, "peak_open_fds", d->peak_open_fds);
+    fdt_jw_int(w, "peak_time_realtime_ns", d->peak_time_realtime_ns);
+    fdt_jw_bool(w, "earlier", p->shown_as_earlier);
     fdt_jw_int(w, "leaked", (int64_t)p->leaked);
     fdt_jw_arr(w, "groups");
     for (size_t gi = 0; gi < p->ngroups; gi++) {

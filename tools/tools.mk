@@ -11,7 +11,7 @@ CXX        ?= g++
 TOOL_CFLAGS   = $(CFLAGS_BASE) -I common $(shell $(PKG_CONFIG) --cflags libdw 2>/dev/null)
 TOOL_CXXFLAGS = -std=c++17 -D_GNU_SOURCE -I common $(OPT) -Wall -Wextra -Werror $(SANFLAGS) \
                 $(EXTRA_CXXFLAGS) $(shell $(PKG_CONFIG) --cflags simdjson 2>/dev/null)
-TOOL_LIBS     = $(shell $(PKG_CONFIG) --libs libdw simdjson zlib 2>/dev/null)
+TOOL_LIBS     = $(shell $(PKG_CONFIG) --libs libdw simdjson zlib 2>/dev/null) -lm
 DESTDIR ?=
 
 all: $(BUILD)/fdleak
