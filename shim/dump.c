@@ -595,7 +595,7 @@ void fdl_dump(const struct fdl_dump_req *req)
     if (fdl_vfork_child)
         return;
     int saved_errno = errno;
-    fdl_tls.busy++;
+    int busy = fdl_busy_begin();
     if (!dump_lock(req))
         goto out_busy;
     dump_seq++;
@@ -668,7 +668,7 @@ done:
     reserve_refill();
     __atomic_store_n(&dump_owner, 0, __ATOMIC_RELEASE);
 out_busy:
-    fdl_tls.busy--;
+    fdl_busy_end(busy);
     errno = saved_errno;
 }
 

@@ -23,14 +23,28 @@ void fdl_assert_fail(const char *expr, const char *file, int line) FDL_HIDDEN
 /* Calls, kinds, origins and triggers, and their names in dumps: common/contract.h. */
 #include "contract.h"
 
-/* ---- per-thread state (initial-exec TLS: no allocation on first touch) ---- */
+/* ---- per-thread state (initial-exec TLS: no allocation on first touch) ----
+ * Read directly only by the inline fast paths below; every change goes through init.c
+ * (fdl_busy_begin/end, fdl_thread_heal) and capture.c, with save/restore discipline so that a
+ * frame abandoned by siglongjmp is detected and undone at the next entry (fdl_thread_heal). */
 struct fdl_thread {
-    int busy;     /* inside the shim: nested wrapper calls pass straight through */
-    uint32_t tid; /* cached gettid(), 0 until first use; reset in a fork child */
+    int busy;             /* shim code running on this thread: its own libc calls pass through */
+    uint32_t tid;         /* cached gettid(), 0 until first use; reset in a fork child */
+    uintptr_t busy_frame; /* frame of the outermost fdl_busy_begin, 0 = not recorded */
+    uint8_t nest;         /* recordings in progress (a signal handler's acquisition nests) */
+    uint8_t in_unwind;    /* inside libunwind (or loading it): nested captures are refused */
 };
 extern __thread struct fdl_thread fdl_tls FDL_HIDDEN;
-/* Set by the vfork trampoline (vfork.S) while a vfork child borrows this thread's memory. */
+/* Set by the vfork trampoline (vfork.S) and the clone wrapper while a child borrows this
+ * thread's memory and TLS. */
 extern __thread int fdl_vfork_child FDL_HIDDEN;
+
+/* Recording levels with their own capture buffer: the program's call, a signal handler's call
+ * interrupting it, and one more. Deeper acquisitions are recorded without a stack. */
+#define FDL_NEST_MAX 3
+
+int fdl_busy_begin(void) FDL_HIDDEN;
+void fdl_busy_end(int saved) FDL_HIDDEN;
 
 /* ---- configuration (config.c), read once at start-up ---- */
 struct fdl_config {
@@ -45,8 +59,13 @@ extern struct fdl_config fdl_cfg FDL_HIDDEN;
 void fdl_config_load(void) FDL_HIDDEN;
 
 /* ---- lifecycle (init.c) ---- */
-extern int fdl_ready FDL_HIDDEN; /* init finished: wrappers track */
-int fdl_enter_slow(void) FDL_HIDDEN;
+/* init finished: wrappers track. FDL_READY_SHARED_VM once the process made a clone(CLONE_VM)
+ * child that is not a thread: wrappers then also check they run in this process. */
+extern int fdl_ready FDL_HIDDEN;
+#define FDL_READY 1
+#define FDL_READY_SHARED_VM 2
+int fdl_enter_slow(const void *caller) FDL_HIDDEN;
+void fdl_clone_shared_vm(void) FDL_HIDDEN;
 void fdl_init(void) FDL_HIDDEN;
 uint32_t fdl_tid_slow(void) FDL_HIDDEN;
 static inline uint32_t fdl_tid(void)
@@ -55,12 +74,14 @@ static inline uint32_t fdl_tid(void)
 }
 
 /* True when a wrapper should record: the shim is ready, this thread is not already inside the
- * shim, and this is not a vfork child running on its parent's memory. One predictable branch. */
+ * shim, and this is not a vfork child running on its parent's memory. One predictable branch;
+ * everything else (start-up, a signal handler's call interrupting the shim, the shim's own
+ * calls, stale state left by siglongjmp, shared-VM children) is decided in fdl_enter_slow. */
 static inline int fdl_enter(void)
 {
-    if (likely(fdl_ready))
-        return !(fdl_tls.busy | fdl_vfork_child);
-    return fdl_enter_slow();
+    if (likely(fdl_ready == FDL_READY && !(fdl_tls.busy | fdl_vfork_child)))
+        return 1;
+    return fdl_enter_slow(__builtin_return_address(0));
 }
 
 /* ---- messages (msg.c): one line on stderr, prefixed "fdleak: " ---- */
@@ -83,7 +104,7 @@ void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only) FDL_HIDDEN;
 void fdl_set_cloexec(int fd, int on) FDL_HIDDEN;
 void fdl_sync_cloexec(int fd) FDL_HIDDEN;
 void fdl_failed(enum fdc_call call, int err) FDL_HIDDEN;
-int fdl_privatize(int fd) FDL_HIDDEN;
+int fdl_privatize(int fd) FDL_HIDDEN; /* the dump's reserve descriptor only */
 void fdl_track_init(void) FDL_HIDDEN;
 void fdl_track_after_fork(void) FDL_HIDDEN;
 extern long fdl_live FDL_HIDDEN; /* live tracked+inherited count, kept when a threshold is set */
@@ -99,8 +120,17 @@ void fdl_stat_add(struct fdl_stat *s, long v) FDL_HIDDEN;
 uint64_t fdl_stat_sum(const struct fdl_stat *s) FDL_HIDDEN;
 
 /* ---- stack capture (capture.c) ---- */
-int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;
+/* Unwinds up to max frames of the caller into the per-thread buffer of nesting level `level`
+ * (< FDL_NEST_MAX) and points *ips at it; returns the frame count, 0 if none. Refused (0) while
+ * this thread is already unwinding. */
+int fdl_capture(int level, int max, const uintptr_t **ips) FDL_HIDDEN;
 void fdl_capture_init(void) FDL_HIDDEN;
+/* Whether a call returning to `caller` comes from the shim or from libunwind. */
+int fdl_capture_is_ours(const void *caller) FDL_HIDDEN;
+/* Which stack `addr` is on, as far as this thread's unwinding is concerned. */
+int fdl_capture_on_private_stack(uintptr_t addr) FDL_HIDDEN;
+/* Undoes this thread's capture state left behind by an abandoned frame. */
+void fdl_capture_heal(void) FDL_HIDDEN;
 void fdl_capture_fork_prepare(void) FDL_HIDDEN;
 void fdl_capture_fork_parent(void) FDL_HIDDEN;
 void fdl_capture_fork_child(void) FDL_HIDDEN;

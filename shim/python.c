@@ -221,7 +221,7 @@ static int hook(const char *event, py_object *args, void *data)
         return 0;
     if (!fdl_ready || fdl_tls.busy || fdl_vfork_child)
         return 0;
-    fdl_tls.busy++;
+    int busy = fdl_busy_begin();
     commit_deferred();
     pending = capture();
     pending_kind = kind;
@@ -230,7 +230,7 @@ static int hook(const char *event, py_object *args, void *data)
         deferred_stack = pending;
     }
     accepted_fd = -1;
-    fdl_tls.busy--;
+    fdl_busy_end(busy);
     return 0;
 }
 
