@@ -16,6 +16,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -32,27 +33,36 @@ struct text {
 };
 
 static backtrace_fn unw_bt;
-static int state; /* enum load_state */
+static int state;                  /* enum load_state */
 static struct text self, unwinder; /* frames in ours are dropped; calls from either are ours */
 /* How many of our own frames sit on top of a capture (capture, track, wrapper; inlining
- * decides; the private stack's trampoline is one more). Learned from the captures themselves, so each unwinds only what it keeps:
- * unwinding costs ~6 ns a frame. At most OWN_MAX. */
+ * decides; the private stack's trampoline is one more). Learned from the captures themselves, so
+ * each unwinds only what it keeps: unwinding costs ~6 ns a frame. At most OWN_MAX. */
 #define OWN_MAX 8
 static int own_frames = 5;
 
-/* Per thread: the capture buffers, one per nesting level (a signal handler's acquisition
- * interrupting ours fills its own), and the private stack. 256 KiB of address space, committed
- * only as touched (a warm capture touches ~3 pages): a signal arriving while libunwind runs is
- * handled on this stack, so it is roomier than libunwind alone would need. */
+/* Per thread, mapped on the thread's first capture: a guard page, the private stack, and above
+ * it the capture buffers, one per nesting level (a signal handler's acquisition interrupting
+ * ours fills its own). Not TLS: glibc carves static TLS out of every thread's stack, even one
+ * the program sized itself. The stack is 256 KiB of address space, committed only as touched
+ * (a warm capture touches ~3 pages): a signal arriving while libunwind runs is handled on it,
+ * so it is roomier than libunwind alone would need. */
 #define PRIV_STACK_BYTES (256u * 1024)
 #define GUARD_BYTES 4096u
+#define PAGE_BYTES 4096u
+struct priv_bufs {
+    void *ips[FDL_NEST_MAX][FDC_DEPTH_MAX + OWN_MAX];
+};
+#define PRIV_MAP_BYTES                                                                             \
+    ((GUARD_BYTES + PRIV_STACK_BYTES + sizeof(struct priv_bufs) + PAGE_BYTES - 1) &                \
+     ~(PAGE_BYTES - 1))
+_Static_assert(PRIV_STACK_BYTES % 16 == 0, "the stack top is 16-aligned");
 enum priv_state { PRIV_NONE, PRIV_MAPPED, PRIV_UNAVAILABLE };
 static __thread struct {
-    char *base; /* guard page, then the stack */
-    int state;  /* enum priv_state; UNAVAILABLE: mmap refused, or the thread is exiting */
+    char *base;        /* of the mapping */
+    int state;         /* enum priv_state; UNAVAILABLE: mmap refused, or the thread is exiting */
     int overflow_held; /* this thread counts in overflow_busy (see below) */
 } priv;
-static __thread void *bufs[FDL_NEST_MAX][FDC_DEPTH_MAX + OWN_MAX];
 
 static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -166,8 +176,8 @@ static void thread_exit(void *arg)
     char here;
     /* Not the stack we are running on: a handler on it could have called pthread_exit. */
     if (priv.state == PRIV_MAPPED && !fdl_capture_on_private_stack((uintptr_t)&here))
-        munmap(priv.base, GUARD_BYTES + PRIV_STACK_BYTES);
-    priv.state = PRIV_UNAVAILABLE; /* later captures in this thread stay on its own stack */
+        munmap(priv.base, PRIV_MAP_BYTES);
+    priv.state = PRIV_UNAVAILABLE; /* later acquisitions in this thread get no stack */
 }
 
 /* Makes the key's destructor run for this thread; no allocation (keys below 32 are inline). */
@@ -294,23 +304,23 @@ void fdl_capture_fork_child(void)
 int fdl_capture_on_private_stack(uintptr_t a)
 {
     return priv.state == PRIV_MAPPED && a >= (uintptr_t)priv.base &&
-           a - (uintptr_t)priv.base < GUARD_BYTES + PRIV_STACK_BYTES;
+           a - (uintptr_t)priv.base < PRIV_MAP_BYTES;
 }
 
-/* Top of this thread's private stack (16-aligned), mapping it on first use; NULL if there is
- * none (then libunwind runs on the thread's own stack, as it did before). Inherited by fork
- * children with the rest of the address space. */
+/* Top of this thread's private stack (16-aligned; the capture buffers sit just above it),
+ * mapping it on first use; NULL if there is none. Inherited by fork children with the rest of
+ * the address space. */
 static char *private_stack(void)
 {
     if (likely(priv.state == PRIV_MAPPED))
         return priv.base + GUARD_BYTES + PRIV_STACK_BYTES;
     if (priv.state == PRIV_UNAVAILABLE)
         return NULL;
-    void *m = mmap(NULL, GUARD_BYTES + PRIV_STACK_BYTES, PROT_READ | PROT_WRITE,
+    void *m = mmap(NULL, PRIV_MAP_BYTES, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (m == MAP_FAILED || mprotect(m, GUARD_BYTES, PROT_NONE) != 0) {
         if (m != MAP_FAILED)
-            munmap(m, GUARD_BYTES + PRIV_STACK_BYTES);
+            munmap(m, PRIV_MAP_BYTES);
         priv.state = PRIV_UNAVAILABLE;
         return NULL;
     }
@@ -320,26 +330,23 @@ static char *private_stack(void)
     return priv.base + GUARD_BYTES + PRIV_STACK_BYTES;
 }
 
-/* fn(a, b) on the private stack, or right here if there is none or we are on it already. */
+/* fn(a, b) on the private stack, or right here if we are on it already. */
 static long call_on(char *top, void *fn, void *a, long b)
 {
     char here;
-    if (!top || fdl_capture_on_private_stack((uintptr_t)&here))
+    if (fdl_capture_on_private_stack((uintptr_t)&here))
         return ((long (*)(void *, long))fn)(a, b);
     return fdl_stack_call(a, b, fn, top);
 }
 
 static int unwind(char *top, int level, int max, const uintptr_t **ips)
 {
-    void **buf = bufs[level];
+    void **buf = ((struct priv_bufs *)top)->ips[level];
     if (max > FDC_DEPTH_MAX)
         max = FDC_DEPTH_MAX;
     int own = __atomic_load_n(&own_frames, __ATOMIC_RELAXED), n, skip;
     for (;;) {
-        if (top)
-            n = (int)call_on(top, (void *)unw_bt, buf, max + own);
-        else
-            n = unw_bt(buf, max + own);
+        n = (int)call_on(top, (void *)unw_bt, buf, max + own);
         skip = 0;
         while (skip < n && in_text(&self, (uintptr_t)buf[skip]))
             skip++;
@@ -359,6 +366,37 @@ static int unwind(char *top, int level, int max, const uintptr_t **ips)
     return n;
 }
 
+static int capture(int level, int max, const uintptr_t **ips)
+{
+    int n = 0;
+    uint32_t *seq;
+    char *top = private_stack();
+    /* The first load counts as unwinding too: a fork in the middle of its dlopen would leave
+     * the child with a half-loaded libunwind. */
+    if (likely(top) && likely(capture_begin(&seq))) {
+        if (likely(__atomic_load_n(&state, __ATOMIC_ACQUIRE) == LOAD_READY) ||
+            call_on(top, (void *)load_thunk, NULL, 0))
+            n = unwind(top, level, max, ips);
+        capture_end(seq);
+    }
+    return n;
+}
+
+/* A thread's first capture maps its private stack, and libunwind sets up its per-thread cache
+ * under pthread_once; the process's first also dlopen()s libunwind. A signal handler that
+ * siglongjmp()s out of any of that would leave a once-control or the loader lock taken for
+ * good, where the program never took one: so these run with signals blocked, once per thread.
+ * Warm captures cost too little to block around (two system calls would double them). */
+__attribute__((noinline)) static int capture_first(int level, int max, const uintptr_t **ips)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int n = capture(level, max, ips);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return n;
+}
+
 int fdl_capture(int level, int max, const uintptr_t **ips)
 {
     FDL_ASSERT(level >= 0 && level < FDL_NEST_MAX);
@@ -369,17 +407,8 @@ int fdl_capture(int level, int max, const uintptr_t **ips)
     if (fdl_tls.in_unwind)
         return 0;
     fdl_tls.in_unwind = 1;
-    int n = 0;
-    uint32_t *seq;
-    /* The first load counts as unwinding too: a fork in the middle of its dlopen would leave
-     * the child with a half-loaded libunwind. */
-    if (likely(capture_begin(&seq))) {
-        char *top = private_stack();
-        if (likely(__atomic_load_n(&state, __ATOMIC_ACQUIRE) == LOAD_READY) ||
-            call_on(top, (void *)load_thunk, NULL, 0))
-            n = unwind(top, level, max, ips);
-        capture_end(seq);
-    }
+    int n = likely(priv.state == PRIV_MAPPED) ? capture(level, max, ips)
+                                              : capture_first(level, max, ips);
     fdl_tls.in_unwind = 0;
     return n;
 }

@@ -164,7 +164,6 @@ size_t fdl_dump_read_proc(const char *path, char *buf, size_t cap, void (*line)(
 
 /* ---------- collecting the open descriptors ---------- */
 
-
 static struct fdl_rec small_recs[256];
 static uint32_t small_ids[256 * 2 + 2];
 static struct pollfd pfds[1024];
@@ -592,7 +591,7 @@ void fdl_dump_after_fork(void)
 
 void fdl_dump(const struct fdl_dump_req *req)
 {
-    if (fdl_vfork_child)
+    if (fdl_borrowed_memory())
         return;
     int saved_errno = errno;
     int busy = fdl_busy_begin();

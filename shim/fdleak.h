@@ -66,6 +66,8 @@ extern int fdl_ready FDL_HIDDEN;
 #define FDL_READY_SHARED_VM 2
 int fdl_enter_slow(const void *caller) FDL_HIDDEN;
 void fdl_clone_shared_vm(void) FDL_HIDDEN;
+/* This code runs in a vfork or clone(CLONE_VM) child on our memory: no dumps, no records. */
+int fdl_borrowed_memory(void) FDL_HIDDEN;
 void fdl_init(void) FDL_HIDDEN;
 uint32_t fdl_tid_slow(void) FDL_HIDDEN;
 static inline uint32_t fdl_tid(void)

@@ -131,8 +131,9 @@ void fdl_init(void)
         fdl_python_init();
     fdl_busy_end(busy);
     __atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
-    __atomic_store_n(&fdl_ready, __atomic_load_n(&shared_vm, __ATOMIC_ACQUIRE) ? FDL_READY_SHARED_VM : FDL_READY,
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(
+        &fdl_ready, __atomic_load_n(&shared_vm, __ATOMIC_ACQUIRE) ? FDL_READY_SHARED_VM : FDL_READY,
+        __ATOMIC_RELEASE);
     errno = saved_errno;
 }
 
@@ -155,6 +156,13 @@ int fdl_enter_slow(const void *caller)
      * signal handler of the program that interrupted us, whose acquisitions are the program's
      * and are recorded (nested; without a stack if libunwind was interrupted). */
     return !fdl_capture_is_ours(caller);
+}
+
+int fdl_borrowed_memory(void)
+{
+    return fdl_vfork_child ||
+           (__atomic_load_n(&fdl_ready, __ATOMIC_RELAXED) == FDL_READY_SHARED_VM &&
+            (pid_t)syscall(SYS_getpid) != own_pid);
 }
 
 /* Never undone: the child may outlive any call we could see. Costs a getpid per wrapped call

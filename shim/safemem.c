@@ -9,6 +9,6 @@
 ssize_t fdl_safemem_read(void *dst, const void *src, size_t n)
 {
     struct iovec local = {dst, n}, remote = {(void *)(uintptr_t)src, n};
-    return (ssize_t)syscall(SYS_process_vm_readv, (pid_t)syscall(SYS_getpid), &local, 1UL,
-                            &remote, 1UL, 0UL);
+    return (ssize_t)syscall(SYS_process_vm_readv, (pid_t)syscall(SYS_getpid), &local, 1UL, &remote,
+                            1UL, 0UL);
 }

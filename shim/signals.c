@@ -24,7 +24,7 @@ static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 
 void fdl_exit_dump(void)
 {
-    if (!fdl_ready || fdl_vfork_child || !fdl_cfg.on_exit)
+    if (!fdl_ready || fdl_borrowed_memory() || !fdl_cfg.on_exit)
         return;
     if (__atomic_exchange_n(&fdl_final_dump_done, 1, __ATOMIC_ACQ_REL))
         return;

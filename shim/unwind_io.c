@@ -61,8 +61,8 @@ __attribute__((noinline)) static ssize_t vfd_write(int fd, const void *buf, size
     return (ssize_t)n;
 }
 
-__attribute__((noinline)) static long vfd_syscall(long n, long fd, long a, long b, long c,
-                                                  long d, long e)
+__attribute__((noinline)) static long vfd_syscall(long n, long fd, long a, long b, long c, long d,
+                                                  long e)
 {
     if (!unwinding() || !fdl_vfd((int)fd))
         return REAL(syscall)(n, fd, a, b, c, d, e);
