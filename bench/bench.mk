@@ -6,7 +6,7 @@
 BENCH_BIN   = $(BUILD)/bench
 # proto_capture is a design probe for row 1's note (capture costs), linked with libunwind.
 BENCH_PROGS = $(BENCH_BIN)/fdloop $(BENCH_BIN)/fdmass $(BENCH_BIN)/spawnloop \
-              $(BENCH_BIN)/proto_capture
+              $(BENCH_BIN)/proto_capture $(BENCH_BIN)/stackuse $(BENCH_BIN)/rwloop
 QUICK      ?=
 BENCH_ARGS ?=
 

@@ -304,6 +304,41 @@ class Bench:
                                 unwind=parts["unw_backtrace (C stacks)"],
                                 audit=parts["PySys_Audit (audit events, hook, Python stacks)"])
 
+    # ---- rows 1s and 1r: the host's stack, and the read/write wrappers ---------------------
+    def row1s(self):
+        prog = os.path.join(self.bin, "stackuse")
+
+        def one(v):
+            out, _ = self.run([prog], self.env(v))
+            return int(self.kv(out)["stack_used"])
+
+        res = self.alternate(["bare", "shim"], one, 3)
+        b, s = max(res["bare"]), max(res["shim"])
+        self.add("1s", "program stack taken by open+close on a fresh thread, bytes", b, s,
+                 ratio=s / b if b else None, target="shim - bare <= 2048", met=s - b <= 2048)
+        self.add("1s", "  extra bytes under the library (its TLS included)", shim=s - b)
+
+    def row1r(self):
+        prog = os.path.join(self.bin, "rwloop")
+        n = 200000 if self.quick else 1000000
+
+        def one(v):
+            out, _ = self.run([prog, str(n)], self.env(v))
+            return float(self.kv(out)["cpu_ns_per_call"])
+
+        res = self.alternate(["bare", "shim"], one, self.rounds)
+        r = self.paired(res["shim"], res["bare"])
+        self.add("1r", "read + write + syscall(getppid) loop, CPU ns per call", median(res["bare"]),
+                 median(res["shim"]), ratio=r, target="<= 1.01x", met=r <= 1.01)
+        ni = 20000
+        calls = 3
+        tb, _ = self.callgrind([prog, str(ni)], self.env("bare"))
+        ts, _ = self.callgrind([prog, str(ni)], self.env("shim"))
+        tb2, _ = self.callgrind([prog, str(2 * ni)], self.env("bare"))
+        ts2, _ = self.callgrind([prog, str(2 * ni)], self.env("shim"))
+        self.add("1r", "  user-space instructions per call (callgrind, slope)",
+                 (tb2 - tb) / ni / calls, (ts2 - ts) / ni / calls)
+
     # ---- row 2: threads -------------------------------------------------------------------
     def row2(self):
         n = 30000 if self.quick else 100000
@@ -848,7 +883,7 @@ def fmt(x):
     return f"{x:.3g}"
 
 
-ALL_ROWS = ["1", "1b", "2", "3", "4", "5", "6"]
+ALL_ROWS = ["1", "1b", "1s", "1r", "2", "3", "4", "5", "6"]
 
 # Causes found for targets missed on the project's VM (details and numbers: bench/NOTES.md).
 # RESULTS.md quotes the one for each row that misses its target in the run being written.

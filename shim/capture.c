@@ -219,7 +219,7 @@ static void capture_end(uint32_t *seq)
     }
 }
 
-static int capture_begin(uint32_t **seq)
+__attribute__((always_inline)) static inline int capture_begin(uint32_t **seq)
 {
     *seq = slot_claim();
     if (*seq) {
@@ -331,7 +331,7 @@ static char *private_stack(void)
 }
 
 /* fn(a, b) on the private stack, or right here if we are on it already. */
-static long call_on(char *top, void *fn, void *a, long b)
+__attribute__((always_inline)) static inline long call_on(char *top, void *fn, void *a, long b)
 {
     char here;
     if (fdl_capture_on_private_stack((uintptr_t)&here))
@@ -339,7 +339,8 @@ static long call_on(char *top, void *fn, void *a, long b)
     return fdl_stack_call(a, b, fn, top);
 }
 
-static int unwind(char *top, int level, int max, const uintptr_t **ips)
+__attribute__((always_inline)) static inline int unwind(char *top, int level, int max,
+                                                        const uintptr_t **ips)
 {
     void **buf = ((struct priv_bufs *)top)->ips[level];
     if (max > FDC_DEPTH_MAX)
@@ -366,7 +367,7 @@ static int unwind(char *top, int level, int max, const uintptr_t **ips)
     return n;
 }
 
-static int capture(int level, int max, const uintptr_t **ips)
+__attribute__((always_inline)) static inline int capture(int level, int max, const uintptr_t **ips)
 {
     int n = 0;
     uint32_t *seq;

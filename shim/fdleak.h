@@ -43,8 +43,25 @@ extern __thread int fdl_vfork_child FDL_HIDDEN;
  * interrupting it, and one more. Deeper acquisitions are recorded without a stack. */
 #define FDL_NEST_MAX 3
 
-int fdl_busy_begin(void) FDL_HIDDEN;
-void fdl_busy_end(int saved) FDL_HIDDEN;
+/* Saves the busy state and marks the shim busy; the outermost level records where its frame
+ * is, so that init.c's heal can tell the frame is gone after a siglongjmp. */
+static inline int fdl_busy_begin(void)
+{
+    char here;
+    int saved = fdl_tls.busy;
+    if (!saved)
+        fdl_tls.busy_frame = (uintptr_t)&here;
+    fdl_tls.busy = saved + 1;
+    return saved;
+}
+
+static inline void fdl_busy_end(int saved)
+{
+    FDL_ASSERT(saved >= 0);
+    fdl_tls.busy = saved;
+    if (!saved)
+        fdl_tls.busy_frame = 0;
+}
 
 /* ---- configuration (config.c), read once at start-up ---- */
 struct fdl_config {

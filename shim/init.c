@@ -28,24 +28,6 @@ static int shared_vm;  /* a clone(CLONE_VM) child was made (see fdl_clone_shared
  * this far below the recorded busy frame, on the same stack, cannot be nested in it. */
 #define HEAL_SLACK 512
 
-/* Saves the busy state and marks the shim busy; the outermost level records its frame. */
-int fdl_busy_begin(void)
-{
-    int saved = fdl_tls.busy;
-    if (!saved)
-        fdl_tls.busy_frame = (uintptr_t)__builtin_frame_address(0);
-    fdl_tls.busy = saved + 1;
-    return saved;
-}
-
-void fdl_busy_end(int saved)
-{
-    FDL_ASSERT(saved >= 0);
-    fdl_tls.busy = saved;
-    if (!saved)
-        fdl_tls.busy_frame = 0;
-}
-
 enum stack_id { STACK_THREAD, STACK_ALT, STACK_PRIVATE };
 
 static enum stack_id stack_of(uintptr_t a, const stack_t *alt)
