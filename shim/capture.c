@@ -44,14 +44,16 @@ static int own_frames = 5;
 /* Per thread, mapped on the thread's first capture: a guard page, the private stack, and above
  * it the capture buffers, one per nesting level (a signal handler's acquisition interrupting
  * ours fills its own). Not TLS: glibc carves static TLS out of every thread's stack, even one
- * the program sized itself. The stack is 256 KiB of address space, committed only as touched
- * (a warm capture touches ~3 pages): a signal arriving while libunwind runs is handled on it,
- * so it is roomier than libunwind alone would need. */
+ * the program sized itself. The stack is 256 KiB of address space, committed only as touched:
+ * a signal arriving while libunwind runs is handled on it, so it is far roomier than
+ * libunwind alone needs. */
 #define PRIV_STACK_BYTES (256u * 1024)
 #define GUARD_BYTES 4096u
 #define PAGE_BYTES 4096u
 struct priv_bufs {
     void *ips[FDL_NEST_MAX][FDC_DEPTH_MAX + OWN_MAX];
+    uint32_t last_id, last_n; /* the last level-0 stack stored (see track.c) */
+    uintptr_t last[FDC_DEPTH_MAX];
 };
 #define PRIV_MAP_BYTES                                                                             \
     ((GUARD_BYTES + PRIV_STACK_BYTES + sizeof(struct priv_bufs) + PAGE_BYTES - 1) &                \
@@ -328,6 +330,32 @@ static char *private_stack(void)
     priv.state = PRIV_MAPPED;
     thread_key_arm();
     return priv.base + GUARD_BYTES + PRIV_STACK_BYTES;
+}
+
+static struct priv_bufs *bufs(void)
+{
+    return priv.state == PRIV_MAPPED
+               ? (struct priv_bufs *)(priv.base + GUARD_BYTES + PRIV_STACK_BYTES)
+               : NULL;
+}
+
+uint32_t fdl_capture_last_id(const uintptr_t *ips, int n)
+{
+    struct priv_bufs *b = bufs();
+    if (!b || !b->last_id || b->last_n != (uint32_t)n)
+        return 0;
+    return memcmp(b->last, ips, (size_t)n * sizeof(uintptr_t)) ? 0 : b->last_id;
+}
+
+void fdl_capture_set_last(const uintptr_t *ips, int n, uint32_t id)
+{
+    struct priv_bufs *b = bufs();
+    FDL_ASSERT(n >= 0 && n <= FDC_DEPTH_MAX);
+    if (!b)
+        return;
+    memcpy(b->last, ips, (size_t)n * sizeof(uintptr_t));
+    b->last_n = (uint32_t)n;
+    b->last_id = id;
 }
 
 /* fn(a, b) on the private stack, or right here if we are on it already. */

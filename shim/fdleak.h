@@ -126,7 +126,7 @@ void fdl_failed(enum fdc_call call, int err) FDL_HIDDEN;
 int fdl_privatize(int fd) FDL_HIDDEN; /* the dump's reserve descriptor only */
 void fdl_track_init(void) FDL_HIDDEN;
 void fdl_track_after_fork(void) FDL_HIDDEN;
-extern long fdl_live FDL_HIDDEN; /* live tracked+inherited count, kept when a threshold is set */
+void fdl_track_inherited(void) FDL_HIDDEN;
 #define FDL_STAT_SHARDS 16
 struct fdl_stat {
     struct {
@@ -144,6 +144,10 @@ uint64_t fdl_stat_sum(const struct fdl_stat *s) FDL_HIDDEN;
  * this thread is already unwinding. */
 int fdl_capture(int level, int max, const uintptr_t **ips) FDL_HIDDEN;
 void fdl_capture_init(void) FDL_HIDDEN;
+/* The id of the last level-0 stack this thread stored, if ips[0..n) is that stack, else 0;
+ * and remembering it (with the private stack, not in TLS: see capture.c). */
+uint32_t fdl_capture_last_id(const uintptr_t *ips, int n) FDL_HIDDEN;
+void fdl_capture_set_last(const uintptr_t *ips, int n, uint32_t id) FDL_HIDDEN;
 /* Whether a call returning to `caller` comes from the shim or from libunwind. */
 int fdl_capture_is_ours(const void *caller) FDL_HIDDEN;
 /* Which stack `addr` is on, as far as this thread's unwinding is concerned. */

@@ -80,7 +80,7 @@ static void mark_inherited(int fd, void *arg)
     long fl = syscall(SYS_fcntl, fd, F_GETFD);
     e.flags = fl > 0 && (fl & FD_CLOEXEC) ? FDL_F_CLOEXEC : 0;
     if (fdl_table_set(fd, &e) == 0)
-        fdl_live++;
+        fdl_track_inherited();
 }
 
 static void after_fork_child(void)

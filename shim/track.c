@@ -23,7 +23,7 @@ _Static_assert(offsetof(struct fdl_entry, state) == 20 && offsetof(struct fdl_en
                "fd table record layout");
 
 struct fdl_intern fdl_stacks, fdl_paths, fdl_pyframes;
-long fdl_live;
+static long fdl_live; /* live tracked+inherited count, kept when a threshold is set */
 struct fdl_stat fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed;
 
 /* Counters spread over cache lines by thread, so threads acquiring in parallel do not bounce
@@ -57,6 +57,12 @@ void fdl_track_init(void)
         fdl_msg("cannot reserve memory for stacks and paths; ", "reports will lack some of them");
 }
 
+/* A descriptor found open at start-up. Before init finishes: no other thread records yet. */
+void fdl_track_inherited(void)
+{
+    fdl_live++;
+}
+
 void fdl_track_after_fork(void)
 {
     threshold_armed = 1;
@@ -78,13 +84,6 @@ static uint64_t now_coarse(void)
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
-
-/* The last stack this thread stored: a loop acquiring from one place skips hashing and the
- * table probe for a memcmp. Initial-exec TLS: zero until first use, never allocated. */
-static __thread struct {
-    uint32_t id, n;
-    uintptr_t ips[FDC_DEPTH_MAX];
-} last;
 
 /* Same idea for paths: a loop reopening one file skips the path's hash and probe. */
 static __thread struct {
@@ -118,15 +117,13 @@ static uint32_t capture_stack(int level)
         fdl_stat_add(&fdl_stat_unwind_failed, 1);
         return 0;
     }
-    size_t bytes = (size_t)n * sizeof(uintptr_t);
-    if (level == 0 && last.id && last.n == (uint32_t)n && !memcmp(last.ips, ips, bytes))
-        return last.id;
-    uint32_t id = fdl_intern_put(&fdl_stacks, ips, (uint32_t)bytes);
-    if (id && level == 0) {
-        last.id = id;
-        last.n = (uint32_t)n;
-        memcpy(last.ips, ips, bytes);
-    }
+    /* A loop acquiring from one place skips hashing and the table probe for a memcmp. */
+    uint32_t id = level == 0 ? fdl_capture_last_id(ips, n) : 0;
+    if (id)
+        return id;
+    id = fdl_intern_put(&fdl_stacks, ips, (uint32_t)((size_t)n * sizeof(uintptr_t)));
+    if (id && level == 0)
+        fdl_capture_set_last(ips, n, id);
     return id;
 }
 
@@ -338,7 +335,7 @@ void fdl_failed(enum fdc_call call, int err)
 
 int fdl_privatize(int fd)
 {
-    /* Our descriptors (and libunwind's) move to the top of the range so the program's own
+    /* The dump's reserve descriptor moves to the top of the range so the program's own
      * open() keeps returning the numbers it would get without us. */
     if (fd < 0)
         return fd;

@@ -75,7 +75,7 @@ def test_open_on_small_thread_stack():
 # Extra stack a wrapped open+close may take from the program (the library's static TLS, which
 # glibc carves from every thread's stack, included); it was ~9.7 KiB before unwinding moved to
 # a private stack.
-STACK_EXTRA_MAX = 2048
+STACK_EXTRA_MAX = 1024
 
 
 def test_stack_use_of_wrapped_calls():
