@@ -120,7 +120,6 @@ static int load(void)
         }
         return expect == LOAD_READY;
     }
-    self = text_of((const void *)(uintptr_t)&load);
     void *h = dlopen(FDL_UNWIND_SONAME, RTLD_LAZY | RTLD_LOCAL);
     backtrace_fn fn = h ? (backtrace_fn)dlsym(h, "unw_backtrace") : NULL;
     if (!fn) {
@@ -252,6 +251,8 @@ void fdl_capture_heal(void)
 
 void fdl_capture_init(void)
 {
+    /* Known before any capture: wrappers ask fdl_capture_is_ours from then on. */
+    self = text_of((const void *)(uintptr_t)&load);
     thread_key_ok = pthread_key_create(&thread_key, thread_exit) == 0;
 }
 

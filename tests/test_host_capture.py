@@ -25,24 +25,24 @@ def _fact_value(stdout, key):
     raise lib.TestFailure("no `%s` line in:\n%s" % (key, stdout[-2000:]))
 
 
-def _pipe_case():
+def _pipe_case(mode):
     """Runs host_pipe bare and under the library, each on fresh data files."""
     runs = []
     for under in (False, True):
         d = lib.new_tmpdir("fdleak-pipe-")
         if under:
-            exe, res, dumps = _run("host_pipe", [d], timeout=60)
+            exe, res, dumps = _run("host_pipe", [d, mode], timeout=60)
             _ok(res)
             out = res.stdout
         else:
-            out = _plain("host_pipe", [d]).stdout
+            out = _plain("host_pipe", [d, mode]).stdout
         files = {n: open(os.path.join(d, n), "rb").read() for n in ("a", "b")}
         runs.append((out, files))
     return runs
 
 
-def test_unwinder_pipe_never_the_programs_descriptor():
-    (bare_out, bare_files), (shim_out, shim_files) = _pipe_case()
+def _unwinder_pipe(mode):
+    (bare_out, bare_files), (shim_out, shim_files) = _pipe_case(mode)
     if bare_out.startswith("skip"):
         raise lib.Skip(bare_out.strip())
     # same descriptor numbers everywhere, same /proc/self/fd, nothing written to the files
@@ -50,6 +50,22 @@ def test_unwinder_pipe_never_the_programs_descriptor():
     eq(shim_out, bare_out, "stdout under the library (fd numbers, sizes, /proc/self/fd)")
     eq(shim_files, bare_files, "file contents")
     eq(shim_files["a"], b"alpha\n", "file dup2'd onto 4088 and 4090")
+
+
+def test_unwinder_pipe_after_raw_close_range():
+    _unwinder_pipe("raw")
+
+
+def test_unwinder_pipe_after_close_range():
+    _unwinder_pipe("close_range")
+
+
+def test_unwinder_pipe_after_closefrom():
+    _unwinder_pipe("closefrom")
+
+
+def test_unwinder_pipe_after_close_loop():
+    _unwinder_pipe("loop")
 
 
 def test_open_on_small_signal_stack():

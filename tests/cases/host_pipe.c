@@ -3,7 +3,7 @@
  * 4100 descriptors, dup2s its data files onto 4088..4090 (where the pipe used to be moved),
  * then opens from new code paths in a thread so libunwind does real work. Bare and under the
  * library: the same numbers, the same file contents, the same /proc/self/fd.
- * Usage: host_pipe DIR */
+ * Usage: host_pipe DIR raw|close_range|closefrom|loop (how everything from 3 up is closed) */
 #include "fixture.h"
 
 #include <dirent.h>
@@ -94,7 +94,7 @@ static void show_fds(void)
 int main(int argc, char **argv)
 {
     fixture_init();
-    CHECK(argc == 2);
+    CHECK(argc == 3);
     struct rlimit rl;
     CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
     if (rl.rlim_max < WANT + 64) {
@@ -109,7 +109,16 @@ int main(int argc, char **argv)
     int first = level3(0, devnull);
     CHECK(first >= 0);
     close(first);
-    CHECK(syscall(SYS_close_range, 3U, ~0U, 0) == 0);
+    if (!strcmp(argv[2], "raw")) {
+        CHECK(syscall(SYS_close_range, 3U, ~0U, 0) == 0);
+    } else if (!strcmp(argv[2], "close_range")) {
+        CHECK(close_range(3U, ~0U, 0) == 0);
+    } else if (!strcmp(argv[2], "closefrom")) {
+        closefrom(3);
+    } else {
+        for (int fd = 3; fd < (int)rl.rlim_cur; fd++)
+            close(fd);
+    }
     char pa[4096], pb[4096];
     snprintf(pa, sizeof(pa), "%s/a", argv[1]);
     snprintf(pb, sizeof(pb), "%s/b", argv[1]);
