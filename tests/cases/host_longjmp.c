@@ -18,11 +18,15 @@
 static sigjmp_buf env;
 static volatile sig_atomic_t armed;
 
+/* Disarmed before the jump: siglongjmp unblocks SIGALRM before it jumps, and a timer that
+ * fired meanwhile would otherwise jump again from inside it, recursing down the stack. */
 static void on_alarm(int sig)
 {
     (void)sig;
-    if (armed)
+    if (armed) {
+        armed = 0;
         siglongjmp(env, 1);
+    }
 }
 
 static long now_ms(void)
