@@ -9,7 +9,12 @@
  * 16 KiB thread stack or an 8 KiB signal stack must not overflow where the bare call would
  * not. So unwinding (and loading) runs on a private per-thread stack, mapped on the thread's
  * first capture and unmapped at its exit, and the frames it fills live in per-thread buffers,
- * one per nesting level. And the fork guard: see "Fork safety" below. */
+ * one per nesting level. And the fork guard: see "Fork safety" below.
+ *
+ * Known gap: a signal handler that siglongjmp()s out of a warm capture is undone at the next
+ * entry (init.c's heal), but if it lands while libunwind is inside dl_iterate_phdr (a cache
+ * miss) the loader lock stays taken by this thread; blocking signals around every capture
+ * would cost two system calls each. */
 #include "fdleak.h"
 
 #include <dlfcn.h>
@@ -21,7 +26,6 @@
 #include <sys/mman.h>
 #include <time.h>
 
-typedef int (*backtrace_fn)(void **, int);
 typedef int (*backtrace_fn)(void **, int);
 
 long fdl_stack_call(void *a, long b, void *fn, void *top) FDL_HIDDEN; /* stack.S */
@@ -359,11 +363,20 @@ void fdl_capture_set_last(const uintptr_t *ips, int n, uint32_t id)
     b->last_id = id;
 }
 
+/* ASan cannot follow a signal handler's siglongjmp from the private stack back to the
+ * thread's (it leaves the old frames poisoned and reports false overflows later), so a
+ * sanitizer build unwinds on the thread's own stack: the buffers still live up there. */
+#ifdef __SANITIZE_ADDRESS__
+#define SWITCH_STACKS 0
+#else
+#define SWITCH_STACKS 1
+#endif
+
 /* fn(a, b) on the private stack, or right here if we are on it already. */
 __attribute__((always_inline)) static inline long call_on(char *top, void *fn, void *a, long b)
 {
     char here;
-    if (fdl_capture_on_private_stack((uintptr_t)&here))
+    if (!SWITCH_STACKS || fdl_capture_on_private_stack((uintptr_t)&here))
         return ((long (*)(void *, long))fn)(a, b);
     return fdl_stack_call(a, b, fn, top);
 }
