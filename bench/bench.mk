@@ -6,7 +6,8 @@
 # `make bench-probes`: the design probes of bench/probes/ (not the library), apart from the
 # benchmarks so that `make bench` measures only what ships.
 BENCH_BIN    = $(BUILD)/bench
-BENCH_PROGS  = $(BENCH_BIN)/fdloop $(BENCH_BIN)/fdmass $(BENCH_BIN)/spawnloop
+BENCH_PROGS  = $(BENCH_BIN)/fdloop $(BENCH_BIN)/fdmass $(BENCH_BIN)/spawnloop \
+               $(BENCH_BIN)/stackuse $(BENCH_BIN)/rwloop
 # proto_capture: a capture with libunwind against a verified reuse of the previous one.
 PROBE_PROGS  = $(BENCH_BIN)/probes/proto_capture
 QUICK       ?=

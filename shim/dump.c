@@ -121,10 +121,10 @@ static int worth_a_text_report(const struct fdl_dump_req *req, const struct fdl_
 
 void fdl_dump(const struct fdl_dump_req *req)
 {
-    if (fdl_vfork_child)
+    if (fdl_borrowed_memory())
         return;
     int saved_errno = errno, sig = 0;
-    fdl_tls.busy++;
+    int busy = fdl_busy_begin();
     if (!dump_lock(req))
         goto out_busy;
     dump_seq++;
@@ -166,7 +166,7 @@ done:
     __atomic_store_n(&dump_owner, 0, __ATOMIC_RELEASE);
     sig = __atomic_exchange_n(&pending_sig, 0, __ATOMIC_ACQ_REL);
 out_busy:
-    fdl_tls.busy--;
+    fdl_busy_end(busy);
     errno = saved_errno;
     /* A fatal signal came while this thread was dumping: the dump is complete, now die of it
      * (its handler ran and returned, so the signal is not blocked here). */

@@ -23,14 +23,45 @@ void fdl_assert_fail(const char *expr, const char *file, int line) FDL_HIDDEN
 /* Calls, kinds, origins and triggers, and their names in dumps: common/contract.h. */
 #include "contract.h"
 
-/* ---- per-thread state (initial-exec TLS: no allocation on first touch) ---- */
+/* ---- per-thread state (initial-exec TLS: no allocation on first touch) ----
+ * Read directly only by the inline fast paths below; every change goes through init.c
+ * (fdl_busy_begin/end, fdl_thread_heal) and capture.c, with save/restore discipline so that a
+ * frame abandoned by siglongjmp is detected and undone at the next entry (fdl_thread_heal). */
 struct fdl_thread {
-    int busy;     /* inside the shim: nested wrapper calls pass straight through */
-    uint32_t tid; /* cached gettid(), 0 until first use; reset in a fork child */
+    int busy;             /* shim code running on this thread: its own libc calls pass through */
+    uint32_t tid;         /* cached gettid(), 0 until first use; reset in a fork child */
+    uintptr_t busy_frame; /* frame of the outermost fdl_busy_begin, 0 = not recorded */
+    uint8_t nest;         /* recordings in progress (a signal handler's acquisition nests) */
+    uint8_t in_unwind;    /* inside libunwind (or loading it): nested captures are refused */
 };
 extern __thread struct fdl_thread fdl_tls FDL_HIDDEN;
-/* Set by the vfork trampoline (vfork.S) while a vfork child borrows this thread's memory. */
+/* Set by the vfork trampoline (vfork.S) and the clone wrapper while a child borrows this
+ * thread's memory and TLS. */
 extern __thread int fdl_vfork_child FDL_HIDDEN;
+
+/* Recording levels with their own capture buffer: the program's call, a signal handler's call
+ * interrupting it, and one more. Deeper acquisitions are recorded without a stack. */
+#define FDL_NEST_MAX 3
+
+/* Saves the busy state and marks the shim busy; the outermost level records where its frame
+ * is, so that init.c's heal can tell the frame is gone after a siglongjmp. */
+static inline int fdl_busy_begin(void)
+{
+    char here;
+    int saved = fdl_tls.busy;
+    if (!saved)
+        fdl_tls.busy_frame = (uintptr_t)&here;
+    fdl_tls.busy = saved + 1;
+    return saved;
+}
+
+static inline void fdl_busy_end(int saved)
+{
+    FDL_ASSERT(saved >= 0);
+    fdl_tls.busy = saved;
+    if (!saved)
+        fdl_tls.busy_frame = 0;
+}
 
 /* ---- configuration (config.c), read once at start-up ---- */
 struct fdl_config {
@@ -46,8 +77,15 @@ extern struct fdl_config fdl_cfg FDL_HIDDEN;
 void fdl_config_load(void) FDL_HIDDEN;
 
 /* ---- lifecycle (init.c) ---- */
-extern int fdl_ready FDL_HIDDEN; /* init finished: wrappers track */
-int fdl_enter_slow(void) FDL_HIDDEN;
+/* init finished: wrappers track. FDL_READY_SHARED_VM once the process made a clone(CLONE_VM)
+ * child that is not a thread: wrappers then also check they run in this process. */
+extern int fdl_ready FDL_HIDDEN;
+#define FDL_READY 1
+#define FDL_READY_SHARED_VM 2
+int fdl_enter_slow(const void *caller) FDL_HIDDEN;
+void fdl_clone_shared_vm(void) FDL_HIDDEN;
+/* This code runs in a vfork or clone(CLONE_VM) child on our memory: no dumps, no records. */
+int fdl_borrowed_memory(void) FDL_HIDDEN;
 void fdl_init(void) FDL_HIDDEN;
 uint32_t fdl_tid_slow(void) FDL_HIDDEN;
 static inline uint32_t fdl_tid(void)
@@ -56,12 +94,14 @@ static inline uint32_t fdl_tid(void)
 }
 
 /* True when a wrapper should record: the shim is ready, this thread is not already inside the
- * shim, and this is not a vfork child running on its parent's memory. One predictable branch. */
+ * shim, and this is not a vfork child running on its parent's memory. One predictable branch;
+ * everything else (start-up, a signal handler's call interrupting the shim, the shim's own
+ * calls, stale state left by siglongjmp, shared-VM children) is decided in fdl_enter_slow. */
 static inline int fdl_enter(void)
 {
-    if (likely(fdl_ready))
-        return !(fdl_tls.busy | fdl_vfork_child);
-    return fdl_enter_slow();
+    if (likely(fdl_ready == FDL_READY && !(fdl_tls.busy | fdl_vfork_child)))
+        return 1;
+    return fdl_enter_slow(__builtin_return_address(0));
 }
 
 /* ---- messages (msg.c): one line on stderr, prefixed "fdleak: " ---- */
@@ -86,10 +126,9 @@ void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only) FDL_HIDDEN;
 void fdl_set_cloexec(int fd, int on) FDL_HIDDEN;
 void fdl_sync_cloexec(int fd) FDL_HIDDEN;
 void fdl_failed(enum fdc_call call, int err) FDL_HIDDEN;
-int fdl_privatize(int fd) FDL_HIDDEN;
 void fdl_track_init(void) FDL_HIDDEN;
 void fdl_track_after_fork(void) FDL_HIDDEN;
-extern long fdl_live FDL_HIDDEN; /* live tracked+inherited count, kept when a threshold is set */
+void fdl_track_inherited(void) FDL_HIDDEN;
 #define FDL_STAT_SHARDS 16
 struct fdl_stat {
     struct {
@@ -107,8 +146,21 @@ void fdl_peak_released(long n) FDL_HIDDEN;
 long fdl_peak_get(uint64_t *time_ns) FDL_HIDDEN; /* highest live count, and when (realtime) */
 
 /* ---- stack capture (capture.c) ---- */
-int fdl_capture(uintptr_t *ips, int max) FDL_HIDDEN;
+/* Unwinds up to max frames of the caller into the per-thread buffer of nesting level `level`
+ * (< FDL_NEST_MAX) and points *ips at it; returns the frame count, 0 if none. Refused (0) while
+ * this thread is already unwinding. */
+int fdl_capture(int level, int max, const uintptr_t **ips) FDL_HIDDEN;
 void fdl_capture_init(void) FDL_HIDDEN;
+/* The id of the last level-0 stack this thread stored, if ips[0..n) is that stack, else 0;
+ * and remembering it (with the private stack, not in TLS: see capture.c). */
+uint32_t fdl_capture_last_id(const uintptr_t *ips, int n) FDL_HIDDEN;
+void fdl_capture_set_last(const uintptr_t *ips, int n, uint32_t id) FDL_HIDDEN;
+/* Whether a call returning to `caller` comes from the shim or from libunwind. */
+int fdl_capture_is_ours(const void *caller) FDL_HIDDEN;
+/* Which stack `addr` is on, as far as this thread's unwinding is concerned. */
+int fdl_capture_on_private_stack(uintptr_t addr) FDL_HIDDEN;
+/* Undoes this thread's capture state left behind by an abandoned frame. */
+void fdl_capture_heal(void) FDL_HIDDEN;
 void fdl_capture_fork_prepare(void) FDL_HIDDEN;
 void fdl_capture_fork_parent(void) FDL_HIDDEN;
 void fdl_capture_fork_child(void) FDL_HIDDEN;

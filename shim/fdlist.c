@@ -41,8 +41,6 @@ static void add_fd(struct fdl_scratch *s, int fd)
 {
     struct fdl_rec rr = {.fd = fd};
     int st = fdl_table_get(fd, &rr.e);
-    if (st == FDL_PRIVATE)
-        return;
     rr.origin = st == FDL_TRACKED     ? FDC_ORIGIN_TRACKED
                 : st == FDL_INHERITED ? FDC_ORIGIN_INHERITED
                                       : FDC_ORIGIN_UNKNOWN;

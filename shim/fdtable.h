@@ -13,7 +13,6 @@ enum fdl_state {
     FDL_FREE = 0,
     FDL_TRACKED,   /* acquired through a wrapped call */
     FDL_INHERITED, /* open when the shim started */
-    FDL_PRIVATE,   /* fdleak's own (libunwind's pipe): never reported */
 };
 
 #define FDL_F_CLOEXEC 0x1

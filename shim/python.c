@@ -235,7 +235,7 @@ static int hook(const char *event, py_object *args, void *data)
         return 0;
     if (!fdl_ready || fdl_tls.busy || fdl_vfork_child)
         return 0;
-    fdl_tls.busy++;
+    int busy = fdl_busy_begin();
     commit_deferred();
     pending = capture();
     pending_kind = kind;
@@ -244,7 +244,7 @@ static int hook(const char *event, py_object *args, void *data)
         deferred_stack = pending;
     }
     accepted_fd = -1;
-    fdl_tls.busy--;
+    fdl_busy_end(busy);
     return 0;
 }
 

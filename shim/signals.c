@@ -30,7 +30,7 @@ static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 
 void fdl_exit_dump(void)
 {
-    if (!fdl_ready || fdl_vfork_child || !fdl_cfg.on_exit)
+    if (!fdl_ready || fdl_borrowed_memory() || !fdl_cfg.on_exit)
         return;
     if (!fdl_dump_final_claim())
         return;

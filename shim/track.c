@@ -10,14 +10,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+/* The record layout the dump and the unit tests rely on: 32 bytes, two to a cache line. */
+_Static_assert(sizeof(struct fdl_entry) == 32, "fd table record is 32 bytes");
+_Static_assert(offsetof(struct fdl_entry, state) == 20 && offsetof(struct fdl_entry, time_ns) == 24,
+               "fd table record layout");
+
 struct fdl_intern fdl_stacks, fdl_paths, fdl_pyframes;
-long fdl_live;
+static long fdl_live; /* live tracked+inherited count, kept when a threshold is set */
 struct fdl_stat fdl_stat_acquired, fdl_stat_released, fdl_stat_unwind_failed;
 
 /* Counters spread over cache lines by thread, so threads acquiring in parallel do not bounce
@@ -51,6 +57,12 @@ void fdl_track_init(void)
         fdl_msg("cannot reserve memory for stacks and paths; ", "reports will lack some of them");
 }
 
+/* A descriptor found open at start-up. Before init finishes: no other thread records yet. */
+void fdl_track_inherited(void)
+{
+    fdl_live++;
+}
+
 void fdl_track_after_fork(void)
 {
     threshold_armed = 1;
@@ -73,26 +85,19 @@ static uint64_t now_coarse(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The last stack this thread stored: a loop acquiring from one place skips hashing and the
- * table probe for a memcmp. Initial-exec TLS: zero until first use, never allocated. */
-static __thread struct {
-    uint32_t id, n;
-    uintptr_t ips[FDC_DEPTH_MAX];
-} last;
-
 /* Same idea for paths: a loop reopening one file skips the path's hash and probe. */
 static __thread struct {
     uint32_t id, len;
     char text[256];
 } last_path;
 
-static uint32_t intern_path(const char *path)
+static uint32_t intern_path(const char *path, int level)
 {
     size_t len = strlen(path) + 1;
-    if (last_path.id && last_path.len == len && !memcmp(last_path.text, path, len))
+    if (level == 0 && last_path.id && last_path.len == len && !memcmp(last_path.text, path, len))
         return last_path.id;
     uint32_t id = fdl_intern_put(&fdl_paths, path, (uint32_t)len);
-    if (id && len <= sizeof(last_path.text)) {
+    if (id && level == 0 && len <= sizeof(last_path.text)) {
         last_path.id = id;
         last_path.len = (uint32_t)len;
         memcpy(last_path.text, path, len);
@@ -100,39 +105,59 @@ static uint32_t intern_path(const char *path)
     return id;
 }
 
-/* With a Python stack (open and socket events come from the interpreter's own io and socket
- * modules), the C frames are interpreter internals below a Python line that already says
- * where: not worth libunwind's ~280 instructions a capture plus ~75 a frame. */
-
-static uint32_t capture_stack(void)
+/* The stack of the acquisition being recorded at nesting level `level` (0: the program's call;
+ * deeper: a signal handler's call that interrupted a recording). Only level 0 uses the
+ * per-thread last-stack cache: a handler could interrupt it half written. A level too deep, or
+ * a handler that interrupted libunwind, gets no stack (counted as unwind_failed). */
+static uint32_t capture_stack(int level)
 {
-    uintptr_t ips[FDC_DEPTH_MAX];
-    int n = fdl_capture(ips, fdl_cfg.depth);
+    const uintptr_t *ips;
+    int n = level < FDL_NEST_MAX ? fdl_capture(level, fdl_cfg.depth, &ips) : 0;
     if (n <= 0) {
         fdl_stat_add(&fdl_stat_unwind_failed, 1);
         return 0;
     }
-    size_t bytes = (size_t)n * sizeof(uintptr_t);
-    if (last.id && last.n == (uint32_t)n && !memcmp(last.ips, ips, bytes))
-        return last.id;
-    uint32_t id = fdl_intern_put(&fdl_stacks, ips, (uint32_t)bytes);
-    if (id) {
-        last.id = id;
-        last.n = (uint32_t)n;
-        memcpy(last.ips, ips, bytes);
-    }
+    /* A loop acquiring from one place skips hashing and the table probe for a memcmp. */
+    uint32_t id = level == 0 ? fdl_capture_last_id(ips, n) : 0;
+    if (id)
+        return id;
+    id = fdl_intern_put(&fdl_stacks, ips, (uint32_t)((size_t)n * sizeof(uintptr_t)));
+    if (id && level == 0)
+        fdl_capture_set_last(ips, n, id);
     return id;
+}
+
+/* Enters a recording: busy (the shim's own calls pass through) and one nesting level deeper.
+ * Saved and restored, never incremented and decremented: a frame abandoned by siglongjmp is
+ * undone by fdl_thread's heal at the next entry, not carried forever. */
+struct level {
+    int busy;
+    int nest;
+};
+
+static struct level level_begin(void)
+{
+    struct level l = {fdl_busy_begin(), fdl_tls.nest};
+    fdl_tls.nest = (uint8_t)(l.nest + 1);
+    return l;
+}
+
+static void level_end(struct level l)
+{
+    fdl_tls.nest = (uint8_t)l.nest;
+    fdl_busy_end(l.busy);
 }
 
 static void check_threshold(enum fdc_call call, long live, uint32_t stack)
 {
-    if (live >= fdl_cfg.threshold) {
+    /* Not from a signal handler that interrupted a recording: the dump waits for it. */
+    if (live >= fdl_cfg.threshold && fdl_tls.nest <= 1) {
         if (__atomic_exchange_n(&threshold_armed, 0, __ATOMIC_ACQ_REL)) {
             struct fdl_dump_req r = {.trigger = FDC_TRIG_THRESHOLD,
                                      .safe = 1,
                                      .snapshot_token = -1,
                                      .call = call,
-                                     .stack = stack ? stack : capture_stack(),
+                                     .stack = stack ? stack : capture_stack(0),
                                      .threshold = fdl_cfg.threshold};
             fdl_dump(&r);
         }
@@ -154,8 +179,6 @@ static void note_release(int old_state)
 {
     if (old_state == FDL_FREE)
         return;
-    if (old_state == FDL_PRIVATE)
-        return; /* the program closed or replaced one of ours: the number is its own now */
     fdl_stat_add(&fdl_stat_released, 1);
     fdl_peak_released(1);
     count(-1, FDC_CALL_none, 0);
@@ -177,30 +200,35 @@ static void put(int fd, const struct fdl_entry *e, enum fdc_call call)
 void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, const char *path,
                int cloexec)
 {
-    fdl_tls.busy++;
+    struct level l = level_begin();
+    /* The Python hooks keep per-thread state a signal handler must not interleave with. */
+    int python = fdl_cfg.python && l.nest == 0;
     struct fdl_entry e = {0};
     e.state = FDL_TRACKED;
     e.call = (uint8_t)call;
     e.kind = (uint8_t)kind;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
-    e.pystack = fdl_cfg.python ? fdl_python_stack(call) : 0;
-    e.stack = e.pystack ? 0 : capture_stack();
+    /* With a Python stack (open and socket events come from the interpreter's own io and
+     * socket modules), the C frames are interpreter internals below a Python line that
+     * already says where: not worth libunwind's ~280 instructions plus ~75 a frame. */
+    e.pystack = python ? fdl_python_stack(call) : 0;
+    e.stack = e.pystack ? 0 : capture_stack(l.nest);
     if (path)
-        e.path = intern_path(path);
+        e.path = intern_path(path, l.nest);
     e.tid = fdl_tid();
     e.time_ns = now_coarse();
     for (int i = 0; i < n; i++)
         put(fds[i], &e, call);
-    if (fdl_cfg.python && n == 1)
+    if (python && n == 1)
         fdl_python_acquired(fds[0], call, e.pystack);
-    fdl_tls.busy--;
+    level_end(l);
 }
 
 void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec)
 {
     struct fdl_entry src;
     int st = fdl_table_get(oldfd, &src);
-    fdl_tls.busy++;
+    struct level l = level_begin();
     struct fdl_entry e = {0};
     e.state = FDL_TRACKED;
     e.call = (uint8_t)call;
@@ -208,12 +236,12 @@ void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec)
     e.kind = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.kind : FDC_KIND_unknown;
     e.path = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.path : 0;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
-    e.stack = capture_stack();
-    e.pystack = fdl_cfg.python ? fdl_python_stack(call) : 0;
+    e.stack = capture_stack(l.nest);
+    e.pystack = fdl_cfg.python && l.nest == 0 ? fdl_python_stack(call) : 0;
     e.tid = fdl_tid();
     e.time_ns = now_coarse();
     put(newfd, &e, call);
-    fdl_tls.busy--;
+    level_end(l);
 }
 
 void fdl_track_adopt(int fd, enum fdc_call call, enum fdc_kind kind)
@@ -235,9 +263,9 @@ void fdl_release(int fd)
 static int release_one(int fd, const struct fdl_entry *e, void *arg)
 {
     int cloexec_only = *(int *)arg;
+    (void)e;
     if (cloexec_only) {
-        if (e->state != FDL_PRIVATE)
-            fdl_table_set_flags(fd, FDL_F_CLOEXEC, 0);
+        fdl_table_set_flags(fd, FDL_F_CLOEXEC, 0);
     } else {
         fdl_release(fd);
     }
@@ -280,13 +308,13 @@ static long live_now(void)
 
 void fdl_failed(enum fdc_call call, int err)
 {
-    if ((err != EMFILE && err != ENFILE) || !fdl_cfg.on_emfile)
-        return;
+    if ((err != EMFILE && err != ENFILE) || !fdl_cfg.on_emfile || fdl_tls.nest)
+        return; /* not from a signal handler that interrupted a recording: see check_threshold */
     /* One report per exhaustion: a program spinning on EMFILE gets one dump, and another only
      * once a tenth of its descriptors have been released since. */
     if (!__atomic_exchange_n(&emfile_armed, 0, __ATOMIC_ACQ_REL))
         return;
-    fdl_tls.busy++;
+    struct level l = level_begin();
     long live = live_now();
     __atomic_store_n(&emfile_rearm_drop, live / 10 > 1 ? live / 10 : 1, __ATOMIC_RELAXED);
     __atomic_store_n(&emfile_net, 0, __ATOMIC_RELAXED);
@@ -295,35 +323,7 @@ void fdl_failed(enum fdc_call call, int err)
                              .snapshot_token = -1,
                              .call = call,
                              .err = err,
-                             .stack = capture_stack()};
+                             .stack = capture_stack(l.nest)};
     fdl_dump(&r);
-    fdl_tls.busy--;
-}
-
-int fdl_privatize(int fd)
-{
-    /* Our descriptors (and libunwind's) move to the top of the range so the program's own
-     * open() keeps returning the numbers it would get without us. */
-    if (fd < 0)
-        return fd;
-    int target = fd;
-    /* Raw syscalls: this also runs in the dump, possibly in a signal handler. */
-    /* Not at the top of a large limit, though: the kernel sizes each process's fd array to
-     * its highest descriptor and copies it at every fork; at 4088 that is 32 KiB. Programs
-     * holding fewer descriptors than that see exactly the numbers they would without us. */
-    struct rlimit rl;
-    if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 && rl.rlim_cur > 16 &&
-        rl.rlim_cur <= (1ul << 30)) {
-        long lo = rl.rlim_cur > 4096 ? 4088 : (long)rl.rlim_cur - 8;
-        long hi = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, lo);
-        if (hi >= 0) {
-            syscall(SYS_close, fd);
-            target = (int)hi;
-        }
-    }
-    struct fdl_entry e = {0};
-    e.state = FDL_PRIVATE;
-    e.flags = FDL_F_CLOEXEC;
-    fdl_table_set(target, &e);
-    return target;
+    level_end(l);
 }

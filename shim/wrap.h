@@ -8,6 +8,7 @@
 #include "real.h"
 
 #include <errno.h>
+#include <limits.h>
 
 #define FDL_EXPORT __attribute__((visibility("default")))
 
@@ -37,11 +38,20 @@ static inline int fdl_done2(int r, const int *fds, enum fdc_call call, enum fdc_
     return r;
 }
 
-/* Inside our own code (libunwind's first unwind opens a pipe pair it keeps forever): move the
- * descriptor out of the program's way and mark it ours, so it is never reported. */
-static inline int fdl_is_ours(void)
+/* libunwind's memory-validation pipe (unwind_io.c). While this thread unwinds, libunwind's
+ * pipe2 gets these two numbers instead of a real pair: no descriptor can have them (the kernel
+ * caps RLIMIT_NOFILE at fs.nr_open <= 2^30), so the shim never holds a descriptor of its own
+ * and libunwind's read/write/close on them never reach the kernel. */
+#define FDL_VFD_READ (INT_MAX - 2)
+#define FDL_VFD_WRITE (INT_MAX - 1)
+static inline int fdl_vfd(int fd)
 {
-    return fdl_tls.busy && !fdl_vfork_child && fdl_ready;
+    return fd == FDL_VFD_READ || fd == FDL_VFD_WRITE;
 }
+/* Answers libunwind's pipe()/pipe2() when it is the caller inside our capture: returns 1 and
+ * fills fds, else 0 (a real pipe is made). */
+int fdl_vfd_pipe(int fds[2], const void *caller) FDL_HIDDEN;
+/* Answers close() of a virtual descriptor inside our capture: 1 (the call returns 0), else 0. */
+int fdl_vfd_close(int fd) FDL_HIDDEN;
 
 #endif

@@ -12,6 +12,8 @@ FDL_EXPORT int close(int fd)
 {
     if (fdl_enter())
         fdl_release(fd);
+    else if (unlikely(fdl_vfd_close(fd)))
+        return 0;
     return REAL(close)(fd);
 }
 

@@ -102,28 +102,17 @@ FDL_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
 
 /* ---- pipes ---- */
 
-static int pipe_passthrough(int r, int fds[2])
-{
-    if (r == 0 && fdl_is_ours()) {
-        int err = errno;
-        fds[0] = fdl_privatize(fds[0]);
-        fds[1] = fdl_privatize(fds[1]);
-        errno = err;
-    }
-    return r;
-}
-
 FDL_EXPORT int pipe(int fds[2])
 {
     if (!fdl_enter())
-        return pipe_passthrough(REAL(pipe)(fds), fds);
+        return fdl_vfd_pipe(fds, __builtin_return_address(0)) ? 0 : REAL(pipe)(fds);
     return fdl_done2(REAL(pipe)(fds), fds, FDC_CALL_pipe, FDC_KIND_pipe, 0);
 }
 
 FDL_EXPORT int pipe2(int fds[2], int flags)
 {
     if (!fdl_enter())
-        return pipe_passthrough(REAL(pipe2)(fds, flags), fds);
+        return fdl_vfd_pipe(fds, __builtin_return_address(0)) ? 0 : REAL(pipe2)(fds, flags);
     return fdl_done2(REAL(pipe2)(fds, flags), fds, FDC_CALL_pipe2, FDC_KIND_pipe,
                      flags & O_CLOEXEC);
 }

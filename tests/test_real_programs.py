@@ -209,7 +209,9 @@ def test_program_takes_over_shim_fd_numbers():
     d = _exit_dump(res)
     _check_leaks(d, res, exe, {"dup2": {"func": "take_over", "kind": "file", "path": False},
                                "open": {"kind": "file"}, "pipe": {"kind": "pipe"}})
-    check(taken, "no fd numbers of the shim visible to take over (nothing tested)")
+    # the library holds no descriptor the program could see, so there is nothing to take over
+    # (tests/test_host_capture.py dup2()s onto the numbers it used to hold)
+    eq(taken, [], "fd numbers of the library visible to the program")
 
 
 def test_posix_spawn_and_system():
@@ -321,9 +323,9 @@ def test_stdio_closed_by_program():
 
 
 def test_stdio_closed_by_program_text_report():
-    # The program closes 0, 1, 2 and its leak takes fd 0: the text report must still go to fd 2
-    # (closed, so it is lost), never into a descriptor of the program. Only the system calls
-    # show where it went.
+    # The program closes 0, 1, 2 and its leak takes fd 0: fd 2 is no longer the stderr the
+    # process started with, so the text report is written nowhere (never into a descriptor of
+    # the program, never even tried on the closed fd 2). Only the system calls show that.
     strace = shutil.which("strace")
     if not strace:
         raise lib.Skip("strace is not installed (scripts/deps.sh test installs it)")
@@ -339,15 +341,10 @@ def test_stdio_closed_by_program_text_report():
         trace = fh.read()
     calls = [m.groups() for m in re.finditer(
         r'^(?:\d+ +)?(write|writev|pwrite64)\((\d+), (.*)\) += (.*)$', trace, re.M)]
-    reports = [c for c in calls if "fdleak report for pid" in c[2]]
-    eq([(c[0], c[1]) for c in reports], [("write", "2")], "where the text report was written",
+    reports = [c for c in calls if "leaked from" in c[2] or "fdleak" in c[2]]
+    eq(reports, [], "writes of the text report once fd 2 is closed",
        "strace: " + trace[-3000:], "stderr: " + proc.stderr[-1000:])
-    text = reports[0][2]
-    for want in ("trigger: exit", "1 fd leaked from open() [file]", "fd 0 /dev/null",
-                 "1 leaked in 1 group"):
-        check(want in text, "%r not in the text report" % want, text)
-    check(reports[0][3].startswith("-1 EBADF"), "write to the closed fd 2: %s" % reports[0][3])
-    eq([c for c in calls if c[1] in ("0", "1")], [], "writes to fd 0 or 1")
+    eq([c for c in calls if c[1] in ("0", "1", "2")], [], "writes to fd 0, 1 or 2")
 
 
 def test_exit_while_threads_churn():

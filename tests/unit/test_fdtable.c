@@ -57,9 +57,9 @@ static void test_set_get_clear(void)
     EXPECT_EQ(fdl_table_clear(3), FDL_INHERITED);
     EXPECT_EQ(fdl_table_get(3, &out), FDL_FREE);
     EXPECT_EQ(fdl_table_clear(3), FDL_FREE);
-    e = mk(FDL_PRIVATE, 1, 1, 0);
+    e = mk(FDL_TRACKED, 1, 1, 0);
     EXPECT_EQ(fdl_table_set(3, &e), FDL_FREE);
-    EXPECT_EQ(fdl_table_clear(3), FDL_PRIVATE);
+    EXPECT_EQ(fdl_table_clear(3), FDL_TRACKED);
 }
 
 static void test_flags(void)
