@@ -395,7 +395,7 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
         else
             fdt_dump_free(dumps[k]);
     }
-    struct fdt_proc shown;
+    struct fdt_proc shown = {0}; /* filled when an earlier dump is shown */
     char *note = NULL;
     if (best < nd) {
         fdt_proc_init(&shown, dumps[best]);
