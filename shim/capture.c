@@ -28,8 +28,6 @@
 
 typedef int (*backtrace_fn)(void **, int);
 
-long fdl_stack_call(void *a, long b, void *fn, void *top) FDL_HIDDEN; /* stack.S */
-
 enum load_state { LOAD_UNTRIED, LOAD_RUNNING, LOAD_READY, LOAD_FAILED };
 
 struct text {

@@ -104,6 +104,10 @@ static inline int fdl_enter(void)
     return fdl_enter_slow(__builtin_return_address(0));
 }
 
+/* ---- stacks of our own (stack.S): fn(a, b) run with %rsp = top (16-aligned), returning its
+ * result; libunwind unwinds through it back onto the caller's stack. ---- */
+long fdl_stack_call(void *a, long b, void *fn, void *top) FDL_HIDDEN;
+
 /* ---- messages (msg.c): one line on stderr, prefixed "fdleak: " ---- */
 void fdl_msg_init(void) FDL_HIDDEN;     /* remembers fd 2 as the process started with it */
 int fdl_msg_stderr_ok(void) FDL_HIDDEN; /* fd 2 is still that open file: we may write there */

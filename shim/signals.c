@@ -80,7 +80,8 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
  * the alternate stack when it interrupts one of the program's SA_ONSTACK handlers, and _exit
  * can be called from one. There the dump runs on a stack of ours, mapped on first need with a
  * guard page below; one dump at a time uses it (dumps are serialized anyway), and if it is
- * taken or cannot be mapped the dump runs where it is, as before. x86_64 only, like vfork.S. */
+ * taken or cannot be mapped the dump runs where it is, as before. The switch is stack.S's,
+ * the one capture.c unwinds through. */
 #define OWN_STACK_SIZE (128 * 1024)
 static char *own_stack;
 static int own_stack_busy;
@@ -92,19 +93,6 @@ static int on_altstack(void)
     int r = sigaltstack(NULL, &ss);
     errno = saved;
     return r == 0 && (ss.ss_flags & SS_ONSTACK);
-}
-
-__attribute__((noinline)) static void call_on_stack(void (*fn)(void *), void *arg, char *top)
-{
-    __asm__ volatile("mov %%rsp, %%rbx\n\t"
-                     "mov %[top], %%rsp\n\t"
-                     "call *%[fn]\n\t"
-                     "mov %%rbx, %%rsp"
-                     : "+D"(arg)
-                     : [top] "r"(top), [fn] "r"(fn)
-                     : "rbx", "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory", "cc",
-                       "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
-                       "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
 /* Calls fn(arg), on our own stack if this thread is on its alternate signal stack. */
@@ -127,7 +115,7 @@ static void off_altstack(void (*fn)(void *), void *arg)
         __atomic_store_n(&own_stack, base, __ATOMIC_RELEASE);
     }
     if (base)
-        call_on_stack(fn, arg, base + OWN_STACK_SIZE);
+        fdl_stack_call(arg, 0, (void *)fn, base + OWN_STACK_SIZE);
     else
         fn(arg);
     __atomic_store_n(&own_stack_busy, 0, __ATOMIC_RELEASE);

@@ -1,5 +1,5 @@
 build-clang/shim/dump.o: shim/dump.c shim/dump.h shim/fdleak.h \
-  common/contract.h shim/fdtable.h shim/out.h shim/intern.h
+  common/contract.h shim/fdtable.h shim/out.h shim/dump_text.h
 
 shim/dump.h:
 
@@ -11,4 +11,4 @@ shim/fdtable.h:
 
 shim/out.h:
 
-shim/intern.h:
+shim/dump_text.h:

@@ -1,5 +1,5 @@
 build-clang/shim/maps.o: shim/maps.c shim/dump.h shim/fdleak.h \
-  common/contract.h shim/fdtable.h shim/out.h
+  common/contract.h shim/fdtable.h shim/out.h shim/safemem.h
 
 shim/dump.h:
 
@@ -10,3 +10,5 @@ common/contract.h:
 shim/fdtable.h:
 
 shim/out.h:
+
+shim/safemem.h:

@@ -1,5 +1,8 @@
-build-clang/shim/msg.o: shim/msg.c shim/fdleak.h common/contract.h
+build-clang/shim/msg.o: shim/msg.c shim/fdleak.h common/contract.h \
+  shim/out.h
 
 shim/fdleak.h:
 
 common/contract.h:
+
+shim/out.h:

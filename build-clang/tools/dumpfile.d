@@ -1,10 +1,12 @@
 build-clang/tools/dumpfile.o: tools/dumpfile.c tools/dumpfile.h \
-  common/contract.h tools/json.h tools/util.h
+  common/contract.h tools/json.h tools/safefile.h tools/util.h
 
 tools/dumpfile.h:
 
 common/contract.h:
 
 tools/json.h:
+
+tools/safefile.h:
 
 tools/util.h:

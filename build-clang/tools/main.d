@@ -1,17 +1,19 @@
-build-clang/tools/main.o: tools/main.c common/contract.h tools/dumpfile.h \
-  common/signame.h tools/render.h tools/json.h tools/symbolize.h \
-  tools/util.h
+build-clang/tools/main.o: tools/main.c tools/options.h tools/render.h \
+  tools/json.h tools/model.h tools/dumpfile.h common/contract.h \
+  tools/symbolize.h tools/suppress.h
 
-common/contract.h:
-
-tools/dumpfile.h:
-
-common/signame.h:
+tools/options.h:
 
 tools/render.h:
 
 tools/json.h:
 
+tools/model.h:
+
+tools/dumpfile.h:
+
+common/contract.h:
+
 tools/symbolize.h:
 
-tools/util.h:
+tools/suppress.h:

@@ -1,0 +1,3 @@
+build-clang/tools/common/utf8.o: common/utf8.c common/utf8.h
+
+common/utf8.h:
