@@ -120,28 +120,6 @@ def shim_env(extra=None, output=None):
     return env
 
 
-def tool_env(extra=None):
-    """Environment for the fdleak command (LeakSanitizer on for it in a sanitizer build, see
-    ASAN_OPTIONS). FDLEAK_* from the caller removed."""
-    env = plain_env()
-    env["ASAN_OPTIONS"] = ASAN_OPTIONS
-    env["LSAN_OPTIONS"] = LSAN_OPTIONS
-    if extra:
-        for k, v in extra.items():
-            if v is None:
-                env.pop(k, None)
-            else:
-                env[k] = v
-    return env
-
-
-def run_tool(args, env=None, timeout=TIMEOUT, cwd=None, input=None):
-    """Runs `fdleak ARGS` (tool_env) in its own process group, killed on timeout; returns a
-    CompletedProcess with text output."""
-    return _run_group([tool()] + list(args), tool_env(env), timeout, subprocess.DEVNULL, input,
-                      cwd or ROOT, (), None)
-
-
 def plain_env(extra=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FDLEAK_")}
     env.pop("LD_PRELOAD", None)
@@ -560,14 +538,20 @@ def tool_fixture(name):
 
 def tool_env(extra=None):
     """Environment for the fdleak command: no FDLEAK_* settings of the caller. In a sanitizer
-    build the ASan runtime is preloaded, as it must come first; `fdleak run` adds the library
-    after it."""
+    build the ASan runtime is preloaded, as it must come first (`fdleak run` adds the library
+    after it), and LeakSanitizer is on for the command itself (ASAN_OPTIONS, LSAN_OPTIONS).
+    A value of None in extra removes that variable."""
     env = plain_env()
-    env["ASAN_OPTIONS"] = ASAN_OPTIONS  # the command itself is a sanitizer build then too
+    env["ASAN_OPTIONS"] = ASAN_OPTIONS
+    env["LSAN_OPTIONS"] = LSAN_OPTIONS
     rt = _asan_runtime()
     if rt:
         env["LD_PRELOAD"] = rt
-    env.update(extra or {})
+    for k, v in (extra or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     return env
 
 

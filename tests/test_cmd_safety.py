@@ -32,7 +32,7 @@ def _contract(name):
 
 
 def _fdleak(args, timeout=lib.TIMEOUT, env=None):
-    return subprocess.run([lib.tool()] + args, env=env or lib.plain_env(), capture_output=True,
+    return subprocess.run([lib.tool()] + args, env=env or lib.tool_env(), capture_output=True,
                           text=True, errors="replace", timeout=timeout)
 
 

@@ -26,7 +26,7 @@ def _mark(name, path):
 
 def _fdleak(args, timeout=TIMEOUT):
     return subprocess.run([lib.tool()] + args, capture_output=True, text=True, cwd=lib.ROOT,
-                          env=lib.plain_env(), timeout=timeout)
+                          env=lib.tool_env(), timeout=timeout)
 
 
 def _server(output=None):
@@ -107,7 +107,7 @@ def test_watch_stops_when_the_target_exits_and_refuses_bad_options():
     try:
         w = subprocess.Popen([lib.tool(), "watch", "--interval=0.2", str(p.pid)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             cwd=lib.ROOT, env=lib.plain_env())
+                             cwd=lib.ROOT, env=lib.tool_env())
         time.sleep(1)
         p.stdin.close()  # the server ends; watch notices through its pidfd
         out, err = w.communicate(timeout=30)
@@ -254,7 +254,7 @@ def test_run_shows_an_earlier_dump_when_the_final_one_has_fewer():
     j = os.path.join(lib.new_tmpdir(), "run.json")
     r = subprocess.run([lib.tool(), "run", "--peak", "--json", j, "--error-exitcode=9", "--",
                         lib.fixture("peakcase"), "200", "atexit"], capture_output=True,
-                       text=True, cwd=lib.ROOT, env=lib.plain_env(), timeout=TIMEOUT)
+                       text=True, cwd=lib.ROOT, env=lib.tool_env(), timeout=TIMEOUT)
     # the handles were closed before exit: no leak for CI, but the pile is shown
     lib.eq(r.returncode, 0, "status", r.stderr)
     lib.check("no leaked descriptors" in r.stderr, "final dump clean", r.stderr)
@@ -267,12 +267,12 @@ def test_run_shows_an_earlier_dump_when_the_final_one_has_fewer():
     # a threshold dump that caught the pile is no longer dropped
     r = subprocess.run([lib.tool(), "run", "--threshold=150", "--", lib.fixture("peakcase"),
                         "200", "atexit"], capture_output=True, text=True, cwd=lib.ROOT,
-                       env=lib.plain_env(), timeout=TIMEOUT)
+                       env=lib.tool_env(), timeout=TIMEOUT)
     lib.check("trigger: threshold" in r.stderr and "pile_up" in r.stderr, "threshold shown",
               r.stderr)
     # a final dump with more leaks than the earlier ones: shown alone, as before
     r = subprocess.run([lib.tool(), "run", "--peak", "--", lib.fixture("peakcase"), "100"],
-                       capture_output=True, text=True, cwd=lib.ROOT, env=lib.plain_env(),
+                       capture_output=True, text=True, cwd=lib.ROOT, env=lib.tool_env(),
                        timeout=TIMEOUT)
     lib.check("its earlier dump" not in r.stderr and "trigger: exit" in r.stderr and
               "earlier dumps: peak (dump 1)" in r.stderr, "final alone", r.stderr)

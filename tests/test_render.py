@@ -20,6 +20,7 @@ SUMMARY = re.compile(r"^==\d+== summary: (\d+) open fds of limit (\d+); (\d+) le
 
 
 def _fdleak(args, **kw):
+    kw.setdefault("env", lib.tool_env())
     return subprocess.run([lib.tool()] + args, capture_output=True, timeout=120, **kw)
 
 

@@ -16,7 +16,7 @@ FOLDED = ["main;leak_logs;open_log;open() 3", "main;leak_pipe;pipe() 2",
 
 
 def _fdleak(args, cwd=None):
-    env = lib.plain_env()
+    env = lib.tool_env()
     return subprocess.run([lib.tool()] + args, capture_output=True, text=True, timeout=120,
                           env=env, cwd=cwd, errors="replace")
 

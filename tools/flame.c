@@ -113,7 +113,8 @@ static void fdt_flame_merge(struct fdt_flame *fl)
 {
     if (fl->merged)
         return;
-    qsort(fl->lines, fl->n, sizeof *fl->lines, fdt_cmp_fline);
+    if (fl->n) /* lines is NULL when nothing leaked, and qsort's base must not be */
+        qsort(fl->lines, fl->n, sizeof *fl->lines, fdt_cmp_fline);
     size_t m = 0;
     for (size_t i = 0; i < fl->n; i++) {
         if (m && !strcmp(fl->lines[m - 1].key, fl->lines[i].key)) {
