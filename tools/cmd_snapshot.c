@@ -399,16 +399,8 @@ int fdt_cmd_snapshot(int argc, char **argv)
     long pid;
     if (rc)
         return rc > 0 ? 0 : FDT_EXIT_USAGE;
-    if (first != argc - 1) {
-        fprintf(stderr, "fdleak snapshot: expected one PID (see 'fdleak snapshot --help')\n");
+    if (fdt_opts_pid("snapshot", argc, argv, first, &pid))
         return FDT_EXIT_USAGE;
-    }
-    if (fdt_parse_long(argv[first], 1, INT_MAX, &pid)) {
-        char esc[256];
-        fprintf(stderr, "fdleak snapshot: '%s' is not a process id\n",
-                fdt_escape(argv[first], esc, sizeof esc));
-        return FDT_EXIT_USAGE;
-    }
     struct fdt_target t;
     if (fdt_target_open(&t, pid))
         return 1;

@@ -298,16 +298,8 @@ int fdt_cmd_watch(int argc, char **argv)
     long pid;
     if (rc)
         return rc > 0 ? 0 : FDT_EXIT_USAGE;
-    if (first != argc - 1) {
-        fprintf(stderr, "fdleak watch: expected one PID (see 'fdleak watch --help')\n");
+    if (fdt_opts_pid("watch", argc, argv, first, &pid))
         return FDT_EXIT_USAGE;
-    }
-    if (fdt_parse_long(argv[first], 1, INT_MAX, &pid)) {
-        char esc[256];
-        fprintf(stderr, "fdleak watch: '%s' is not a process id\n",
-                fdt_escape(argv[first], esc, sizeof esc));
-        return FDT_EXIT_USAGE;
-    }
     struct fdt_target t;
     if (fdt_target_open(&t, pid))
         return 1;

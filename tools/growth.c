@@ -3,6 +3,8 @@
  * text and JSON pieces `fdleak diff` and `fdleak watch` share. */
 #include "growth.h"
 
+#include "render.h"
+
 #include "contract.h"
 #include "json.h"
 #include "report_text.h"
@@ -655,21 +657,7 @@ void fdt_gjson_stacks(struct fdt_jw *w, const struct fdt_ggroup *g)
     fdt_jw_arr(w, "stack");
     for (size_t i = 0; i < g->nframes; i++) {
         const struct fdt_gframe *f = &g->frames[i];
-        char ip[32], off[32];
-        snprintf(ip, sizeof ip, "0x%" PRIx64, f->ip);
-        snprintf(off, sizeof off, "0x%" PRIx64, f->offset);
-        fdt_jw_obj(w, NULL);
-        fdt_jw_str(w, "ip", ip);
-        fdt_jw_str(w, "module", f->module);
-        fdt_jw_str(w, "offset", off);
-        fdt_jw_str(w, "function", f->function);
-        fdt_jw_str(w, "file", f->file);
-        if (f->line)
-            fdt_jw_int(w, "line", f->line);
-        else
-            fdt_jw_null(w, "line");
-        fdt_jw_bool(w, "inlined", f->inlined);
-        fdt_jw_end(w, '}');
+        fdt_json_frame(w, f->ip, f->module, f->offset, f->function, f->file, f->line, f->inlined);
     }
     fdt_jw_end(w, ']');
     fdt_jw_arr(w, "pystack");

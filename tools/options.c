@@ -5,6 +5,7 @@
 
 #include "contract.h"
 #include "flame.h"
+#include "safefile.h"
 #include "signame.h"
 #include "util.h"
 
@@ -395,4 +396,19 @@ int fdt_render_all(const struct fdt_opts *o, FILE *out, struct fdt_proc *procs,
     if (o->json && fdt_render_json_file(o->json, procs, n))
         rc = -1;
     return rc;
+}
+
+int fdt_opts_pid(const char *cmd, int argc, char **argv, int first, long *pid)
+{
+    if (first != argc - 1) {
+        fprintf(stderr, "fdleak %s: expected one PID (see 'fdleak %s --help')\n", cmd, cmd);
+        return -1;
+    }
+    if (fdt_parse_long(argv[first], 1, INT_MAX, pid)) {
+        char esc[256];
+        fprintf(stderr, "fdleak %s: '%s' is not a process id\n", cmd,
+                fdt_escape(argv[first], esc, sizeof esc));
+        return -1;
+    }
+    return 0;
 }

@@ -61,6 +61,10 @@ struct fdt_opts {
 int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struct fdt_opts *o,
                    int *first_arg);
 
+/* The one PID operand of `snapshot` and `watch`: argv[first] must be the last argument and a
+ * process id. Returns 0 with *pid, or prints one usage line and returns -1. */
+int fdt_opts_pid(const char *cmd, int argc, char **argv, int first, long *pid);
+
 /* The text output: -o FILE (created by the invoking user's choice, so opened plainly) or dflt. */
 FILE *fdt_open_output(const struct fdt_opts *o, FILE *dflt);
 /* Flushes or closes it; 0, or -1 after a message. */

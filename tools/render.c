@@ -187,6 +187,26 @@ void fdt_render_text(FILE *out, struct fdt_proc *p, const struct fdt_render_opts
 
 /* ------------------------------------------------------------------------------------ JSON */
 
+void fdt_json_frame(struct fdt_jw *w, uint64_t ip, const char *module, uint64_t offset,
+                    const char *function, const char *file, int line, bool inlined)
+{
+    char sip[32], soff[32];
+    snprintf(sip, sizeof sip, "0x%llx", (unsigned long long)ip);
+    snprintf(soff, sizeof soff, "0x%llx", (unsigned long long)offset);
+    fdt_jw_obj(w, NULL);
+    fdt_jw_str(w, "ip", sip);
+    fdt_jw_str(w, "module", module);
+    fdt_jw_str(w, "offset", soff);
+    fdt_jw_str(w, "function", function);
+    fdt_jw_str(w, "file", file);
+    if (line)
+        fdt_jw_int(w, "line", line);
+    else
+        fdt_jw_null(w, "line");
+    fdt_jw_bool(w, "inlined", inlined);
+    fdt_jw_end(w, '}');
+}
+
 static void fdt_json_frames(struct fdt_jw *w, const char *key, struct fdt_proc *p, uint32_t stack)
 {
     const struct fdt_frame *const *v;
@@ -194,21 +214,7 @@ static void fdt_json_frames(struct fdt_jw *w, const char *key, struct fdt_proc *
     fdt_jw_arr(w, key);
     for (size_t i = 0; i < n; i++) {
         const struct fdt_frame *f = v[i];
-        char ip[32], off[32];
-        snprintf(ip, sizeof ip, "0x%llx", (unsigned long long)f->ip);
-        snprintf(off, sizeof off, "0x%llx", (unsigned long long)f->offset);
-        fdt_jw_obj(w, NULL);
-        fdt_jw_str(w, "ip", ip);
-        fdt_jw_str(w, "module", f->module);
-        fdt_jw_str(w, "offset", off);
-        fdt_jw_str(w, "function", f->function);
-        fdt_jw_str(w, "file", f->file);
-        if (f->line)
-            fdt_jw_int(w, "line", f->line);
-        else
-            fdt_jw_null(w, "line");
-        fdt_jw_bool(w, "inlined", f->inlined);
-        fdt_jw_end(w, '}');
+        fdt_json_frame(w, f->ip, f->module, f->offset, f->function, f->file, f->line, f->inlined);
     }
     fdt_jw_end(w, ']');
 }

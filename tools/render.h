@@ -26,6 +26,9 @@ void fdt_render_text(FILE *out, struct fdt_proc *p, const struct fdt_render_opts
 bool fdt_render_nothing(const struct fdt_proc *p);
 /* Writes one element of the JSON "processes" array. */
 void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p);
+/* One frame of a "stack" array, as the JSON report writes it (README, JSON contract). */
+void fdt_json_frame(struct fdt_jw *w, uint64_t ip, const char *module, uint64_t offset,
+                    const char *function, const char *file, int line, bool inlined);
 /* Writes {"version": 1, "processes": [...]} to path ("-" = stdout). 0 or -1 (message given). */
 int fdt_render_json_file(const char *path, struct fdt_proc *procs, size_t n);
 
