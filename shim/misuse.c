@@ -126,8 +126,10 @@ void fdl_misuse_ebadf(int fd, enum fdc_call call)
     struct fdl_misuse ev = {.fd = fd, .call = (uint8_t)call};
     struct fdl_entry r;
     int st = fdl_table_get(fd, &r);
-    if (st != FDL_FREE)
-        return; /* open again by now (another thread): nothing certain to say */
+    /* Open again by now (another thread), or open behind our back (a raw syscall) while the
+     * call failed for another argument (dup2's newfd past the limit): nothing certain. */
+    if (st != FDL_FREE || open_now(fd))
+        return;
     if (fd >= 0 && (r.flags & FDL_F_RELEASED)) {
         ev.kind = close_family(call) ? FDC_MISUSE_double_close : FDC_MISUSE_use_after_close;
         from_released(&ev, &r);
