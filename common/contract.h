@@ -100,18 +100,36 @@ enum fdc_trigger {
     X(pty, "pty") X(shm, "shm") X(mqueue, "mqueue") X(pidfd, "pidfd")
 /* clang-format on */
 
+/* Descriptor misuse (issue 9), as named in dumps and reports: a close of a descriptor already
+ * released and not open, a negative or never-opened descriptor, a call failing with EBADF on a
+ * released one, a close (or dup2/dup3 onto) of a descriptor a live FILE* or DIR* owns. */
+#define FDC_MISUSES(X)                                                                             \
+    X(double_close, "double_close")                                                                \
+    X(bad_fd, "bad_fd") X(use_after_close, "use_after_close") X(owned_close, "owned_close")
+/* Owners of a descriptor, for owned_close: "" when none. */
+enum fdc_owner { FDC_OWNER_none, FDC_OWNER_FILE, FDC_OWNER_DIR, FDC_OWNER_COUNT };
+/* Misuse events kept per process (library: a fixed array; identical events are merged). */
+#define FDC_MISUSE_MAX 256
+
 #define FDC_ENUM_CALL(id, name) FDC_CALL_##id,
 #define FDC_ENUM_KIND(id, name) FDC_KIND_##id,
 enum fdc_call { FDC_CALLS(FDC_ENUM_CALL) FDC_CALL_COUNT };
 enum fdc_kind { FDC_KINDS(FDC_ENUM_KIND) FDC_KIND_COUNT };
+#define FDC_ENUM_MISUSE(id, name) FDC_MISUSE_##id,
+enum fdc_misuse { FDC_MISUSES(FDC_ENUM_MISUSE) FDC_MISUSE_COUNT };
 
 /* Names as written in dumps; out-of-range values read as "" (call), "unknown" (kind). */
 const char *fdc_call_name(unsigned call);
 const char *fdc_kind_name(unsigned kind);
 const char *fdc_origin_name(unsigned origin);
+const char *fdc_misuse_name(unsigned misuse); /* "" when out of range */
+const char *fdc_owner_name(unsigned owner);   /* "FILE", "DIR" or "" */
 const char *fdc_trigger_name(unsigned trigger);
 /* Reverse lookups for readers of dumps: -1 if the name is not known. */
 int fdc_origin_from_name(const char *name);
 int fdc_trigger_from_name(const char *name);
+int fdc_misuse_from_name(const char *name);
+int fdc_owner_from_name(const char *name);
+int fdc_call_from_name(const char *name);
 
 #endif

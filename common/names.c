@@ -1,4 +1,5 @@
-/* Names of calls, kinds, origins and triggers as written in dumps (see contract.h). */
+/* Names of calls, kinds, origins, triggers, misuse kinds and owners as written in dumps (see
+ * contract.h). */
 #include "contract.h"
 
 #include <string.h>
@@ -6,6 +7,8 @@
 #define FDC_NAME(id, name) name,
 static const char *const call_names[FDC_CALL_COUNT] = {FDC_CALLS(FDC_NAME)};
 static const char *const kind_names[FDC_KIND_COUNT] = {FDC_KINDS(FDC_NAME)};
+static const char *const misuse_names[FDC_MISUSE_COUNT] = {FDC_MISUSES(FDC_NAME)};
+static const char *const owner_names[FDC_OWNER_COUNT] = {"", "FILE", "DIR"};
 static const char *const origin_names[FDC_ORIGIN_COUNT] = {"tracked", "inherited", "unknown"};
 static const char *const trigger_names[FDC_TRIG_COUNT] = {"exit",   "fatal-signal", "signal",
                                                           "emfile", "threshold",    "peak"};
@@ -30,6 +33,16 @@ const char *fdc_trigger_name(unsigned trigger)
     return trigger < FDC_TRIG_COUNT ? trigger_names[trigger] : "";
 }
 
+const char *fdc_misuse_name(unsigned misuse)
+{
+    return misuse < FDC_MISUSE_COUNT ? misuse_names[misuse] : "";
+}
+
+const char *fdc_owner_name(unsigned owner)
+{
+    return owner < FDC_OWNER_COUNT ? owner_names[owner] : "";
+}
+
 static int lookup(const char *const *names, int n, const char *name)
 {
     for (int i = 0; name && i < n; i++)
@@ -46,4 +59,19 @@ int fdc_origin_from_name(const char *name)
 int fdc_trigger_from_name(const char *name)
 {
     return lookup(trigger_names, FDC_TRIG_COUNT, name);
+}
+
+int fdc_misuse_from_name(const char *name)
+{
+    return lookup(misuse_names, FDC_MISUSE_COUNT, name);
+}
+
+int fdc_owner_from_name(const char *name)
+{
+    return lookup(owner_names, FDC_OWNER_COUNT, name);
+}
+
+int fdc_call_from_name(const char *name)
+{
+    return lookup(call_names, FDC_CALL_COUNT, name);
 }

@@ -176,7 +176,7 @@ int fdc_report_startup_frame(const char *fn)
 
 int fdc_report_nothing(const struct fdc_rproc *p)
 {
-    return p->leaked == 0 && p->nunknown == 0;
+    return p->leaked == 0 && p->nunknown == 0 && p->nmisuse == 0 && p->misuse_dropped == 0;
 }
 
 static void frame_line(const struct fdc_r *r, const struct fdc_rframe *f, int at)
@@ -433,6 +433,81 @@ static void group(const struct fdc_r *r, size_t gi)
         m->group_after(m->ctx, gi, r->sink, r->arg);
 }
 
+/* valgrind's layout: what happened and where, then where the descriptor was released before
+ * and where it was acquired, each with its own stack. */
+static void misuse(const struct fdc_r *r, const struct fdc_rmisuse *ev)
+{
+    const char *call = ev->call && *ev->call ? ev->call : "?";
+    blank(r);
+    line_start(r);
+    color(r, C_RED);
+    if (is(ev->kind, "double_close")) {
+        put(r, "double close of fd ");
+        put_i64(r, ev->fd);
+    } else if (is(ev->kind, "bad_fd")) {
+        put(r, "bad fd ");
+        put_i64(r, ev->fd);
+        put(r, " passed to ");
+        put_esc(r, call);
+        put(r, "()");
+    } else if (is(ev->kind, "use_after_close")) {
+        put(r, "use of closed fd ");
+        put_i64(r, ev->fd);
+        put(r, " by ");
+        put_esc(r, call);
+        put(r, "()");
+    } else if (is(ev->kind, "owned_close")) {
+        put_esc(r, call);
+        put(r, "() of fd ");
+        put_i64(r, ev->fd);
+        put(r, " owned by a live ");
+        put_esc(r, ev->owner && *ev->owner ? ev->owner : "FILE");
+        put(r, "*");
+    } else {
+        put_esc(r, ev->kind ? ev->kind : "?");
+        put(r, " of fd ");
+        put_i64(r, ev->fd);
+    }
+    color(r, C_RESET);
+    if (is(ev->kind, "double_close")) {
+        put(r, " by ");
+        put_esc(r, call);
+        put(r, "()");
+    }
+    if (ev->count > 1) {
+        put(r, " (");
+        put_u64(r, ev->count);
+        put(r, " times)");
+    }
+    put(r, "\n");
+    c_stack(r, ev->stack, 0);
+    if (ev->closed_call && *ev->closed_call) {
+        line_start(r);
+        put(r, " previously closed by ");
+        put_esc(r, ev->closed_call);
+        put(r, "()\n");
+        if (ev->closed_stack)
+            c_stack(r, ev->closed_stack, 0);
+    }
+    if (ev->acquired_call && *ev->acquired_call) {
+        line_start(r);
+        put(r, " acquired by ");
+        put_esc(r, ev->acquired_call);
+        put(r, "()\n");
+        if (ev->acquired_stack)
+            c_stack(r, ev->acquired_stack, 0);
+    } else if (ev->closed_call && *ev->closed_call && !is(ev->kind, "owned_close")) {
+        line(r, " acquired before fdleak started (inherited)");
+    }
+}
+
+void fdc_report_misuse(const struct fdc_rmodel *m, const struct fdc_ropts *o,
+                       const struct fdc_rmisuse *ev, fdc_sink_fn *sink, void *sink_arg)
+{
+    struct fdc_r r = {.sink = sink, .arg = sink_arg, .o = o, .m = m};
+    misuse(&r, ev);
+}
+
 static void other_line(const struct fdc_r *r, const struct fdc_rfd *f)
 {
     line_start(r);
@@ -530,6 +605,10 @@ static void summary(const struct fdc_r *r)
     put_u64(r, p->leaked);
     put(r, " leaked in ");
     plural(r, p->ngroups, " group", " groups");
+    if (p->nmisuse) {
+        put(r, "; ");
+        plural(r, p->nmisuse, " misuse", " misuses");
+    }
     put(r, "; trigger ");
     put_esc(r, p->trigger);
     if (p->nsuppressed) {
@@ -567,6 +646,20 @@ void fdc_report_text(const struct fdc_rmodel *m, const struct fdc_ropts *o, fdc_
     struct fdc_r r = {.sink = sink, .arg = sink_arg, .o = o, .m = m};
     const struct fdc_rproc *p = &m->proc;
     header(&r);
+    for (size_t i = 0; m->misuse && i < p->nmisuse; i++) {
+        struct fdc_rmisuse ev;
+        memset(&ev, 0, sizeof ev);
+        m->misuse(m->ctx, i, &ev);
+        misuse(&r, &ev);
+    }
+    if (p->misuse_dropped) {
+        line_start(&r);
+        put(&r, "misuse: ");
+        put_u64(&r, p->misuse_dropped);
+        put(&r, " more events not kept (the store was full)\n");
+    }
+    if (p->nmisuse)
+        blank(&r);
     if (p->leaked == 0)
         line(&r, "no leaked descriptors");
     for (size_t g = 0; g < p->ngroups; g++)

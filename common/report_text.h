@@ -42,6 +42,15 @@ struct fdc_rgroup {
     uint64_t stack, pystack;
 };
 
+/* A misuse event (double close, bad fd, use after close, owned close). Names as in dumps;
+ * stacks are the model's handles (0: none); call names "" when unknown. */
+struct fdc_rmisuse {
+    const char *kind, *call, *closed_call, *acquired_call, *owner;
+    int fd;
+    uint64_t count;
+    uint64_t stack, closed_stack, acquired_stack;
+};
+
 /* The process as a whole: what the header and the summary say. */
 struct fdc_rproc {
     long pid;
@@ -60,6 +69,8 @@ struct fdc_rproc {
     /* Suppressions (the command only): descriptors and groups left out of the report, and
      * how many rules matched them; 0 in the library, which does not read suppressions. */
     size_t nsuppressed, nsupp_groups, nsupp_rules;
+    size_t nmisuse;          /* misuse events (merged), shown before the leaks */
+    uint64_t misuse_dropped; /* events the library could not keep */
 };
 
 typedef void fdc_sink_fn(void *arg, const char *s, size_t n);
@@ -89,6 +100,8 @@ struct fdc_rmodel {
     /* Writes lines of its own after group g (a ready suppression entry, unprefixed so that it
      * can be copied as is); may be NULL. */
     void (*group_after)(void *ctx, size_t g, fdc_sink_fn *sink, void *sink_arg);
+    /* Misuse event i (of proc.nmisuse); may be NULL when there are none. */
+    void (*misuse)(void *ctx, size_t i, struct fdc_rmisuse *out);
 };
 
 struct fdc_ropts {
@@ -105,8 +118,13 @@ struct fdc_ropts {
 void fdc_report_text(const struct fdc_rmodel *m, const struct fdc_ropts *o, fdc_sink_fn *sink,
                      void *sink_arg);
 
+/* Writes one misuse event's section (the library's FDLEAK_MISUSE=abort prints it alone). */
+void fdc_report_misuse(const struct fdc_rmodel *m, const struct fdc_ropts *o,
+                       const struct fdc_rmisuse *ev, fdc_sink_fn *sink, void *sink_arg);
+
 /* 1 when the process has nothing to report: no leaked and no unknown-origin descriptor
- * (inherited ones are the parent's business). Callers decide whether to print anyway. */
+ * (inherited ones are the parent's business) and no misuse. Callers decide whether to print
+ * anyway. */
 int fdc_report_nothing(const struct fdc_rproc *p);
 
 /* 1 for the C frames of process start-up, trimmed from the outer end of every stack:

@@ -89,6 +89,30 @@ void fdl_config_load(void)
             c->depth = (int)d;
     }
 
+    /* A release keeps where it happened for misuse reports. One frame (the caller of close)
+     * costs a cached intern; a deeper release stack is a full unwind per close. */
+    c->release_depth = 1;
+    if ((v = getenv("FDLEAK_RELEASE_DEPTH"))) {
+        long d = parse_long(v, 0, FDC_DEPTH_MAX);
+        if (d < 0)
+            bad("FDLEAK_RELEASE_DEPTH", v, "not a number from 0 to 128; using ", "1");
+        else
+            c->release_depth = (int)d;
+    }
+    c->misuse = FDL_MISUSE_REPORT;
+    if ((v = getenv("FDLEAK_MISUSE"))) {
+        if (!strcmp(v, "report"))
+            c->misuse = FDL_MISUSE_REPORT;
+        else if (!strcmp(v, "abort"))
+            c->misuse = FDL_MISUSE_ABORT;
+        else if (!strcmp(v, "off"))
+            c->misuse = FDL_MISUSE_OFF;
+        else
+            bad("FDLEAK_MISUSE", v, "not report, abort or off; using ", "report");
+    }
+    if (c->misuse == FDL_MISUSE_OFF)
+        c->release_depth = 0;
+
     c->dump_signal = fdc_sig_default();
     if ((v = getenv("FDLEAK_SIGNAL"))) {
         int s;

@@ -60,6 +60,36 @@ static void json_pystack(uint32_t id)
     fdl_out_str(out, "]}");
 }
 
+static int in_sorted(const uint32_t *ids, size_t n, uint32_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] == id)
+            return 1;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* Whether stack `id` was written for an earlier misuse event (or an earlier one of event i). */
+static int misuse_stack_before(size_t i, int k, uint32_t id)
+{
+    for (size_t j = 0; j <= i; j++) {
+        const struct fdl_misuse *ev = fdl_misuse_get(j);
+        if (!ev)
+            continue;
+        uint32_t ids[3] = {ev->stack, ev->closed_stack, ev->acquired_stack};
+        for (int m = 0; m < (j == i ? k : 3); m++)
+            if (ids[m] == id)
+                return 1;
+    }
+    return 0;
+}
+
 static void json_kv_u(const char *k, uint64_t v)
 {
     fdl_out_str(out, ",\"");
@@ -141,11 +171,46 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
         fdl_out_str(out, i ? ",\n" : "\n");
         json_stack_ips(s->ids[i]);
     }
+    /* Stacks of misuse events that no descriptor refers to, each written once. */
+    int any = n > 0;
+    for (size_t i = 0, nm = fdl_misuse_count(); i < nm; i++) {
+        const struct fdl_misuse *ev = fdl_misuse_get(i);
+        if (!ev)
+            continue;
+        uint32_t ids[3] = {ev->stack, ev->closed_stack, ev->acquired_stack};
+        for (int k = 0; k < 3; k++) {
+            if (!ids[k] || in_sorted(s->ids, n, ids[k]) || misuse_stack_before(i, k, ids[k]))
+                continue;
+            fdl_out_str(out, any ? ",\n" : "\n");
+            json_stack_ips(ids[k]);
+            any = 1;
+        }
+    }
     fdl_out_str(out, "],\n\"pystacks\":[");
     n = fdl_referenced(s, s->ids, 1, 0);
     for (size_t i = 0; i < n; i++) {
         fdl_out_str(out, i ? ",\n" : "\n");
         json_pystack(s->ids[i]);
+    }
+    fdl_out_str(out, "],\n\"misuse\":[");
+    size_t nw = 0;
+    for (size_t i = 0, nm = fdl_misuse_count(); i < nm; i++) {
+        const struct fdl_misuse *ev = fdl_misuse_get(i);
+        if (!ev)
+            continue;
+        fdl_out_str(out, nw++ ? ",\n{\"kind\":" : "\n{\"kind\":");
+        fdl_out_jstr(out, fdc_misuse_name(ev->kind));
+        fdl_out_str(out, ",\"fd\":");
+        fdl_out_i64(out, ev->fd);
+        json_kv_s("call", fdc_call_name(ev->call));
+        json_kv_u("count", __atomic_load_n(&ev->count, __ATOMIC_RELAXED));
+        json_kv_u("stack", ev->stack);
+        json_kv_s("closed_call", fdc_call_name(ev->closed_call));
+        json_kv_u("closed_stack", ev->closed_stack);
+        json_kv_s("acquired_call", fdc_call_name(ev->acquired_call));
+        json_kv_u("acquired_stack", ev->acquired_stack);
+        json_kv_s("owner", fdc_owner_name(ev->owner));
+        fdl_out_str(out, "}");
     }
     fdl_out_str(out, "],\n\"modules\":[");
     for (int i = 0; i < fdl_maps_count(); i++) {
@@ -169,5 +234,7 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
     json_kv_u("stack_store_full", fdl_stacks.full);
     json_kv_u("path_store_full", fdl_paths.full);
     json_kv_u("unwind_failed", fdl_stat_sum(&fdl_stat_unwind_failed));
+    json_kv_u("misuse", nw);
+    json_kv_u("misuse_dropped", fdl_misuse_dropped());
     fdl_out_str(out, "}}\n");
 }

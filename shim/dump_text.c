@@ -181,6 +181,68 @@ static void sink(void *arg, const char *s, size_t n)
     fdl_out_mem(arg, s, n);
 }
 
+static void fill_misuse(const struct fdl_misuse *ev, struct fdc_rmisuse *out)
+{
+    out->kind = fdc_misuse_name(ev->kind);
+    out->call = fdc_call_name(ev->call);
+    out->closed_call = fdc_call_name(ev->closed_call);
+    out->acquired_call = fdc_call_name(ev->acquired_call);
+    out->owner = fdc_owner_name(ev->owner);
+    out->fd = ev->fd;
+    out->count = __atomic_load_n(&ev->count, __ATOMIC_RELAXED);
+    out->stack = ev->stack;
+    out->closed_stack = ev->closed_stack;
+    out->acquired_stack = ev->acquired_stack;
+}
+
+/* The i-th published event (a slot may be claimed and not yet written). */
+static const struct fdl_misuse *nth_misuse(size_t i)
+{
+    for (size_t k = 0, n = fdl_misuse_count(); k < n; k++) {
+        const struct fdl_misuse *ev = fdl_misuse_get(k);
+        if (ev && i-- == 0)
+            return ev;
+    }
+    return NULL;
+}
+
+static size_t published_misuse(void)
+{
+    size_t c = 0;
+    for (size_t k = 0, n = fdl_misuse_count(); k < n; k++)
+        c += fdl_misuse_get(k) != NULL;
+    return c;
+}
+
+static void m_misuse(void *ctx, size_t i, struct fdc_rmisuse *out)
+{
+    (void)ctx;
+    const struct fdl_misuse *ev = nth_misuse(i);
+    if (ev)
+        fill_misuse(ev, out);
+}
+
+/* FDLEAK_MISUSE=abort: the event alone, on stderr, as the report would show it; the caller
+ * aborts next. Not in a signal handler (misuse is found in wrappers): dladdr is allowed. */
+void fdl_text_misuse_now(const struct fdl_misuse *ev)
+{
+    static struct fdl_out o;
+    struct model m = {.safe = 1};
+    struct fdc_rmisuse r = {0};
+    fill_misuse(ev, &r);
+    struct fdc_rmodel model = {.ctx = &m, .frame = m_frame};
+    model.proc.pid = (long)syscall(SYS_getpid);
+    struct fdc_ropts opts = {0};
+    if (!fdl_msg_stderr_ok())
+        return;
+    fdl_out_start(&o, 2);
+    fdc_report_misuse(&model, &opts, &r, sink, &o);
+    fdl_out_str(&o, "==");
+    fdl_out_u64(&o, (uint64_t)model.proc.pid);
+    fdl_out_str(&o, "== aborting: FDLEAK_MISUSE=abort\n");
+    fdl_out_flush(&o);
+}
+
 /* ---------------------------------------------------------------------------- report */
 
 int fdl_text_nothing_to_report(const struct fdl_scratch *s)
@@ -188,7 +250,7 @@ int fdl_text_nothing_to_report(const struct fdl_scratch *s)
     for (size_t i = 0; i < s->n; i++)
         if (s->recs[i].origin == FDC_ORIGIN_TRACKED || s->recs[i].origin == FDC_ORIGIN_UNKNOWN)
             return 0;
-    return 1;
+    return published_misuse() == 0 && fdl_misuse_dropped() == 0;
 }
 
 void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_dump_ctx *h)
@@ -246,6 +308,8 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
                 .stack_store_full = fdl_stacks.full,
                 .path_store_full = fdl_paths.full,
                 .truncated = s->truncated,
+                .nmisuse = published_misuse(),
+                .misuse_dropped = fdl_misuse_dropped(),
             },
         .arg = m_arg,
         .group = m_group,
@@ -253,6 +317,7 @@ void fdl_write_text(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
         .frame = m_frame,
         .pyframe = m_pyframe,
         .other = m_other,
+        .misuse = m_misuse,
     };
     struct fdc_ropts opts = {
         .max_fds = FDC_TEXT_FDS_PER_GROUP,

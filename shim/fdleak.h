@@ -71,8 +71,13 @@ struct fdl_config {
     int dump_signal; /* 0 = none */
     long threshold;  /* absolute count, 0 = off (resolved from a percentage at init) */
     int on_exit, on_fatal, on_emfile, python;
-    int peak; /* FDLEAK_PEAK: dump at each new peak, in geometric steps */
+    int peak;          /* FDLEAK_PEAK: dump at each new peak, in geometric steps */
+    int misuse;        /* FDLEAK_MISUSE: FDL_MISUSE_* */
+    int release_depth; /* FDLEAK_RELEASE_DEPTH: frames kept per release, 0 = none */
 };
+#define FDL_MISUSE_OFF 0
+#define FDL_MISUSE_REPORT 1
+#define FDL_MISUSE_ABORT 2
 extern struct fdl_config fdl_cfg FDL_HIDDEN;
 void fdl_config_load(void) FDL_HIDDEN;
 
@@ -125,8 +130,45 @@ void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, co
                int cloexec) FDL_HIDDEN;
 void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec) FDL_HIDDEN;
 void fdl_track_adopt(int fd, enum fdc_call call, enum fdc_kind kind) FDL_HIDDEN;
-void fdl_release(int fd) FDL_HIDDEN;
-void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only) FDL_HIDDEN;
+/* Releases fd on behalf of `call` made from `caller` (the wrapper's return address, the
+ * release site kept for misuse reports). Returns the state the record had: FDL_FREE means
+ * the release may be a misuse, to be decided after the real call (fdl_misuse_*). */
+int fdl_release(int fd, enum fdc_call call, const void *caller) FDL_HIDDEN;
+void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only, enum fdc_call call,
+                       const void *caller) FDL_HIDDEN;
+/* Marks fd as owned by a FILE* or DIR* (FDL_F_FILE / FDL_F_DIR). */
+void fdl_track_owner(int fd, int owner_flag) FDL_HIDDEN;
+/* The current stack, interned, for a misuse event (0 if none). */
+uint32_t fdl_track_here(void) FDL_HIDDEN;
+
+/* ---- misuse (misuse.c): double close, bad fd, use after close, owned close ---- */
+struct fdl_entry;
+struct fdl_misuse {
+    uint32_t published; /* 1 once every other field is written */
+    uint32_t count;     /* identical events merged into this one */
+    int32_t fd;
+    uint8_t kind, call, closed_call, acquired_call, owner; /* fdc_misuse, fdc_call, fdc_owner */
+    uint32_t stack, closed_stack, acquired_stack;
+};
+void fdl_misuse_init(void) FDL_HIDDEN;
+void fdl_misuse_after_fork(void) FDL_HIDDEN;
+/* Events in the store (published or being written) and events dropped when it was full. */
+size_t fdl_misuse_count(void) FDL_HIDDEN;
+const struct fdl_misuse *fdl_misuse_get(size_t i) FDL_HIDDEN; /* NULL until published */
+uint64_t fdl_misuse_dropped(void) FDL_HIDDEN;
+/* A wrapped call on fd failed with EBADF (errno saved by the caller). */
+void fdl_misuse_ebadf(int fd, enum fdc_call call) FDL_HIDDEN;
+/* A close-family call (stream or bounded range) about to release fd, whose record is not
+ * live: a double close if the program released it and it is not open now. */
+void fdl_misuse_reclose(int fd, enum fdc_call call) FDL_HIDDEN;
+/* A bounded close_range [lo, hi], before the real call. */
+void fdl_misuse_range(unsigned lo, unsigned hi) FDL_HIDDEN;
+/* close()/dup2()/dup3() took away a live FILE*'s or DIR*'s descriptor, recorded as *old. */
+void fdl_misuse_owned(int fd, enum fdc_call call, const struct fdl_entry *old) FDL_HIDDEN;
+/* fclose/closedir/pclose of a stream whose descriptor dup2/dup3 replaced (*cur). */
+void fdl_misuse_stolen(int fd, enum fdc_call call, const struct fdl_entry *cur) FDL_HIDDEN;
+/* Renders one event with the library's text on stderr (FDLEAK_MISUSE=abort): dump_text.c. */
+void fdl_text_misuse_now(const struct fdl_misuse *ev) FDL_HIDDEN;
 void fdl_set_cloexec(int fd, int on) FDL_HIDDEN;
 void fdl_sync_cloexec(int fd) FDL_HIDDEN;
 void fdl_failed(enum fdc_call call, int err) FDL_HIDDEN;

@@ -102,6 +102,25 @@ int fdl_table_clear(int fd)
     return old;
 }
 
+int fdl_table_release(int fd, uint32_t rstack, uint8_t rcall, uint8_t *old_flags)
+{
+    struct fdl_entry *e = slot(fd, 0);
+    if (!e || __atomic_load_n(&e->state, __ATOMIC_RELAXED) == FDL_FREE)
+        return FDL_FREE;
+    uint32_t w = write_begin(e);
+    int st = __atomic_load_n(&e->state, __ATOMIC_RELAXED);
+    uint8_t fl = e->flags;
+    *old_flags = fl;
+    if (st != FDL_FREE) {
+        e->rstack = rstack;
+        e->rcall = rcall;
+        e->flags = (uint8_t)((fl & (FDL_F_FILE | FDL_F_DIR)) | FDL_F_RELEASED);
+        __atomic_store_n(&e->state, FDL_FREE, __ATOMIC_RELAXED);
+    }
+    write_end(e, w);
+    return st;
+}
+
 void fdl_table_set_flags(int fd, uint8_t set, uint8_t clear)
 {
     struct fdl_entry *e = slot(fd, 0);

@@ -16,16 +16,26 @@ enum fdl_state {
 };
 
 #define FDL_F_CLOEXEC 0x1
+#define FDL_F_FILE 0x2     /* owned by a live FILE* (fopen, fdopen, popen, tmpfile, freopen) */
+#define FDL_F_DIR 0x4      /* owned by a live DIR* (opendir, fdopendir) */
+#define FDL_F_RELEASED 0x8 /* a free record the program released: rstack/rcall say where */
+#define FDL_F_STOLEN 0x10  /* dup2/dup3 replaced a stream's descriptor: its fclose is misuse */
 
 struct fdl_entry {
-    uint32_t seq;     /* odd while a writer is changing the record */
-    uint32_t stack;   /* stack id, 0 = none */
-    uint32_t pystack; /* Python stack id, 0 = none */
-    uint32_t path;    /* path id, 0 = none */
+    uint32_t seq;   /* odd while a writer is changing the record */
+    uint32_t stack; /* stack id, 0 = none */
+    union {
+        uint32_t pystack; /* live: Python stack id, 0 = none */
+        uint32_t rstack;  /* FDL_F_RELEASED: the stack id of the release */
+    };
+    uint32_t path; /* path id, 0 = none */
     uint32_t tid;
-    uint8_t state;    /* enum fdl_state */
-    uint8_t call;     /* enum fdc_call */
-    uint8_t kind;     /* enum fdc_kind */
+    uint8_t state; /* enum fdl_state */
+    uint8_t call;  /* enum fdc_call */
+    union {
+        uint8_t kind;  /* live: enum fdc_kind */
+        uint8_t rcall; /* FDL_F_RELEASED: the releasing call */
+    };
     uint8_t flags;    /* FDL_F_* */
     uint64_t time_ns; /* CLOCK_MONOTONIC_COARSE at acquisition */
 };
@@ -42,6 +52,11 @@ int fdl_table_clear(int fd);
 
 /* Copies a consistent record of fd into *out; returns its state (FDL_FREE if none). */
 int fdl_table_get(int fd, struct fdl_entry *out);
+
+/* Marks a live fd free and released by rcall at rstack, keeping its acquisition stack and
+ * call for misuse reports; *old_flags gets the flags it had. Returns the state it had; a free
+ * record is left as it is. */
+int fdl_table_release(int fd, uint32_t rstack, uint8_t rcall, uint8_t *old_flags);
 
 /* Changes only the flags of a live record (F_SETFD, close_range(CLOEXEC)). */
 void fdl_table_set_flags(int fd, uint8_t set, uint8_t clear);

@@ -50,6 +50,7 @@ void fdl_track_init(void)
     /* Address space only (MAP_NORESERVE): pages are committed as stacks arrive, ~1 KiB per
      * distinct stack. Room for 1M stacks of 16 frames, 1M distinct paths. If a reservation is
      * refused (strict overcommit), that store stays empty and records carry id 0. */
+    fdl_misuse_init();
     int failed = fdl_intern_init(&fdl_stacks, 1u << 20, 256ull << 20);
     failed |= fdl_intern_init(&fdl_paths, 1u << 20, 128ull << 20);
     failed |= fdl_intern_init(&fdl_pyframes, 1u << 18, 32ull << 20);
@@ -67,6 +68,7 @@ void fdl_track_after_fork(void)
 {
     threshold_armed = 1;
     emfile_armed = 1;
+    fdl_misuse_after_fork();
 }
 
 static void emfile_note(long delta)
@@ -226,8 +228,15 @@ void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, co
 
 void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec)
 {
-    struct fdl_entry src;
+    struct fdl_entry src, prev;
     int st = fdl_table_get(oldfd, &src);
+    /* dup2/dup3 onto a FILE*'s or DIR*'s descriptor closes it under the stream. */
+    int stolen = 0;
+    if (call != FDC_CALL_dup && call != FDC_CALL_fcntl && call != FDC_CALL_fcntl64 &&
+        fdl_table_get(newfd, &prev) == FDL_TRACKED && (prev.flags & (FDL_F_FILE | FDL_F_DIR))) {
+        stolen = 1;
+        fdl_misuse_owned(newfd, call, &prev);
+    }
     struct level l = level_begin();
     struct fdl_entry e = {0};
     e.state = FDL_TRACKED;
@@ -235,7 +244,7 @@ void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec)
     /* The copy is a new reference to the same open file: same kind and path as opened. */
     e.kind = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.kind : FDC_KIND_unknown;
     e.path = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.path : 0;
-    e.flags = cloexec ? FDL_F_CLOEXEC : 0;
+    e.flags = (uint8_t)((cloexec ? FDL_F_CLOEXEC : 0) | (stolen ? FDL_F_STOLEN : 0));
     e.stack = capture_stack(l.nest);
     e.pystack = fdl_cfg.python && l.nest == 0 ? fdl_python_stack(call) : 0;
     e.tid = fdl_tid();
@@ -255,30 +264,112 @@ void fdl_track_adopt(int fd, enum fdc_call call, enum fdc_kind kind)
     fdl_track(&fd, 1, call, kind, NULL, 0);
 }
 
-void fdl_release(int fd)
+/* The release site. One frame (the default) is the caller's return address, interned once
+ * per distinct site through a per-thread cache: a loop closing from one place pays a compare.
+ * The cache pair is written id-last and re-checked, so a signal handler's release between
+ * the stores leaves it empty, never pairing one site with another's id. Deeper release stacks
+ * unwind (FDLEAK_RELEASE_DEPTH), without the acquisition cache, which they would evict. */
+static __thread struct {
+    uintptr_t ip;
+    uint32_t id;
+} last_release;
+
+static __attribute__((noinline)) uint32_t release_stack_slow(uintptr_t ip)
 {
-    note_release(fdl_table_clear(fd));
+    if (fdl_cfg.release_depth > 1) {
+        struct level l = level_begin();
+        const uintptr_t *ips;
+        int n = l.nest < FDL_NEST_MAX ? fdl_capture(l.nest, fdl_cfg.release_depth, &ips) : 0;
+        uint32_t id =
+            n > 0 ? fdl_intern_put(&fdl_stacks, ips, (uint32_t)((size_t)n * sizeof(uintptr_t))) : 0;
+        level_end(l);
+        return id;
+    }
+    if (!fdl_cfg.release_depth || !ip)
+        return 0;
+    uint32_t id = fdl_intern_put(&fdl_stacks, &ip, sizeof ip);
+    last_release.id = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    last_release.ip = ip;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    last_release.id = id;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (last_release.ip != ip)
+        last_release.id = 0;
+    return id;
 }
+
+/* The cache hit inline: a loop closing from one place pays two loads and a compare. The id is
+ * read before and after the ip: a signal handler's release in between shows as a change. */
+static inline uint32_t release_stack(const void *caller)
+{
+    uintptr_t ip = (uintptr_t)caller;
+    uint32_t id = last_release.id;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (likely(id && last_release.ip == ip)) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (likely(last_release.id == id))
+            return id;
+    }
+    return release_stack_slow(ip);
+}
+
+int fdl_release(int fd, enum fdc_call call, const void *caller)
+{
+    uint8_t old_flags;
+    int st = fdl_table_release(fd, release_stack(caller), (uint8_t)call, &old_flags);
+    if (st == FDL_FREE)
+        return st;
+    note_release(st);
+    if (unlikely(old_flags & (FDL_F_FILE | FDL_F_DIR)) && call == FDC_CALL_close) {
+        struct fdl_entry old;
+        fdl_table_get(fd, &old); /* free now, but its acquisition is still there */
+        old.flags = old_flags;
+        fdl_misuse_owned(fd, call, &old);
+    }
+    return st;
+}
+
+struct range_arg {
+    int cloexec_only;
+    enum fdc_call call;
+    const void *caller;
+};
 
 static int release_one(int fd, const struct fdl_entry *e, void *arg)
 {
-    int cloexec_only = *(int *)arg;
+    const struct range_arg *a = arg;
     (void)e;
-    if (cloexec_only) {
+    if (a->cloexec_only) {
         fdl_table_set_flags(fd, FDL_F_CLOEXEC, 0);
     } else {
-        fdl_release(fd);
+        fdl_release(fd, a->call, a->caller);
     }
     return 0;
 }
 
-void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only)
+void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only, enum fdc_call call,
+                       const void *caller)
 {
     if (lo > (unsigned)FDL_TABLE_MAX_FD)
         return;
     if (hi > (unsigned)FDL_TABLE_MAX_FD)
         hi = FDL_TABLE_MAX_FD;
-    fdl_table_each((int)lo, (int)hi, release_one, &cloexec_only);
+    struct range_arg a = {cloexec_only, call, caller};
+    fdl_table_each((int)lo, (int)hi, release_one, &a);
+}
+
+void fdl_track_owner(int fd, int owner_flag)
+{
+    fdl_table_set_flags(fd, (uint8_t)owner_flag, 0);
+}
+
+uint32_t fdl_track_here(void)
+{
+    struct level l = level_begin();
+    uint32_t id = capture_stack(l.nest);
+    level_end(l);
+    return id;
 }
 
 void fdl_set_cloexec(int fd, int on)

@@ -1,6 +1,9 @@
 /* Wrappers that release or duplicate descriptors: close and its range forms, dup/dup2/dup3
  * and fcntl's F_DUPFD, F_SETFD. The hottest wrappers (close, fcntl) add one TLS test and one
- * table write to the real call. */
+ * table write to the real call. Misuse (misuse.c) is looked for only where a call failed with
+ * EBADF, or where close found no live record: the success path of a tracked close is as it
+ * was, plus the release site (track.c). */
+#include "fdtable.h"
 #include "wrap.h"
 
 #include <fcntl.h>
@@ -8,12 +11,34 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#define CALLER __builtin_return_address(0)
+
+/* A wrapped call on fd failed: EBADF on a released or never-opened number is misuse. */
+static inline void check_ebadf(int r, int err, int fd, enum fdc_call call)
+{
+    if (unlikely(r < 0) && err == EBADF)
+        fdl_misuse_ebadf(fd, call);
+}
+
+/* close() of a number with no live record: never opened, closed already, or opened behind our
+ * back (a raw syscall); the kernel's answer tells them apart. */
+static __attribute__((noinline)) int close_untracked(int fd)
+{
+    int r = REAL(close)(fd);
+    int err = errno;
+    check_ebadf(r, err, fd, FDC_CALL_close);
+    errno = err;
+    return r;
+}
+
 FDL_EXPORT int close(int fd)
 {
-    if (fdl_enter())
-        fdl_release(fd);
-    else if (unlikely(fdl_vfd_close(fd)))
+    if (fdl_enter()) {
+        if (unlikely(fdl_release(fd, FDC_CALL_close, CALLER) == FDL_FREE))
+            return close_untracked(fd);
+    } else if (unlikely(fdl_vfd_close(fd))) {
         return 0;
+    }
     return REAL(close)(fd);
 }
 
@@ -25,28 +50,31 @@ FDL_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
         int r = REAL(close_range)(lo, hi, flags);
         int err = errno;
         if (r == 0)
-            fdl_release_range(lo, hi, 1); /* only marks */
+            fdl_release_range(lo, hi, 1, FDC_CALL_close_range, NULL); /* only marks */
         errno = err;
         return r;
     }
-    fdl_release_range(lo, hi, 0);
+    fdl_misuse_range(lo, hi);
+    fdl_release_range(lo, hi, 0, FDC_CALL_close_range, CALLER);
     return REAL(close_range)(lo, hi, flags);
 }
 
 FDL_EXPORT void closefrom(int lo)
 {
     if (fdl_enter() && lo >= 0)
-        fdl_release_range((unsigned)lo, ~0u, 0);
+        fdl_release_range((unsigned)lo, ~0u, 0, FDC_CALL_closefrom, CALLER);
     REAL(closefrom)(lo);
 }
 
-static int dup_done(int r, int oldfd, enum fdc_call call, int cloexec)
+static int dup_done(int r, int oldfd, int newfd, enum fdc_call call, int cloexec)
 {
     int err = errno;
-    if (r >= 0)
+    if (r >= 0) {
         fdl_track_dup(r, oldfd, call, cloexec);
-    else
+    } else {
+        check_ebadf(r, err, newfd < -1 ? newfd : oldfd, call);
         fdl_failed(call, err);
+    }
     errno = err;
     return r;
 }
@@ -55,7 +83,7 @@ FDL_EXPORT int dup(int fd)
 {
     if (!fdl_enter())
         return REAL(dup)(fd);
-    return dup_done(REAL(dup)(fd), fd, FDC_CALL_dup, 0);
+    return dup_done(REAL(dup)(fd), fd, -1, FDC_CALL_dup, 0);
 }
 
 /* dup2 onto an open fd closes it: the old record goes and the number is charged to dup2.
@@ -64,14 +92,15 @@ FDL_EXPORT int dup2(int oldfd, int newfd)
 {
     if (!fdl_enter() || oldfd == newfd)
         return REAL(dup2)(oldfd, newfd);
-    return dup_done(REAL(dup2)(oldfd, newfd), oldfd, FDC_CALL_dup2, 0);
+    return dup_done(REAL(dup2)(oldfd, newfd), oldfd, newfd, FDC_CALL_dup2, 0);
 }
 
 FDL_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     if (!fdl_enter())
         return REAL(dup3)(oldfd, newfd, flags);
-    return dup_done(REAL(dup3)(oldfd, newfd, flags), oldfd, FDC_CALL_dup3, flags & O_CLOEXEC);
+    return dup_done(REAL(dup3)(oldfd, newfd, flags), oldfd, newfd, FDC_CALL_dup3,
+                    flags & O_CLOEXEC);
 }
 
 /* The third argument, when there is one, is an int or a pointer; both travel in the same
@@ -79,6 +108,7 @@ FDL_EXPORT int dup3(int oldfd, int newfd, int flags)
 static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdc_call call)
 {
     int err = errno;
+    check_ebadf(r, err, fd, call);
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
         if (r >= 0)
             fdl_track_dup(r, fd, call, cmd == F_DUPFD_CLOEXEC);

@@ -196,7 +196,7 @@ FDL_EXPORT mqd_t mq_open(const char *name, int oflag, ...)
 FDL_EXPORT int mq_close(mqd_t q)
 {
     if (fdl_enter())
-        fdl_release(q);
+        fdl_release(q, FDC_CALL_mq_close, __builtin_return_address(0));
     return REAL(mq_close)(q);
 }
 

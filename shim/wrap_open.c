@@ -2,6 +2,7 @@
  * creat, temporary files, stdio and dirent openers, popen. glibc's stdio, dirent, popen and
  * temp-file functions open and close through internal calls that never reach an open/close
  * wrapper, so each public entry point has its own. */
+#include "fdtable.h"
 #include "wrap.h"
 
 #include <dirent.h>
@@ -136,8 +137,11 @@ static FILE *done_file(FILE *fp, enum fdc_call call, enum fdc_kind kind, const c
     int err = errno;
     if (fp) {
         int fd = fileno_unlocked(fp);
-        if (fd >= 0)
+        if (fd >= 0) {
             fdl_track(&fd, 1, call, kind, path, mode && strchr(mode, 'e'));
+            if (fp != stdin && fp != stdout && fp != stderr) /* 0-2 are nobody's own */
+                fdl_track_owner(fd, FDL_F_FILE);
+        }
     } else {
         fdl_failed(call, err);
     }
@@ -173,7 +177,7 @@ FOPEN_WRAPPER(fopen64, FDC_CALL_fopen64)
             return r;                                                                              \
         int err = errno;                                                                           \
         if (oldfd >= 0)                                                                            \
-            fdl_release(oldfd);                                                                    \
+            fdl_release(oldfd, call, __builtin_return_address(0));                                 \
         errno = err;                                                                               \
         return done_file(r, call, FDC_KIND_file, path, mode);                                      \
     }
@@ -187,6 +191,7 @@ FDL_EXPORT FILE *fdopen(int fd, const char *mode)
     if (r && fdl_enter()) {
         int err = errno;
         fdl_track_adopt(fd, FDC_CALL_fdopen, FDC_KIND_file);
+        fdl_track_owner(fd, FDL_F_FILE);
         fdl_sync_cloexec(fd);
         errno = err;
     }
@@ -204,14 +209,27 @@ TMPFILE_WRAPPER(tmpfile, FDC_CALL_tmpfile)
 TMPFILE_WRAPPER(tmpfile64, FDC_CALL_tmpfile64)
 
 /* Released before the real call: once the number is free another thread may get it, and its
- * record must not be overwritten by our release. */
+ * record must not be overwritten by our release. A stream whose number has no live record was
+ * closed under it (close(fileno(fp))): its close is a second one. */
+static void release_stream(int fd, enum fdc_call call, const void *caller)
+{
+    struct fdl_entry cur;
+    if (fd < 0)
+        return;
+    int st = fdl_table_get(fd, &cur);
+    if (st == FDL_FREE) {
+        fdl_misuse_reclose(fd, call);
+        return;
+    }
+    if (unlikely(cur.flags & FDL_F_STOLEN))
+        fdl_misuse_stolen(fd, call, &cur);
+    fdl_release(fd, call, caller);
+}
+
 FDL_EXPORT int fclose(FILE *fp)
 {
-    if (fp && fdl_enter()) {
-        int fd = fileno_unlocked(fp);
-        if (fd >= 0)
-            fdl_release(fd);
-    }
+    if (fp && fdl_enter())
+        release_stream(fileno_unlocked(fp), FDC_CALL_fclose, __builtin_return_address(0));
     return REAL(fclose)(fp);
 }
 
@@ -224,11 +242,8 @@ FDL_EXPORT FILE *popen(const char *cmd, const char *mode)
 
 FDL_EXPORT int pclose(FILE *fp)
 {
-    if (fp && fdl_enter()) {
-        int fd = fileno_unlocked(fp);
-        if (fd >= 0)
-            fdl_release(fd);
-    }
+    if (fp && fdl_enter())
+        release_stream(fileno_unlocked(fp), FDC_CALL_pclose, __builtin_return_address(0));
     return REAL(pclose)(fp);
 }
 
@@ -243,6 +258,7 @@ FDL_EXPORT DIR *opendir(const char *path)
     if (d) {
         int fd = dirfd(d);
         fdl_track(&fd, 1, FDC_CALL_opendir, FDC_KIND_directory, path, 1);
+        fdl_track_owner(fd, FDL_F_DIR);
     } else {
         fdl_failed(FDC_CALL_opendir, err);
     }
@@ -256,6 +272,7 @@ FDL_EXPORT DIR *fdopendir(int fd)
     if (d && fdl_enter()) {
         int err = errno;
         fdl_track_adopt(fd, FDC_CALL_fdopendir, FDC_KIND_directory);
+        fdl_track_owner(fd, FDL_F_DIR);
         fdl_sync_cloexec(fd); /* glibc's fdopendir sets FD_CLOEXEC itself */
         errno = err;
     }
@@ -264,10 +281,7 @@ FDL_EXPORT DIR *fdopendir(int fd)
 
 FDL_EXPORT int closedir(DIR *d)
 {
-    if (fdl_enter()) {
-        int fd = dirfd(d);
-        if (fd >= 0)
-            fdl_release(fd);
-    }
+    if (fdl_enter())
+        release_stream(dirfd(d), FDC_CALL_closedir, __builtin_return_address(0));
     return REAL(closedir)(d);
 }

@@ -42,7 +42,7 @@ int fdt_cmd_report(int argc, char **argv)
         }
         fdt_proc_init(&procs[n], d);
         fdt_supp_apply(o.supp, &procs[n]);
-        leaked |= procs[n].leaked > 0;
+        leaked |= procs[n].leaked > 0 || procs[n].dump->nmisuse > 0; /* misuse fails too */
         n++;
     }
     FILE *out = n ? fdt_open_output(&o, stdout) : NULL;

@@ -34,7 +34,8 @@ static const char fdt_usage_run[] =
     "Usage: fdleak run [OPTIONS] [--] CMD [ARGS...]\n"
     "Runs CMD under libfdleak.so, following its children. When CMD ends, prints one report per\n"
     "process that still held leaked descriptors, to stderr (or -o FILE), and exits with CMD's\n"
-    "status (or N from --error-exitcode=N when a leak was found, or when a process could not\n"
+    "status (or N from --error-exitcode=N when a leak or misuse was found, or when a process could "
+    "not\n"
     "be checked). Ctrl-C reaches CMD; the report is still printed. Dumps go to a run\n"
     "directory of mode 01733, so processes that change their user can write there too.\n"
     "\n"
@@ -46,7 +47,10 @@ static const char fdt_usage_run[] =
     "      --keep-dumps=DIR     keep the raw dumps in DIR (for 'fdleak report'); DIR is created\n"
     "                           0700 if missing, and must not be a symbolic link\n"
     "      --peak               also dump at each new peak of live descriptors, from 64 and\n"
-    "                           doubling (FDLEAK_PEAK=1)\n";
+    "                           doubling (FDLEAK_PEAK=1)\n"
+    "      --misuse=MODE        double close, bad fd, use after close, closing a FILE*'s or\n"
+    "                           DIR*'s fd: report (default), abort at once, or off\n"
+    "                           (FDLEAK_MISUSE)\n";
 
 static const struct fdt_cmd_spec fdt_run_spec = {.name = "run",
                                                  .usage = fdt_usage_run,
@@ -263,7 +267,7 @@ struct fdt_collected {
     struct fdt_proc *procs; /* processes with leaks, the command's own process first */
     char **notes;           /* per proc: its dump's owner when not the invoking user, or NULL */
     size_t nprocs;
-    size_t nleaking;   /* procs whose final dump leaked (the others: earlier dumps shown) */
+    size_t nleaking;   /* procs whose final dump leaked or misused a descriptor */
     size_t checked;    /* processes with a complete dump */
     size_t unchecked;  /* processes that started (marker) or left a dump, but no complete one */
     size_t suppressed; /* descriptors left out by suppressions, all processes */
@@ -408,7 +412,7 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
                              pid, dumps[best]->seq, dumps[best]->trigger, best_leaked,
                              fdt_is_final(dumps[last]) ? "dump" : "one", p->leaked);
     }
-    if (p->leaked) {
+    if (p->leaked || p->dump->nmisuse || p->dump->stats.misuse_dropped) {
         c->notes[c->nprocs++] = fdt_owner_note(pid, owner[last]);
         c->nleaking++;
     } else {
@@ -544,6 +548,8 @@ static void fdt_child_env(const char *lib, const struct fdt_rundir *r, const str
         setenv("FDLEAK_THRESHOLD", o->threshold, 1);
     if (o->peak)
         setenv("FDLEAK_PEAK", "1", 1);
+    if (o->misuse)
+        setenv("FDLEAK_MISUSE", o->misuse, 1);
     free(preload);
     free(output);
 }

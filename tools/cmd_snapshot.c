@@ -418,7 +418,7 @@ int fdt_cmd_snapshot(int argc, char **argv)
         rc = 1;
     if (out && fdt_close_output(&o, out))
         rc = 1;
-    bool leaked = p.leaked > 0;
+    bool leaked = p.leaked > 0 || p.dump->nmisuse > 0;
     fdt_proc_fini(&p);
     if (rc)
         return rc;

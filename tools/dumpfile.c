@@ -420,6 +420,39 @@ static void fdt_load_top(struct fdt_rd *r, struct fdt_dump *d, jv *root)
     d->stats.stack_store_full = fdt_int(r, st, s, "stack_store_full", 0, INT64_MAX);
     d->stats.path_store_full = fdt_int(r, st, s, "path_store_full", 0, INT64_MAX);
     d->stats.unwind_failed = fdt_int(r, st, s, "unwind_failed", 0, INT64_MAX);
+    d->stats.misuse = fdt_int(r, st, s, "misuse", 0, INT64_MAX);
+    d->stats.misuse_dropped = fdt_int(r, st, s, "misuse_dropped", 0, INT64_MAX);
+}
+
+/* Optional: dumps from before misuse was recorded have no "misuse" array. */
+static void fdt_load_misuse(struct fdt_rd *r, struct fdt_dump *d, jv *arr)
+{
+    if (!arr)
+        return;
+    d->nmisuse = fdt_size(arr);
+    d->misuse = fdt_xcalloc(d->nmisuse ? d->nmisuse : 1, sizeof *d->misuse);
+    jv *f = fdt_first(arr);
+    for (size_t i = 0; i < d->nmisuse && !r->failed; i++, f = f->next) {
+        char w[48];
+        snprintf(w, sizeof w, "misuse[%zu]", i);
+        if (!fdt_elem_obj(r, f, w))
+            return;
+        struct fdt_dmisuse *m = &d->misuse[i];
+        m->kind = fdt_str(r, f, w, "kind");
+        if (fdc_misuse_from_name(m->kind) < 0) {
+            fdt_fail(r, "bad dump: \"%s\" has an unknown \"kind\"", w);
+            return;
+        }
+        m->fd = (int)fdt_int(r, f, w, "fd", INT_MIN, INT_MAX);
+        m->call = fdt_str(r, f, w, "call");
+        m->count = fdt_int(r, f, w, "count", 0, INT64_MAX);
+        m->stack = (uint32_t)fdt_int(r, f, w, "stack", 0, UINT32_MAX);
+        m->closed_call = fdt_str(r, f, w, "closed_call");
+        m->closed_stack = (uint32_t)fdt_int(r, f, w, "closed_stack", 0, UINT32_MAX);
+        m->acquired_call = fdt_str(r, f, w, "acquired_call");
+        m->acquired_stack = (uint32_t)fdt_int(r, f, w, "acquired_stack", 0, UINT32_MAX);
+        m->owner = fdt_str(r, f, w, "owner");
+    }
 }
 
 struct fdt_dump *fdt_dump_parse(char *buf, size_t len, const char *name, char *err, size_t errlen)
@@ -492,6 +525,8 @@ struct fdt_dump *fdt_dump_parse(char *buf, size_t len, const char *name, char *e
     if (!r.failed)
         fdt_load_fds(&r, d, arr[2]);
     if (!r.failed)
+        fdt_load_misuse(&r, d, fdt_arr(&r, root, "", "misuse", FDC_MISUSE_MAX));
+    if (!r.failed)
         return d;
 fail:
     fdt_dump_free(d);
@@ -528,6 +563,7 @@ void fdt_dump_free(struct fdt_dump *d)
         free(d->stacks[i].ips);
     for (size_t i = 0; i < d->npystacks; i++)
         free(d->pystacks[i].frames);
+    free(d->misuse);
     free(d->stacks);
     free(d->pystacks);
     free(d->modules);

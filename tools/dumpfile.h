@@ -56,6 +56,15 @@ struct fdt_dfd {
 
 struct fdt_dstats {
     int64_t acquired, released, stacks, stack_store_full, path_store_full, unwind_failed;
+    int64_t misuse, misuse_dropped; /* 0 in dumps from before misuse was recorded */
+};
+
+/* A misuse event (double close, bad fd, use after close, owned close). */
+struct fdt_dmisuse {
+    const char *kind, *call, *closed_call, *acquired_call, *owner;
+    int fd;
+    int64_t count;
+    uint32_t stack, closed_stack, acquired_stack;
 };
 
 struct fdt_dump {
@@ -80,6 +89,8 @@ struct fdt_dump {
     struct fdt_dstack *stacks;   /* sorted by id */
     struct fdt_dpystack *pystacks;
     struct fdt_dfd *fds; /* ascending fd */
+    size_t nmisuse;
+    struct fdt_dmisuse *misuse; /* in the order the library found them */
     struct fdt_dstats stats;
 };
 

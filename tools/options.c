@@ -39,7 +39,8 @@ enum {
     OPT_INTERVAL, /* watch only, to OPT_PLOT */
     OPT_COUNT,
     OPT_PLOT,
-    OPT_PEAK, /* run only */
+    OPT_PEAK,   /* run only */
+    OPT_MISUSE, /* run only */
 };
 
 static const char fdt_usage_common[] =
@@ -214,6 +215,11 @@ static const char *fdt_opt_value(int c, const char *arg, struct fdt_opts *o)
     case OPT_PEAK:
         o->peak = 1;
         return NULL;
+    case OPT_MISUSE:
+        if (strcmp(arg, "report") && strcmp(arg, "abort") && strcmp(arg, "off"))
+            return "expected report, abort or off";
+        o->misuse = arg;
+        return NULL;
     }
     return NULL;
 }
@@ -246,6 +252,7 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
         {"count", required_argument, 0, OPT_COUNT},
         {"plot", required_argument, 0, OPT_PLOT},
         {"peak", no_argument, 0, OPT_PEAK},
+        {"misuse", required_argument, 0, OPT_MISUSE},
         {0, 0, 0, 0},
     };
     const char *cmd = spec->name;
@@ -282,7 +289,7 @@ int fdt_opts_parse(const struct fdt_cmd_spec *spec, int argc, char **argv, struc
             if ((c >= OPT_DEPTH && c <= OPT_KEEP_DUMPS && !(spec->opts & FDT_OPTS_RUN)) ||
                 (c == OPT_TIMEOUT && !(spec->opts & FDT_OPTS_SNAPSHOT)) ||
                 (c >= OPT_INTERVAL && c <= OPT_PLOT && !(spec->opts & FDT_OPTS_WATCH)) ||
-                (c == OPT_PEAK && !(spec->opts & FDT_OPTS_PEAK)))
+                ((c == OPT_PEAK || c == OPT_MISUSE) && !(spec->opts & FDT_OPTS_PEAK)))
                 bad = "not an option of this command";
             else
                 bad = fdt_opt_value(c, optarg, o);

@@ -51,8 +51,9 @@ struct fdt_opts {
     double interval;
     long count;
     const char *plot;
-    /* run: FDLEAK_PEAK */
+    /* run: FDLEAK_PEAK, FDLEAK_MISUSE (NULL: the library's default) */
     int peak;
+    const char *misuse;
 };
 
 /* Parses argv (argv[0] is the command name) and loads the suppression files it names (and the

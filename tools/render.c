@@ -149,7 +149,24 @@ static struct fdc_rproc fdt_m_proc(const struct fdt_proc *p)
         .nsuppressed = p->nsuppressed,
         .nsupp_groups = p->nsupp_groups,
         .nsupp_rules = p->nhits,
+        .nmisuse = d->nmisuse,
+        .misuse_dropped = (uint64_t)d->stats.misuse_dropped,
     };
+}
+
+static void fdt_m_misuse(void *ctx, size_t i, struct fdc_rmisuse *out)
+{
+    const struct fdt_dmisuse *e = &FDT_CTX_PROC(ctx)->dump->misuse[i];
+    *out = (struct fdc_rmisuse){.kind = e->kind,
+                                .call = e->call,
+                                .closed_call = e->closed_call,
+                                .acquired_call = e->acquired_call,
+                                .owner = e->owner,
+                                .fd = e->fd,
+                                .count = (uint64_t)e->count,
+                                .stack = e->stack,
+                                .closed_stack = e->closed_stack,
+                                .acquired_stack = e->acquired_stack};
 }
 
 bool fdt_render_nothing(const struct fdt_proc *p)
@@ -173,6 +190,7 @@ void fdt_render_text(FILE *out, struct fdt_proc *p, const struct fdt_render_opts
         .earlier = fdt_m_earlier,
         .suppressed = fdt_m_suppressed,
         .group_after = o->gen ? fdt_m_group_after : NULL,
+        .misuse = fdt_m_misuse,
     };
     struct fdc_ropts ro = {
         .color = o->color,
@@ -310,6 +328,23 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p)
         fdt_jw_end(w, '}');
     }
     fdt_jw_end(w, ']');
+    fdt_jw_arr(w, "misuse");
+    for (size_t i = 0; i < d->nmisuse; i++) {
+        const struct fdt_dmisuse *e = &d->misuse[i];
+        fdt_jw_obj(w, NULL);
+        fdt_jw_str(w, "kind", e->kind);
+        fdt_jw_int(w, "fd", e->fd);
+        fdt_jw_str(w, "call", e->call);
+        fdt_jw_int(w, "count", e->count);
+        fdt_json_frames(w, "stack", p, e->stack);
+        fdt_jw_str(w, "closed_call", e->closed_call);
+        fdt_json_frames(w, "closed_stack", p, e->closed_stack);
+        fdt_jw_str(w, "acquired_call", e->acquired_call);
+        fdt_json_frames(w, "acquired_stack", p, e->acquired_stack);
+        fdt_jw_str(w, "owner", e->owner);
+        fdt_jw_end(w, '}');
+    }
+    fdt_jw_end(w, ']');
     fdt_json_others(w, "inherited", d, p->inherited, p->ninherited);
     fdt_json_others(w, "unknown_origin", d, p->unknown, p->nunknown);
     fdt_jw_arr(w, "earlier_dumps");
@@ -329,6 +364,8 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p)
     fdt_jw_int(w, "stack_store_full", d->stats.stack_store_full);
     fdt_jw_int(w, "path_store_full", d->stats.path_store_full);
     fdt_jw_int(w, "unwind_failed", d->stats.unwind_failed);
+    fdt_jw_int(w, "misuse", (int64_t)d->nmisuse);
+    fdt_jw_int(w, "misuse_dropped", d->stats.misuse_dropped);
     fdt_jw_end(w, '}');
     fdt_jw_end(w, '}');
 }
