@@ -90,6 +90,9 @@ static void after_fork_child(void)
 {
     fdl_tls.tid = 0;
     own_pid = (pid_t)syscall(SYS_getpid);
+    /* What the parent held is the child's inheritance, not its leaks: the records keep their
+     * acquisition (stack, tid) for --show-inherited. */
+    fdl_table_inherit_all();
     fdl_capture_fork_child();
     fdl_dump_after_fork();
     fdl_track_after_fork();

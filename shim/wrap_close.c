@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define CALLER __builtin_return_address(0)
@@ -108,7 +109,10 @@ FDL_EXPORT int dup3(int oldfd, int newfd, int flags)
 static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdc_call call)
 {
     int err = errno;
-    check_ebadf(r, err, fd, call);
+    /* F_GETFD is how programs ask whether a number is open (bash's move_to_high_fd, closefrom
+     * emulations): its EBADF is an answer, not misuse. */
+    if (cmd != F_GETFD)
+        check_ebadf(r, err, fd, call);
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
         if (r >= 0)
             fdl_track_dup(r, fd, call, cmd == F_DUPFD_CLOEXEC);
@@ -135,3 +139,28 @@ static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdc_call call)
 int fcntl64(int, int, ...);
 FCNTL_WRAPPER(fcntl, FDC_CALL_fcntl)
 FCNTL_WRAPPER(fcntl64, FDC_CALL_fcntl64)
+
+/* ioctl(FIOCLEX/FIONCLEX) sets or clears FD_CLOEXEC (CPython's set_inheritable does, and
+ * marks os.openpty's descriptors with it). Every other request passes straight through: the
+ * common path is the real call plus one compare (FIONCLEX and FIOCLEX differ in bit 0 only). */
+_Static_assert((FIONCLEX | 1) == FIOCLEX, "FIOCLEX and FIONCLEX differ in bit 0");
+
+static __attribute__((noinline)) void ioctl_cloexec(int fd, unsigned long req)
+{
+    int err = errno;
+    if (fdl_enter())
+        fdl_set_cloexec(fd, req == FIOCLEX);
+    errno = err;
+}
+
+FDL_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    va_start(ap, req);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    int r = REAL(ioctl)(fd, req, arg);
+    if (unlikely((req | 1) == FIOCLEX) && r == 0)
+        ioctl_cloexec(fd, req);
+    return r;
+}
