@@ -2,6 +2,7 @@
 wrappers, dlsym/dlvsym through a library handle (C and ctypes), O_TMPFILE, FIOCLEX/FIONCLEX,
 F_DUPFD. Fixtures: tests/cases/fp_cases.c, tests/cases/lib/fp_next*.c, tests/py/fp_cases.py."""
 import os
+import re
 import shutil
 import subprocess
 
@@ -176,3 +177,39 @@ def test_ioctl_passes_through():
     bare = lib.run_plain([exe, "ioctl", "1000"])
     res, _ = lib.run_under_shim([exe, "ioctl", "1000"])
     eq(res.returncode, bare.returncode, "ioctl loop status bare vs under the library")
+
+
+def test_resource_tracker_pipe_suppressed_by_default():
+    """The default entry for multiprocessing's resource tracker pipe takes a pipe whose
+    innermost Python frame is resource_tracker.py's ensure_running, and no other os.pipe()."""
+    import json
+    d = lib.new_tmpdir()
+    keep = os.path.join(d, "keep")
+    r = lib.run_tool(["run", "--keep-dumps=" + keep, "--", lib.fixture("fp_cases"), "kinds"])
+    eq(r.returncode, 0, "fdleak run", r.stderr)
+    files = [os.path.join(keep, f) for f in os.listdir(keep)]
+    eq(len(files), 1, "kept dumps", files)
+    with open(files[0]) as fh:
+        j = json.load(fh)
+    lib_py = "/usr/lib/python3.11/multiprocessing/"
+    j["pystacks"] = [
+        {"id": 7, "frames": [{"file": lib_py + "resource_tracker.py", "function": "ensure_running",
+                              "line": 90},
+                             {"file": "/srv/app.py", "function": "main", "line": 3}]},
+        {"id": 8, "frames": [{"file": "/srv/app.py", "function": "ensure_running", "line": 5},
+                             {"file": lib_py + "resource_tracker.py", "function": "register",
+                              "line": 150}]}]
+    pipes = [f for f in j["fds"] if f.get("call") == "pipe"]
+    eq(len(pipes), 2, "pipe fds in the dump", j["fds"])
+    pipes[0]["pystack"], pipes[1]["pystack"] = 7, 8
+    dump = os.path.join(d, "d.json")
+    with open(dump, "w") as fh:
+        fh.write(json.dumps(j) + "\n")
+    r = lib.run_tool(["report", dump])
+    eq(r.returncode, 0, "fdleak report", r.stderr)
+    out = r.stdout + r.stderr
+    check("suppressed by python-multiprocessing-resource-tracker: 1 fd" in out,
+          "the tracker's pipe is not suppressed", out)
+    listed = {int(m) for m in re.findall(r"^==\d+==    fd (\d+) ", out, re.M)}
+    check(pipes[1]["fd"] in listed and pipes[0]["fd"] not in listed,
+          "pipes listed: expected only fd %d" % pipes[1]["fd"], out)
