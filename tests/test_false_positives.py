@@ -213,3 +213,18 @@ def test_resource_tracker_pipe_suppressed_by_default():
     listed = {int(m) for m in re.findall(r"^==\d+==    fd (\d+) ", out, re.M)}
     check(pipes[1]["fd"] in listed and pipes[0]["fd"] not in listed,
           "pipes listed: expected only fd %d" % pipes[1]["fd"], out)
+
+
+def test_multiprocessing_fork_child_clean():
+    """A multiprocessing child started by fork reports neither what it inherited nor the
+    /dev/null stdin multiprocessing gives it (a default suppression); without the default
+    file, that stdin is its only leak."""
+    script = lib.py_script("fp_mp_fork.py")
+    r = lib.run_tool(["run", "--error-exitcode=3", "--", PYTHON, script])
+    eq(r.returncode, 0, "fdleak run status", r.stderr)
+    check("no leaked descriptors (2 processes checked; 1 fd suppressed)" in r.stderr,
+          "summary line", r.stderr)
+    r = lib.run_tool(["run", "--no-default-suppressions", "--", PYTHON, script])
+    eq(len(re.findall(r"leaked from", r.stderr)), 1, "leak groups without the default file",
+       r.stderr)
+    check("in _close_stdin" in r.stderr, "the child's stdin", r.stderr)
