@@ -170,6 +170,11 @@ def test_run_lists_unknown_origin():
     r = lib.run_tool(["run", "--", exe, "raw0"])
     check("unknown origin" not in r.stderr and "no leaked descriptors" in r.stderr,
           "an unknown origin on fd 0 alone is listed", r.stderr)
+    # the library's own text report follows the same rule
+    for mode, shown in (("raw", True), ("raw0", False)):
+        res, _ = lib.run_under_shim([exe, mode], output=False)
+        _ok(res)
+        eq("unknown origin" in res.stderr, shown, "text report of %s" % mode, res.stderr)
 
 
 def test_ioctl_passes_through():
