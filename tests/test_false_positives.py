@@ -118,6 +118,24 @@ def test_kinds_and_cloexec_python():
        "cloexec of openpty's fds after set_inheritable(slave, True)")
 
 
+def test_dupfd_of_an_inherited_pipe():
+    """F_DUPFD of a pipe the process was given (a spawn child's, duplicated by CPython's
+    _Py_dup) is a pipe from its acquisition, not [unknown] until the dump looks."""
+    exe = lib.fixture("fp_cases")
+    r, w = os.pipe()
+    try:
+        res, _ = lib.run_under_shim([exe, "dupin", str(r)], pass_fds=(r, w))
+    finally:
+        os.close(r)
+        os.close(w)
+    _ok(res)
+    d = _exit_dump(res)
+    e = lib.need_fd(d, int(res.facts("dupin")[0][2]))
+    eq((e["origin"], e["call"], e["kind"], e["target"]), ("tracked", "fcntl", "pipe", ""),
+       "the copy of an inherited pipe", lib.brief(d))
+    eq(lib.need_fd(d, r)["kind"], "pipe", "kind of the inherited pipe")
+
+
 def test_dlsym_through_a_handle_c():
     path = os.path.join(_data_dir(), "f")
     exe, res, _ = _run("fp_cases", ["dlsym", path])

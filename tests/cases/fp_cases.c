@@ -11,6 +11,7 @@
  *   (`dlerror 1` if dlerror() said why); `same 0|1`: the handle's open is RTLD_DEFAULT's.
  * raw: opens /dev/null with a raw openat syscall (`unknown syscall N`): unknown origin.
  * raw0: closes 0 and reopens it with a raw openat syscall: an unknown origin on 0 only.
+ * dupin FD: duplicates FD (inherited) with F_DUPFD (`dupin fcntl N`).
  * ioctl N: N ioctl(FIONREAD) calls on a pipe (the cost of the ioctl wrapper's common path). */
 #include "fixture.h"
 
@@ -143,6 +144,12 @@ int main(int argc, char **argv)
         return do_dlsym(argv[2]);
     if (!strcmp(argv[1], "raw") || !strcmp(argv[1], "raw0"))
         return do_raw(argv[1][3] == '0');
+    if (!strcmp(argv[1], "dupin") && argc == 3) {
+        int d = fcntl(atoi(argv[2]), F_DUPFD, 0);
+        CHECK(d >= 0);
+        fact("dupin fcntl %d", d);
+        return 0;
+    }
     if (!strcmp(argv[1], "ioctl") && argc == 3)
         return do_ioctl(atol(argv[2]));
     return 2;
