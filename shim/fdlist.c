@@ -44,6 +44,10 @@ static void add_fd(struct fdl_scratch *s, int fd)
     rr.origin = st == FDL_TRACKED     ? FDC_ORIGIN_TRACKED
                 : st == FDL_INHERITED ? FDC_ORIGIN_INHERITED
                                       : FDC_ORIGIN_UNKNOWN;
+    /* 0-2 are the process's stdio, never a leak whatever put them there (dup2 redirecting
+     * stdout, a daemon reopening /dev/null): listed with what it was given to start with. */
+    if (fd < 3 && rr.origin == FDC_ORIGIN_TRACKED)
+        rr.origin = FDC_ORIGIN_INHERITED;
     if (rr.origin == FDC_ORIGIN_UNKNOWN)
         memset(&rr.e, 0, sizeof(rr.e));
     if (s->n == s->cap) {

@@ -167,6 +167,23 @@ int fdl_table_get(int fd, struct fdl_entry *out)
     return read_entry(e, out);
 }
 
+void fdl_table_inherit_all(void)
+{
+    int nchunks = __atomic_load_n(&chunk_limit, __ATOMIC_ACQUIRE);
+    for (int ci = 0; ci < nchunks; ci++) {
+        struct fdl_entry *c = __atomic_load_n(&chunks[ci], __ATOMIC_ACQUIRE);
+        for (int i = 0; c && i < FDL_TABLE_CHUNK; i++) {
+            struct fdl_entry *e = &c[i];
+            if (__atomic_load_n(&e->state, __ATOMIC_RELAXED) != FDL_TRACKED)
+                continue;
+            uint32_t w = write_begin(e);
+            if (e->state == FDL_TRACKED)
+                __atomic_store_n(&e->state, FDL_INHERITED, __ATOMIC_RELAXED);
+            write_end(e, w);
+        }
+    }
+}
+
 int fdl_table_limit(void)
 {
     return __atomic_load_n(&chunk_limit, __ATOMIC_ACQUIRE) * FDL_TABLE_CHUNK;

@@ -64,6 +64,10 @@ void fdl_table_set_flags(int fd, uint8_t set, uint8_t clear);
 /* Sets the Python stack of a live tracked record that has none (attached after the fact). */
 void fdl_table_set_pystack(int fd, uint32_t pystack);
 
+/* The fork child's reset: every tracked record becomes inherited (acquisition kept), so the
+ * child reports only what it acquires itself. Work proportional to the chunks mapped. */
+void fdl_table_inherit_all(void);
+
 /* One past the highest fd whose chunk exists: every live record is below it. */
 int fdl_table_limit(void);
 

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -72,12 +73,26 @@ uint32_t fdl_tid_slow(void)
     return fdl_tls.tid;
 }
 
+/* The kinds fstat tells for sure; the rest (regular files that may be memfd or shm, character
+ * devices that may be ptys) are left to the dump, which reads /proc/self/fd. A copy made with
+ * dup or F_DUPFD (CPython's _Py_dup of a pipe a spawn child was given) takes this kind. */
+static enum fdc_kind inherited_kind(int fd)
+{
+    struct stat st;
+    if (syscall(SYS_fstat, fd, &st) != 0)
+        return FDC_KIND_unknown;
+    return S_ISFIFO(st.st_mode)   ? FDC_KIND_pipe
+           : S_ISSOCK(st.st_mode) ? FDC_KIND_socket
+           : S_ISDIR(st.st_mode)  ? FDC_KIND_directory
+                                  : FDC_KIND_unknown;
+}
+
 static void mark_inherited(int fd, void *arg)
 {
     (void)arg;
     struct fdl_entry e = {0};
     e.state = FDL_INHERITED;
-    e.kind = FDC_KIND_unknown;
+    e.kind = (uint8_t)inherited_kind(fd);
     long fl = syscall(SYS_fcntl, fd, F_GETFD);
     e.flags = fl > 0 && (fl & FD_CLOEXEC) ? FDL_F_CLOEXEC : 0;
     if (fdl_table_set(fd, &e) == 0) {
@@ -90,6 +105,9 @@ static void after_fork_child(void)
 {
     fdl_tls.tid = 0;
     own_pid = (pid_t)syscall(SYS_getpid);
+    /* What the parent held is the child's inheritance, not its leaks: the records keep their
+     * acquisition (stack, tid) for --show-inherited. */
+    fdl_table_inherit_all();
     fdl_capture_fork_child();
     fdl_dump_after_fork();
     fdl_track_after_fork();

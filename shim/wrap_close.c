@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <stdarg.h>
+#include <asm/ioctls.h>
 #include <unistd.h>
 
 #define CALLER __builtin_return_address(0)
@@ -103,12 +104,22 @@ FDL_EXPORT int dup3(int oldfd, int newfd, int flags)
                     flags & O_CLOEXEC);
 }
 
+/* F_GETFD is how programs ask whether a number is free (bash's move_to_high_fd probes 255
+ * before moving a script there): on a number never released its EBADF is an answer, not
+ * misuse. After a release it is a use after close, as for any other call. */
+static int getfd_probe(int fd)
+{
+    struct fdl_entry e;
+    return fd >= 0 && fdl_table_get(fd, &e) == FDL_FREE && !(e.flags & FDL_F_RELEASED);
+}
+
 /* The third argument, when there is one, is an int or a pointer; both travel in the same
  * register on x86_64, so passing it on as a pointer is what glibc itself does. */
 static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdc_call call)
 {
     int err = errno;
-    check_ebadf(r, err, fd, call);
+    if (unlikely(r < 0) && err == EBADF && !(cmd == F_GETFD && getfd_probe(fd)))
+        fdl_misuse_ebadf(fd, call);
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) {
         if (r >= 0)
             fdl_track_dup(r, fd, call, cmd == F_DUPFD_CLOEXEC);
@@ -135,3 +146,45 @@ static int fcntl_done(int r, int fd, int cmd, void *arg, enum fdc_call call)
 int fcntl64(int, int, ...);
 FCNTL_WRAPPER(fcntl, FDC_CALL_fcntl)
 FCNTL_WRAPPER(fcntl64, FDC_CALL_fcntl64)
+
+/* ioctl(FIOCLEX/FIONCLEX) sets or clears FD_CLOEXEC (CPython's set_inheritable does, and
+ * marks os.openpty's descriptors with it). Every other request passes straight through: the
+ * common path is one compare (FIONCLEX and FIOCLEX differ in bit 0 only) and a tail call.
+ * Measured with callgrind: 32 instructions per bare ioctl(FIONREAD) loop turn, 40 with the
+ * library (58 with a variadic wrapper calling then comparing). */
+_Static_assert((FIONCLEX | 1) == FIOCLEX, "FIOCLEX and FIONCLEX differ in bit 0");
+
+static __attribute__((noinline)) void ioctl_cloexec(int fd, unsigned long req)
+{
+    int err = errno;
+    if (fdl_enter())
+        fdl_set_cloexec(fd, req == FIOCLEX);
+    errno = err;
+}
+
+typedef int (*ioctl_fn)(int, unsigned long, void *);
+static ioctl_fn real_ioctl;
+
+/* First call, or FIOCLEX/FIONCLEX. */
+static __attribute__((noinline)) int ioctl_slow(int fd, unsigned long req, void *arg)
+{
+    ioctl_fn f = __atomic_load_n(&real_ioctl, __ATOMIC_RELAXED);
+    if (!f)
+        f = (ioctl_fn)fdl_real_lookup("ioctl", (void **)&real_ioctl);
+    int r = f(fd, req, arg);
+    if ((req | 1) == FIOCLEX && r == 0)
+        ioctl_cloexec(fd, req);
+    return r;
+}
+
+/* Defined with the third argument named rather than variadic (the ABI passes it in the same
+ * register either way; glibc's own ioctl reads it so): no register save area on this path.
+ * The assembler name keeps <sys/ioctl.h>'s variadic prototype out of the way. */
+FDL_EXPORT int fdl_ioctl(int fd, unsigned long req, void *arg) __asm__("ioctl");
+int fdl_ioctl(int fd, unsigned long req, void *arg)
+{
+    ioctl_fn f = __atomic_load_n(&real_ioctl, __ATOMIC_RELAXED);
+    if (likely(f && (req | 1) != FIOCLEX))
+        return f(fd, req, arg);
+    return ioctl_slow(fd, req, arg);
+}

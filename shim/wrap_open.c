@@ -15,6 +15,9 @@
 
 static enum fdc_kind kind_of(const char *path, int flags)
 {
+    /* O_TMPFILE is __O_TMPFILE | O_DIRECTORY and opens a file: tested first. */
+    if ((flags & O_TMPFILE) == O_TMPFILE)
+        return FDC_KIND_file;
     if (flags & O_DIRECTORY)
         return FDC_KIND_directory;
     if (path && path[0] == '/' && path[1] == 'd' && path[5] == 'p' &&

@@ -214,13 +214,16 @@ def test_bad_suppression_files_exit_2_before_running():
 
 
 def test_default_file_and_no_default():
-    """share/fdleak/default.supp, found next to the command (build/default.supp): bash's
-    command-substitution stdout is suppressed by default, and shown without the default."""
+    """share/fdleak/default.supp, found next to the command (build/default.supp): the script
+    file bash keeps on fd 255 is suppressed by default, and shown without the default."""
     bash = "/usr/bin/bash" if os.path.exists("/usr/bin/bash") else "/bin/bash"
-    argv = ["--", bash, "-c", 'x=$(echo hi; true); echo "$x"']
+    script = os.path.join(lib.new_tmpdir(), "s.sh")
+    with open(script, "w") as fh:
+        fh.write("echo hi\n")
+    argv = ["--", bash, script]
     r = _fdleak(["run", "--error-exitcode=3", "--no-default-suppressions"] + argv)
     eq(r.returncode, 3, "leak shown without the default file", r.stderr)
-    check("at command_substitute" in r.stderr, "bash frame", r.stderr)
+    check("at move_to_high_fd" in r.stderr, "bash frame", r.stderr)
     r = _fdleak(["run", "--error-exitcode=3"] + argv)
     eq(r.returncode, 0, "suppressed by default", r.stderr)
     check("1 fd suppressed" in r.stderr, "no-leak line", r.stderr)
@@ -230,7 +233,7 @@ def test_default_file_and_no_default():
                  "--", lib.fixture("suppcase")])
     with open(os.path.join(d, "out")) as fh:
         out = fh.read()
-    check(re.search(r"unused suppression bash-command-substitution-stdout \(.*default\.supp:\d+\)",
+    check(re.search(r"unused suppression bash-script-fd \(.*default\.supp:\d+\)",
                     out), "default entry named when unused", out)
 
 

@@ -264,7 +264,7 @@ static bool fdt_is_final(const struct fdt_dump *d)
 
 /* What the run directory held, one result per process. */
 struct fdt_collected {
-    struct fdt_proc *procs; /* processes with leaks, the command's own process first */
+    struct fdt_proc *procs; /* processes with leaks or unknown-origin fds, the command's own process first */
     char **notes;           /* per proc: its dump's owner when not the invoking user, or NULL */
     size_t nprocs;
     size_t nleaking;   /* procs whose final dump leaked or misused a descriptor */
@@ -412,9 +412,18 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
                              pid, dumps[best]->seq, dumps[best]->trigger, best_leaked,
                              fdt_is_final(dumps[last]) ? "dump" : "one", p->leaked);
     }
+    /* Descriptors of unknown origin are always listed (README), though they are no leak:
+     * such a process is shown, and does not count for --error-exitcode. Unknowns on 0-2
+     * alone (stdio a program set up behind the wrappers) do not make a process worth
+     * showing. */
+    bool unknown = false;
+    for (size_t i = 0; i < p->nunknown && !unknown; i++)
+        unknown = p->dump->fds[p->unknown[i]].fd > 2;
     if (p->leaked || p->dump->nmisuse || p->dump->stats.misuse_dropped) {
         c->notes[c->nprocs++] = fdt_owner_note(pid, owner[last]);
         c->nleaking++;
+    } else if (unknown) {
+        c->notes[c->nprocs++] = fdt_owner_note(pid, owner[last]);
     } else {
         fdt_proc_fini(p);
     }
