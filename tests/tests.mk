@@ -88,3 +88,7 @@ $(BUILD)/tests/unit/test_config: UNIT_EXTRA = $(UNIT_CONFIG)
 
 $(BUILD)/tests $(BUILD)/tests/unit $(TOOLFIX_DIR):
 	mkdir -p $@
+
+# the public C API's example: include/fdleak.h, weak references, nothing linked
+$(BUILD)/tests/api_listener: include/fdleak.h
+$(BUILD)/tests/api_listener: FIX_EXTRA = -I include
