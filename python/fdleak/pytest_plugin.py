@@ -2,9 +2,9 @@
 
 Loaded by its entry point (pytest11) once the package is installed, or with
 ``pytest -p fdleak.pytest_plugin``. With ``--fdleak``, a checkpoint is taken when a test's call
-phase starts (after its fixtures are set up) and, once its fixtures are torn down, every
-descriptor acquired since and still open is reported as an error of the test's teardown, with
-the Python line that opened it. Descriptors a test keeps on purpose:
+phase starts (after its fixtures are set up) and, once its fixtures are torn down, a test that
+passed fails when a descriptor it acquired is still open, with the list of them and the Python
+line (and C stack) that opened each. Descriptors a test keeps on purpose:
 
     @pytest.mark.fdleak_allow                   # anything
     @pytest.mark.fdleak_allow("/tmp/cache*", 7) # paths matching a pattern, fd 7
@@ -13,13 +13,15 @@ the Python line that opened it. Descriptors a test keeps on purpose:
 When pytest does not run under libfdleak.so, the plugin re-executes it with the library
 preloaded (LD_PRELOAD: FDLEAK_LIB, or the library next to the fdleak command, see
 fdleak.find_library), before any output capture starts, so ``pytest --fdleak`` alone works.
-A test whose call phase failed is not checked: its traceback keeps its frames, and their open
-files, alive.
+A test whose call phase failed is not reported again: its traceback keeps its frames, and their
+open files, alive.
 """
+import gc
 import os
 import sys
 
 import pytest
+from _pytest.runner import runtestprotocol
 
 import fdleak
 
@@ -42,7 +44,8 @@ def _reexec():
                "fdleak command on PATH")
         raise pytest.UsageError("--fdleak needs libfdleak.so loaded: " + why)
     env = dict(os.environ)
-    env["LD_PRELOAD"] = (lib + " " + env["LD_PRELOAD"]).strip() if env.get("LD_PRELOAD") \
+    # after what is preloaded already (a sanitizer runtime must come first)
+    env["LD_PRELOAD"] = (env["LD_PRELOAD"] + " " + lib).strip() if env.get("LD_PRELOAD") \
         else lib
     env[_REEXEC_ENV] = "1"
     # the per-test checks say what leaked: no exit report of pytest itself on stderr
@@ -72,7 +75,6 @@ def pytest_configure(config):
 
 
 _CP = "_fdleak_checkpoint"
-_FAILED = "_fdleak_call_failed"
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -80,13 +82,6 @@ def pytest_runtest_call(item):
     if item.config.getoption("fdleak", False):
         setattr(item, _CP, fdleak.checkpoint())
     yield
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    if call.when == "call" and outcome.get_result().failed:
-        setattr(item, _FAILED, True)
 
 
 _PYTEST_DIRS = tuple(os.sep + d + os.sep for d in ("_pytest", "pluggy"))
@@ -109,17 +104,33 @@ def _allowed(item):
     return lambda d: any(p(d) for p in preds)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item, nextitem):
+def _leaks(item):
     cp = getattr(item, _CP, None)
-    if not cp or getattr(item, _FAILED, False):
-        return
+    if not cp:
+        return []
     delattr(item, _CP)
-    import gc
     gc.collect()
     allow = _allowed(item)
     leaks = [d for d in fdleak.leaks_since(cp) if not allow(d)]
     for d in leaks:
         d.python_frames = _below_pytest(d.python_frames)
-    if leaks:
-        pytest.fail(fdleak.format_leaks(leaks, "test " + item.nodeid), pytrace=False)
+    return leaks
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    """pytest's own protocol (setup, call, teardown), with the reports held back until the
+    fixtures are torn down: a descriptor a finalizer closes is no leak. A passed call phase
+    becomes a failure when the test left descriptors open."""
+    if not item.config.getoption("fdleak", False):
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    reports = runtestprotocol(item, nextitem=nextitem, log=False)
+    leaks = _leaks(item)
+    for rep in reports:
+        if leaks and rep.when == "call" and rep.passed:
+            rep.outcome = "failed"
+            rep.longrepr = fdleak.format_leaks(leaks, "test " + item.nodeid)
+        item.ihook.pytest_runtest_logreport(report=rep)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
