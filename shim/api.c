@@ -64,10 +64,8 @@ FDL_API int fdleak_report_since(uint64_t checkpoint, int out_fd, unsigned flags)
         errno = EAGAIN;
         return -1;
     }
-    struct fdl_api_req api = {.since = checkpoint,
-                              .fd = count_only ? -1 : out_fd,
-                              .count_only = count_only,
-                              .count = -1};
+    struct fdl_api_req api = {
+        .since = checkpoint, .fd = count_only ? -1 : out_fd, .count_only = count_only, .count = -1};
     struct fdl_dump_req r = {.trigger = FDC_TRIG_API, .safe = 1, .snapshot_token = -1, .api = &api};
     fdl_dump(&r);
     if (api.count < 0) {
