@@ -334,10 +334,12 @@ def test_pip_install_offline():
     r = subprocess.run([py, "-c", "import fdleak; print(fdleak.__file__)"], capture_output=True,
                        text=True, timeout=60, env=env, cwd=sample)
     lib.check(r.stdout.startswith(venv), "imported from the install", r.stdout + r.stderr)
-    # no -p: the pytest11 entry point loads the plugin
-    r = lib._run_group([py, "-m", "pytest", "-p", "no:cacheprovider", "--fdleak", "-v",
-                        "test_sample.py"], env, 120, subprocess.DEVNULL, None, sample, (), None)
-    _check_sample_run(r)
+    # no -p: the pytest11 entry point loads the plugin; with -p, the same plugin (not twice)
+    for extra in ([], ["-p", "fdleak.pytest_plugin"]):
+        r = lib._run_group([py, "-m", "pytest", "-p", "no:cacheprovider", "--fdleak", "-v",
+                            "test_sample.py"] + extra, env, 120, subprocess.DEVNULL, None,
+                           sample, (), None)
+        _check_sample_run(r)
 
 
 def test_check_c_stack_symbolized():
