@@ -9,9 +9,10 @@
  *
  * The functions are declared weak, so a test binary links and runs without the library: its
  * calls are then NULL, and the inline wrappers below return "not available" (0, or -1 with
- * errno ENOSYS) instead of crashing. Build with -I include; nothing to link. PIE executables
- * (the default on Debian) resolve weak references at load time; otherwise link with
- * -Wl,-z,dynamic-undefined-weak.
+ * errno ENOSYS) instead of crashing. Build with -I include; nothing to link. The references are
+ * resolved when the program is loaded, through its GOT: true of PIE executables (the default
+ * on Debian) and shared objects; in a non-PIE executable, compile the calling files with -fPIE
+ * (or -fPIC), else the linker resolves them to NULL for good.
  *
  * The dump written is a raw dump (docs/dump-format.md, trigger "api"); render it with
  * `fdleak report FILE` (a file, not a pipe). These calls run in normal context, not in a

@@ -276,12 +276,24 @@ def test_c_api_listener():
 def test_c_api_without_library():
     """The same binary without the library: weak references, the wrappers say 'not
     available' (ENOSYS) and the tests still run."""
+    for name in ("api_listener", "api_listener_nopie"):
+        d = lib.new_tmpdir()
+        r = lib.run_plain([lib.fixture(name), d])
+        lib.eq(r.returncode, 0, "status of %s" % name, r.stderr[-2000:])
+        facts = r.stdout.splitlines()
+        lib.check("available 0" in facts and "test leaky leaked -1" in facts and
+                  "errno 38" in facts, "%s: not available, ENOSYS" % name, r.stdout)
+
+
+def test_c_api_non_pie():
+    """A non-PIE executable whose calling code is compiled -fPIE finds the library too."""
     d = lib.new_tmpdir()
-    r = lib.run_plain([lib.fixture("api_listener"), d])
-    lib.eq(r.returncode, 0, "status", r.stderr[-2000:])
+    r = lib._run_group([lib.fixture("api_listener_nopie"), d], lib.shim_env(), lib.TIMEOUT,
+                       subprocess.DEVNULL, None, None, (), None)
     facts = r.stdout.splitlines()
-    lib.check("available 0" in facts and "test leaky leaked -1" in facts and
-              "errno 38" in facts, "not available, ENOSYS", r.stdout)
+    lib.check("available 1" in facts and "test leaky leaked 1" in facts and
+              "test clean leaked 0" in facts, "found, one leak, one clean test", r.stdout,
+              r.stderr[-2000:])
 
 
 def test_c_api_bad_fd():
