@@ -39,6 +39,11 @@ def test_clean(tmp_path):
 @pytest.mark.fdleak_allow("*/kept.txt")
 def test_allowed(tmp_path):
     KEEP.append(open(tmp_path / "kept.txt", "w"))
+
+
+def test_finalizer_closes(tmp_path, request):
+    f = open(tmp_path / "closed_later.txt", "w")
+    request.addfinalizer(f.close)
 '''
 LEAK_LINE = 10
 
@@ -91,7 +96,10 @@ def _check_sample_run(r):
     # (pytest's stdout: under the library, its exit report on stderr lists every kept file)
     lib.check("kept.txt" not in r.stdout and "test_sample.py::test_allowed PASSED" in out,
               "fdleak_allow silences the allowed descriptor", out[-3000:])
-    lib.check(re.search(r"\b1 failed, 2 passed\b", out), "one failed, two passed",
+    lib.check("test_sample.py::test_finalizer_closes PASSED" in out and
+              "closed_later" not in r.stdout, "a descriptor a finalizer closes is no leak",
+              out[-3000:])
+    lib.check(re.search(r"\b1 failed, 3 passed\b", out), "one failed, three passed",
               out[-3000:])
     lib.check("1 descriptor acquired in test test_sample.py::test_leaks is still open" in out,
               "exactly one descriptor is reported: pytest's own capture (dup2 onto 1 and 2) is "
@@ -122,7 +130,7 @@ def test_pytest_plugin_off():
                         "no:cacheprovider", "-q", "test_sample.py"], _py_env(preload=False),
                        120, subprocess.DEVNULL, None, d, (), None)
     lib.eq(r.returncode, 0, "pytest's status", r.stdout[-2000:] + r.stderr[-2000:])
-    lib.check("3 passed" in r.stdout, "all pass", r.stdout[-2000:])
+    lib.check("4 passed" in r.stdout, "all pass", r.stdout[-2000:])
 
 
 def test_pytest_plugin_library_missing():

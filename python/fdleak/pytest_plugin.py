@@ -108,7 +108,6 @@ def _leaks(item):
     cp = getattr(item, _CP, None)
     if not cp:
         return []
-    delattr(item, _CP)
     gc.collect()
     allow = _allowed(item)
     leaks = [d for d in fdleak.leaks_since(cp) if not allow(d)]
@@ -126,7 +125,10 @@ def pytest_runtest_protocol(item, nextitem):
         return None
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     reports = runtestprotocol(item, nextitem=nextitem, log=False)
-    leaks = _leaks(item)
+    passed = any(rep.when == "call" and rep.passed for rep in reports)
+    leaks = _leaks(item) if passed else []
+    if hasattr(item, _CP):
+        delattr(item, _CP)
     for rep in reports:
         if leaks and rep.when == "call" and rep.passed:
             rep.outcome = "failed"
