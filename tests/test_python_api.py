@@ -143,8 +143,8 @@ def test_pytest_plugin_library_missing():
                    "PATH": "/usr/bin:/bin"}, preload=False)
     # the package must not find the checkout's build/ either: a copy of it elsewhere
     pkg = os.path.join(d, "pkg")
-    subprocess.run(["cp", "-r", os.path.join(PKG, "fdleak"), pkg + "/"], check=False) \
-        if os.makedirs(pkg) is None else None
+    os.makedirs(pkg)
+    subprocess.run(["cp", "-r", os.path.join(PKG, "fdleak"), pkg], check=True, timeout=60)
     env["PYTHONPATH"] = pkg
     r = lib._run_group([PYTHON, "-m", "pytest", "-p", "fdleak.pytest_plugin", "-p",
                         "no:cacheprovider", "--fdleak", "-q", "test_sample.py"], env, 120,
