@@ -46,7 +46,7 @@ deps:
 
 # The C sources clang-format keeps in shape (.clang-format): all of them, fixtures and
 # benchmarks included.
-FORMAT_SRC = $(wildcard common/*.[ch] shim/*.[ch] tools/*.[ch] tools/*.cc tests/unit/*.c \
+FORMAT_SRC = $(wildcard include/*.h common/*.[ch] shim/*.[ch] tools/*.[ch] tools/*.cc tests/unit/*.c \
                tests/cases/*.[ch] tests/cases/*.cc tests/cases/lib/*.c tests/tool/*.c \
                tests/tool/*.cc bench/*.c bench/probes/*.c)
 

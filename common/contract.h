@@ -61,6 +61,7 @@ enum fdc_trigger {
     FDC_TRIG_EMFILE,
     FDC_TRIG_THRESHOLD,
     FDC_TRIG_PEAK, /* FDLEAK_PEAK: the live count passed FDC_PEAK_FACTOR x the last peak dump */
+    FDC_TRIG_API,  /* fdleak_report_since (include/fdleak.h), into the caller's descriptor */
     FDC_TRIG_COUNT
 };
 

@@ -10,8 +10,8 @@ static const char *const kind_names[FDC_KIND_COUNT] = {FDC_KINDS(FDC_NAME)};
 static const char *const misuse_names[FDC_MISUSE_COUNT] = {FDC_MISUSES(FDC_NAME)};
 static const char *const owner_names[FDC_OWNER_COUNT] = {"", "FILE", "DIR"};
 static const char *const origin_names[FDC_ORIGIN_COUNT] = {"tracked", "inherited", "unknown"};
-static const char *const trigger_names[FDC_TRIG_COUNT] = {"exit",   "fatal-signal", "signal",
-                                                          "emfile", "threshold",    "peak"};
+static const char *const trigger_names[FDC_TRIG_COUNT] = {
+    "exit", "fatal-signal", "signal", "emfile", "threshold", "peak", "api"};
 
 const char *fdc_call_name(unsigned call)
 {

@@ -10,7 +10,9 @@ for want in "${@:-test}"; do
   case "$want" in
     build) ;;
     # strace: one test checks which descriptor the library writes its text report to
-    test)  pkgs+=(bash procps strace) ;;
+    # python3-pytest, python3-setuptools, python3-pip: the Python module and pytest plugin
+    # (tests/test_python_api.py), installed offline with pip install --no-build-isolation
+    test)  pkgs+=(bash procps strace python3-pytest python3-setuptools python3-pip) ;;
     lint)  pkgs+=(cppcheck shellcheck clang-format clang) ;;
     bench) pkgs+=(bash procps valgrind redis-server redis-tools hyperfine) ;;
     # clang-14 with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev) for `make fuzz`

@@ -60,7 +60,8 @@ static int dump_lock(const struct fdl_dump_req *req)
     uint32_t me = fdl_tid(), expect = 0;
     /* An exit or a fatal signal waits (bounded) for a dump in progress on another thread;
      * on demand and threshold dumps simply skip. The same thread never waits on itself. */
-    int wait = req->trigger == FDC_TRIG_EXIT || req->trigger == FDC_TRIG_FATAL;
+    int wait = req->trigger == FDC_TRIG_EXIT || req->trigger == FDC_TRIG_FATAL ||
+               req->trigger == FDC_TRIG_API;
     for (int i = 0; i < LOCK_TRIES; i++) {
         expect = 0;
         if (__atomic_compare_exchange_n(&dump_owner, &expect, me, 0, __ATOMIC_ACQUIRE,
@@ -127,14 +128,16 @@ void fdl_dump(const struct fdl_dump_req *req)
     int busy = fdl_busy_begin();
     if (!dump_lock(req))
         goto out_busy;
-    dump_seq++;
+    /* A dump into the program's descriptor is not one of the process's numbered dumps. */
+    if (!req->api)
+        dump_seq++;
 
     struct fdl_dump_ctx h = {.req = req, .exe = exe, .cmdline = cmdline};
     syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &h.rl);
     h.now_coarse = clock_ns(CLOCK_MONOTONIC_COARSE);
     fdl_maps_read();
     read_process_info();
-    h.seq = dump_seq;
+    h.seq = req->api ? dump_seq + 1 : dump_seq;
     h.cmdline_len = cmdline_len;
 
     long limit = (long)h.rl.rlim_cur;
@@ -146,8 +149,14 @@ void fdl_dump(const struct fdl_dump_req *req)
     long soft = h.rl.rlim_cur < SWEEP_BATCH_MAX ? (long)h.rl.rlim_cur : SWEEP_BATCH_MAX;
     fdl_fdlist_collect(&s, limit, soft);
     h.open_fds = s.n;
+    if (req->api) {
+        fdl_api_filter(&s, req->api);
+        req->api->count = (int)s.n;
+        if (req->api->count_only)
+            goto done;
+    }
 
-    int fd = fdl_dest_open(req, dump_seq);
+    int fd = req->api ? req->api->fd : fdl_dest_open(req, dump_seq);
     if (fd == FDL_DEST_NONE)
         goto done;
     int text = fd == FDL_DEST_TEXT;
@@ -159,7 +168,9 @@ void fdl_dump(const struct fdl_dump_req *req)
     else
         fdl_write_json(&out, &s, &h);
     fdl_out_flush(&out);
-    if (!text)
+    if (req->api)
+        req->api->err = out.failed ? (out.err ? out.err : EIO) : 0;
+    else if (!text)
         fdl_dest_finish(fd, &out);
 done:
     fdl_fdlist_release(&s);

@@ -83,6 +83,16 @@ void fdl_dest_finish(int fd, const struct fdl_out *o) FDL_HIDDEN; /* close; publ
 void fdl_dest_init(void) FDL_HIDDEN;
 void fdl_dest_after_fork(void) FDL_HIDDEN;
 
+/* api.c: a dump the program asked for (include/fdleak.h), written to its descriptor `fd`
+ * (left open, and left out of the dump; -1 with count_only), listing the descriptors acquired
+ * at or after `since` (all when 0). dump.c fills count (-1: no dump was made) and err. */
+struct fdl_api_req {
+    uint64_t since;
+    int fd, count_only;
+    int count, err;
+};
+void fdl_api_filter(struct fdl_scratch *s, const struct fdl_api_req *api) FDL_HIDDEN;
+
 /* maps.c */
 void fdl_maps_read(void) FDL_HIDDEN;
 int fdl_maps_count(void) FDL_HIDDEN;

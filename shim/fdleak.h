@@ -228,6 +228,7 @@ struct fdl_dump_req {
     int err;            /* emfile */
     uint32_t stack;     /* emfile / threshold */
     long threshold;
+    struct fdl_api_req *api; /* api: the caller's descriptor and filter (dump.h), else NULL */
 };
 void fdl_dump(const struct fdl_dump_req *req) FDL_HIDDEN;
 void fdl_dump_after_fork(void) FDL_HIDDEN; /* fork child: no dump running, none final yet */

@@ -88,3 +88,12 @@ $(BUILD)/tests/unit/test_config: UNIT_EXTRA = $(UNIT_CONFIG)
 
 $(BUILD)/tests $(BUILD)/tests/unit $(TOOLFIX_DIR):
 	mkdir -p $@
+
+# the public C API's example: include/fdleak.h, weak references, nothing linked
+$(BUILD)/tests/api_listener: include/fdleak.h
+$(BUILD)/tests/api_listener: FIX_EXTRA = -I include
+# the same, a non-PIE executable: its calling code compiled -fPIE, as include/fdleak.h says
+test-fixtures: $(BUILD)/tests/api_listener_nopie
+$(BUILD)/tests/api_listener_nopie: tests/cases/api_listener.c tests/cases/fixture.h \
+                                   include/fdleak.h | $(BUILD)/tests
+	$(CC) $(FIX_CFLAGS) -I include -fPIE -no-pie -o $@ $< $(FIX_LIBS)

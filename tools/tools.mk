@@ -56,15 +56,18 @@ demo: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/fdleak \
-	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/fdleak
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/fdleak \
+	  $(DESTDIR)$(PREFIX)/include
 	install -m 0755 $(BUILD)/fdleak $(DESTDIR)$(PREFIX)/bin/fdleak
 	install -m 0755 $(BUILD)/libfdleak.so $(DESTDIR)$(PREFIX)/lib/fdleak/libfdleak.so
 	install -m 0644 docs/fdleak.1 $(DESTDIR)$(PREFIX)/share/man/man1/fdleak.1
 	install -m 0644 share/fdleak/default.supp $(DESTDIR)$(PREFIX)/share/fdleak/default.supp
+	install -m 0644 include/fdleak.h $(DESTDIR)$(PREFIX)/include/fdleak.h
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/fdleak $(DESTDIR)$(PREFIX)/lib/fdleak/libfdleak.so \
-	  $(DESTDIR)$(PREFIX)/share/man/man1/fdleak.1 $(DESTDIR)$(PREFIX)/share/fdleak/default.supp
+	  $(DESTDIR)$(PREFIX)/share/man/man1/fdleak.1 $(DESTDIR)$(PREFIX)/share/fdleak/default.supp \
+	  $(DESTDIR)$(PREFIX)/include/fdleak.h
 	-rmdir $(DESTDIR)$(PREFIX)/lib/fdleak $(DESTDIR)$(PREFIX)/share/fdleak 2>/dev/null
 
 .PHONY: examples

@@ -1,0 +1,396 @@
+"""Leak checks in tests (issue 8): the C API (include/fdleak.h, tests/cases/api_listener.c),
+the Python module (python/fdleak: check(), snapshot()) and the pytest plugin (--fdleak,
+fdleak_allow, the re-exec with the library preloaded), and the offline install of the package.
+pytest is Debian's python3-pytest with /usr/bin/python3 (scripts/deps.sh test): the tests that
+need it are skipped when it cannot be imported."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import lib
+
+PYTHON = "/usr/bin/python3"
+PKG = os.path.join(lib.ROOT, "python")
+
+# The test file the plugin runs on: one test leaks a file at LEAK_LINE, one is clean, one
+# keeps a file it is allowed to keep.
+SAMPLE = '''import os
+import pytest
+
+KEEP = []
+
+
+def test_leaks(tmp_path):
+    p = tmp_path / "leaked.txt"
+    p.write_text("x")
+    KEEP.append(open(p))
+
+
+def test_clean(tmp_path):
+    with open(tmp_path / "clean.txt", "w") as f:
+        f.write("y")
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+
+
+@pytest.mark.fdleak_allow("*/kept.txt")
+def test_allowed(tmp_path):
+    KEEP.append(open(tmp_path / "kept.txt", "w"))
+
+
+def test_finalizer_closes(tmp_path, request):
+    f = open(tmp_path / "closed_later.txt", "w")
+    request.addfinalizer(f.close)
+'''
+LEAK_LINE = 10
+
+
+def _need_pytest():
+    r = subprocess.run([PYTHON, "-c", "import pytest"], capture_output=True, text=True,
+                       timeout=lib.TIMEOUT)
+    if r.returncode != 0:
+        raise lib.Skip("pytest cannot be imported by %s (apt-get install python3-pytest)" %
+                       PYTHON)
+
+
+def _py_env(extra=None, preload=True):
+    """Environment for Python with the package on PYTHONPATH, under the library or not."""
+    base = {"PYTHONPATH": PKG, "PYTHONDONTWRITEBYTECODE": "1", "FDLEAK_LIB": lib.shim()}
+    base.update(extra or {})
+    if preload:
+        return lib.shim_env(base)
+    env = lib.plain_env(base)
+    if lib.asan_build():  # the sanitizer runtime first, as `fdleak run` would put it
+        env["LD_PRELOAD"] = lib.preload_value().split(":")[0]
+        env["ASAN_OPTIONS"] = lib.ASAN_OPTIONS
+    return env
+
+
+def _run_pytest(preload, *extra_args):
+    _need_pytest()
+    d = lib.new_tmpdir()
+    with open(os.path.join(d, "test_sample.py"), "w") as f:
+        f.write(SAMPLE)
+    argv = [PYTHON, "-m", "pytest", "-p", "fdleak.pytest_plugin", "-p", "no:cacheprovider",
+            "--fdleak", "-v", "--basetemp", os.path.join(d, "base"), "test_sample.py"]
+    argv += list(extra_args)
+    r = lib._run_group(argv, _py_env(preload=preload), 120, subprocess.DEVNULL, None, d, (),
+                       None)
+    return r, d
+
+
+def _check_sample_run(r):
+    out = r.stdout + r.stderr
+    lib.eq(r.returncode, 1, "pytest's status with a leaking test", out[-3000:])
+    lib.check(re.search(r"test_sample.py::test_clean PASSED", out), "the clean test passes",
+              out[-3000:])
+    lib.check(re.search(r"test_sample.py::test_leaks FAILED", out),
+              "the leaking test fails", out[-3000:])
+    lib.check("test_leaks (test_sample.py:%d)" % LEAK_LINE in out or
+              re.search(r"test_leaks \(\S*test_sample\.py:%d\)" % LEAK_LINE, out),
+              "the leak's Python line is named", out[-3000:])
+    lib.check("leaked.txt" in out, "the leaked file's path is shown", out[-3000:])
+    # (pytest's stdout: under the library, its exit report on stderr lists every kept file)
+    lib.check("kept.txt" not in r.stdout and "test_sample.py::test_allowed PASSED" in out,
+              "fdleak_allow silences the allowed descriptor", out[-3000:])
+    lib.check("test_sample.py::test_finalizer_closes PASSED" in out and
+              "closed_later" not in r.stdout, "a descriptor a finalizer closes is no leak",
+              out[-3000:])
+    lib.check(re.search(r"\b1 failed, 3 passed\b", out), "one failed, three passed",
+              out[-3000:])
+    lib.check("1 descriptor acquired in test test_sample.py::test_leaks is still open" in out,
+              "exactly one descriptor is reported: pytest's own capture (dup2 onto 1 and 2) is "
+              "not", out[-3000:])
+
+
+def test_pytest_plugin_under_library():
+    """`python -m pytest --fdleak` with the library preloaded (as under `fdleak run`)."""
+    r, _ = _run_pytest(True)
+    _check_sample_run(r)
+
+
+def test_pytest_plugin_reexec():
+    """Without LD_PRELOAD the plugin re-executes pytest with the library (found by
+    FDLEAK_LIB) before output capture starts: the same result, and one session header."""
+    r, _ = _run_pytest(False)
+    _check_sample_run(r)
+    lib.eq(r.stdout.count("test session starts"), 1, "session headers", r.stdout[-2000:])
+
+
+def test_pytest_plugin_off():
+    """Without --fdleak the plugin does nothing: every test passes, nothing is re-executed."""
+    _need_pytest()
+    d = lib.new_tmpdir()
+    with open(os.path.join(d, "test_sample.py"), "w") as f:
+        f.write(SAMPLE)
+    r = lib._run_group([PYTHON, "-m", "pytest", "-p", "fdleak.pytest_plugin", "-p",
+                        "no:cacheprovider", "-q", "test_sample.py"], _py_env(preload=False),
+                       120, subprocess.DEVNULL, None, d, (), None)
+    lib.eq(r.returncode, 0, "pytest's status", r.stdout[-2000:] + r.stderr[-2000:])
+    lib.check("4 passed" in r.stdout, "all pass", r.stdout[-2000:])
+
+
+def test_pytest_plugin_library_missing():
+    """--fdleak with no library to be found: a usage error naming FDLEAK_LIB."""
+    _need_pytest()
+    d = lib.new_tmpdir()
+    with open(os.path.join(d, "test_sample.py"), "w") as f:
+        f.write(SAMPLE)
+    env = _py_env({"FDLEAK_LIB": os.path.join(d, "nowhere.so"),
+                   "PATH": "/usr/bin:/bin"}, preload=False)
+    # the package must not find the checkout's build/ either: a copy of it elsewhere
+    pkg = os.path.join(d, "pkg")
+    os.makedirs(pkg)
+    subprocess.run(["cp", "-r", os.path.join(PKG, "fdleak"), pkg], check=True, timeout=60)
+    env["PYTHONPATH"] = pkg
+    r = lib._run_group([PYTHON, "-m", "pytest", "-p", "fdleak.pytest_plugin", "-p",
+                        "no:cacheprovider", "--fdleak", "-q", "test_sample.py"], env, 120,
+                       subprocess.DEVNULL, None, d, (), None)
+    out = r.stdout + r.stderr
+    lib.check(r.returncode not in (0, 1), "a usage error, not a test result", out[-2000:])
+    lib.check("FDLEAK_LIB" in out and "libfdleak.so" in out, "the error says what to set",
+              out[-2000:])
+
+
+CHECK_SCRIPT = r'''import json, os, socket, sys
+import fdleak
+keep = []
+result = {}
+try:
+    with fdleak.check():
+        keep.append(open(sys.argv[1]))          # line 7
+        r, w = os.pipe(); os.close(r); os.close(w)
+except AssertionError as e:
+    result["ctx"] = str(e)
+    result["ctx_fds"] = [d.fd for d in e.descriptors]
+
+@fdleak.check()
+def leaky():
+    keep.append(socket.socket())              # line 15
+try:
+    leaky()
+except AssertionError as e:
+    result["deco"] = str(e)
+
+@fdleak.check()
+def clean():
+    with open(sys.argv[1]) as f:
+        f.read()
+    return 42
+result["clean"] = clean()
+
+with fdleak.check(allow="*/data.txt"):
+    keep.append(open(sys.argv[1]))
+result["allowed"] = True
+
+# a reused number: closed before the checkpoint, reopened inside the block
+n = os.open(sys.argv[1], os.O_RDONLY); os.close(n)
+try:
+    with fdleak.check():
+        m = os.open(sys.argv[1], os.O_RDONLY)  # line 36
+except AssertionError as e:
+    result["reused"] = [n, m, str(e)]
+
+snap = {d.fd: d for d in fdleak.snapshot()}
+f = keep[0]
+d = snap[f.fileno()]
+result["snap"] = {"fd": d.fd, "kind": d.kind, "path": d.path, "call": d.call,
+                  "origin": d.origin, "frames": [list(x) for x in d.python_frames]}
+s = snap[keep[1].fileno()]
+result["snap_sock"] = {"kind": s.kind, "call": s.call}
+result["snap_has_stdin"] = 0 in snap and snap[0].origin == "inherited"
+print(json.dumps(result))
+'''
+
+
+def _run_script(script, *args, preload=True):
+    d = lib.new_tmpdir()
+    path = os.path.join(d, "script.py")
+    with open(path, "w") as f:
+        f.write(script)
+    data = os.path.join(d, "data.txt")
+    with open(data, "w") as f:
+        f.write("data\n")
+    r = lib._run_group([PYTHON, path, data] + list(args), _py_env(preload=preload),
+                       lib.TIMEOUT, subprocess.DEVNULL, None, d, (), None)
+    return r, path, data
+
+
+def test_check_and_snapshot():
+    """fdleak.check() as a context manager and a decorator, with allow, across a reused
+    descriptor number; fdleak.snapshot()'s fields."""
+    r, path, data = _run_script(CHECK_SCRIPT)
+    lib.eq(r.returncode, 0, "script status", r.stderr[-3000:])
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    ctx = res.get("ctx", "")
+    lib.check("1 descriptor acquired in the block is still open" in ctx, "one leak", ctx)
+    lib.check("<module> (%s:7)" % path in ctx and data in ctx, "its line and path", ctx)
+    lib.check("pipe" not in ctx, "the closed pipe is not listed", ctx)
+    deco = res.get("deco", "")
+    lib.check("leaky (%s:15)" % path in deco and "[socket]" in deco,
+              "the decorator reports the socket at its line", deco)
+    lib.eq(res.get("clean"), 42, "a clean decorated function returns its value")
+    lib.check(res.get("allowed"), "allow leaves the kept file out")
+    reused = res.get("reused")
+    lib.check(reused and reused[0] == reused[1] and "(%s:36)" % path in reused[2],
+              "a leak on a number reused from before the checkpoint is found", reused)
+    snap = res["snap"]
+    lib.eq(snap["kind"], "file", "snapshot kind")
+    lib.eq(snap["path"], data, "snapshot path")
+    lib.check(snap["call"].startswith("open"), "snapshot call", snap)
+    lib.eq(snap["origin"], "tracked", "snapshot origin")
+    lib.check(snap["frames"] and snap["frames"][0][0] == path and snap["frames"][0][2] == 7,
+              "snapshot Python frames: innermost is the script's line 7", snap)
+    lib.eq(res["snap_sock"], {"kind": "socket", "call": "socket"}, "the socket in the snapshot")
+    lib.check(res["snap_has_stdin"], "the snapshot lists inherited descriptors too")
+
+
+def test_check_without_library():
+    """Without the library: NotLoadedError, saying how to load it."""
+    r, _, _ = _run_script("import fdleak\nwith fdleak.check():\n    pass\n", preload=False)
+    lib.check(r.returncode != 0 and "NotLoadedError" in r.stderr and "LD_PRELOAD" in r.stderr,
+              "a clear error", r.stderr[-2000:])
+
+
+def test_c_api_listener():
+    """The C API as a test listener: a dump of the leaking test's descriptor only (trigger
+    api), though its number was used and closed before the checkpoint; nothing for the clean
+    test."""
+    d = lib.new_tmpdir()
+    prog = lib.fixture("api_listener")
+    r = lib._run_group([prog, d], lib.shim_env(), lib.TIMEOUT, subprocess.DEVNULL, None, None,
+                       (), None)
+    lib.eq(r.returncode, 0, "status", r.stderr[-2000:])
+    facts = r.stdout.splitlines()
+    lib.check("available 1" in facts, "the library is found", r.stdout)
+    lib.check("test leaky leaked 1" in facts, "the leaking test: one", r.stdout)
+    lib.check("test clean leaked 0" in facts, "the clean test: none", r.stdout)
+    leak_fd = lib.fact_fds(r.stdout, "leak", "open")[0]
+    with open(os.path.join(d, "leaky.json")) as f:
+        dump = json.load(f)
+    lib.eq(dump["trigger"], "api", "trigger")
+    lib.eq([e["fd"] for e in dump["fds"]], [leak_fd], "descriptors in the dump")
+    lib.need_stack_function(dump, dump["fds"][0], prog, "test_leaky")
+    lib.check(not os.path.exists(os.path.join(d, "clean.json")), "no dump for the clean test")
+    # the command renders it
+    rep = lib.run_tool(["report", os.path.join(d, "leaky.json")])
+    lib.check("trigger: api" in rep.stdout and "api_listener.c:" in rep.stdout,
+              "fdleak report renders the api dump with lines", rep.stdout + rep.stderr)
+
+
+def test_c_api_without_library():
+    """The same binary without the library: weak references, the wrappers say 'not
+    available' (ENOSYS) and the tests still run."""
+    for name in ("api_listener", "api_listener_nopie"):
+        d = lib.new_tmpdir()
+        r = lib.run_plain([lib.fixture(name), d])
+        lib.eq(r.returncode, 0, "status of %s" % name, r.stderr[-2000:])
+        facts = r.stdout.splitlines()
+        lib.check("available 0" in facts and "test leaky leaked -1" in facts and
+                  "errno 38" in facts, "%s: not available, ENOSYS" % name, r.stdout)
+
+
+def test_c_api_non_pie():
+    """A non-PIE executable whose calling code is compiled -fPIE finds the library too."""
+    d = lib.new_tmpdir()
+    r = lib._run_group([lib.fixture("api_listener_nopie"), d], lib.shim_env(), lib.TIMEOUT,
+                       subprocess.DEVNULL, None, None, (), None)
+    facts = r.stdout.splitlines()
+    lib.check("available 1" in facts and "test leaky leaked 1" in facts and
+              "test clean leaked 0" in facts, "found, one leak, one clean test", r.stdout,
+              r.stderr[-2000:])
+
+
+def test_c_api_bad_fd():
+    """fdleak_report_since refuses a negative descriptor (EBADF) unless only counting."""
+    src = os.path.join(lib.ROOT, "include", "fdleak.h")
+    lib.check(os.path.exists(src), "public header")
+    r, _, _ = _run_script(r'''import ctypes, errno, sys
+lib = ctypes.CDLL(None, use_errno=True)
+lib.fdleak_checkpoint.restype = ctypes.c_uint64
+cp = lib.fdleak_checkpoint()
+lib.fdleak_report_since.argtypes = [ctypes.c_uint64, ctypes.c_int, ctypes.c_uint]
+n = lib.fdleak_report_since(cp, -1, 0)
+e = ctypes.get_errno()
+m = lib.fdleak_report_since(cp, -1, 1)
+print(cp > 0, n, errno.errorcode.get(e), m)
+''')
+    lib.eq(r.stdout.strip(), "True -1 EBADF 0", "checkpoint, EBADF, count only",
+           r.stderr[-2000:])
+
+
+def test_pip_install_offline():
+    """`pip install --no-build-isolation ./python` with the system's setuptools, into a venv:
+    the module imports from the install, and pytest finds the plugin by its entry point."""
+    _need_pytest()
+    d = lib.new_tmpdir()
+    venv = os.path.join(d, "venv")
+    r = subprocess.run([PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", venv],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise lib.Skip("no venv module: %s" % r.stderr.strip()[-200:])
+    py = os.path.join(venv, "bin", "python")
+    r = subprocess.run([py, "-m", "pip", "--version"], capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        raise lib.Skip("no pip (apt-get install python3-pip)")
+    src = os.path.join(d, "src")
+    subprocess.run(["cp", "-r", PKG, src], check=True, timeout=60)
+    env = lib.plain_env({"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    r = subprocess.run([py, "-m", "pip", "install", "--no-build-isolation", src],
+                       capture_output=True, text=True, timeout=300, env=env, cwd=d)
+    lib.eq(r.returncode, 0, "pip install", r.stdout[-2000:] + r.stderr[-2000:])
+    sample = os.path.join(d, "t")
+    os.makedirs(sample)
+    with open(os.path.join(sample, "test_sample.py"), "w") as f:
+        f.write(SAMPLE)
+    env = lib.plain_env({"FDLEAK_LIB": lib.shim(), "PYTHONDONTWRITEBYTECODE": "1"})
+    if lib.asan_build():
+        env["LD_PRELOAD"] = lib.preload_value().split(":")[0]
+        env["ASAN_OPTIONS"] = lib.ASAN_OPTIONS
+    r = subprocess.run([py, "-c", "import fdleak; print(fdleak.__file__)"], capture_output=True,
+                       text=True, timeout=60, env=env, cwd=sample)
+    lib.check(r.stdout.startswith(venv), "imported from the install", r.stdout + r.stderr)
+    # no -p: the pytest11 entry point loads the plugin; with -p, the same plugin (not twice)
+    for extra in ([], ["-p", "fdleak.pytest_plugin"]):
+        r = lib._run_group([py, "-m", "pytest", "-p", "no:cacheprovider", "--fdleak", "-v",
+                            "test_sample.py"] + extra, env, 120, subprocess.DEVNULL, None,
+                           sample, (), None)
+        _check_sample_run(r)
+
+
+def test_check_c_stack_symbolized():
+    """A descriptor with a C stack (os.dup: no Python audit event) is shown with functions
+    from `fdleak report --json` (the command next to the library), innermost first."""
+    r, _, _ = _run_script('''import os, fdleak
+try:
+    with fdleak.check():
+        x = os.dup(1)
+except AssertionError as e:
+    print(repr(e.descriptors[0].c_stack[0]))
+    print(str(e))
+''')
+    lib.eq(r.returncode, 0, "status", r.stderr[-2000:])
+    first = r.stdout.splitlines()[0] if r.stdout else ""
+    lib.check("_Py_dup (" in first, "the innermost C frame is named", r.stdout[-2000:])
+    lib.check("by __libc_start_main" in r.stdout or "by main" in r.stdout or
+              "by Py_BytesMain" in r.stdout, "the whole C stack is listed", r.stdout[-2000:])
+
+
+def test_pytest_plugin_under_fdleak_run():
+    """`fdleak run -- python -m pytest --fdleak`: the plugin uses the library `fdleak run`
+    preloaded (no re-exec), and the per-test result is the same."""
+    _need_pytest()
+    d = lib.new_tmpdir()
+    with open(os.path.join(d, "test_sample.py"), "w") as f:
+        f.write(SAMPLE)
+    env = lib.tool_env({"PYTHONPATH": PKG, "PYTHONDONTWRITEBYTECODE": "1",
+                        "FDLEAK_PYTEST_REEXEC": "1"})  # a re-exec would be a usage error
+    r = lib._run_group([lib.tool(), "run", "--", PYTHON, "-m", "pytest", "-p",
+                        "fdleak.pytest_plugin", "-p", "no:cacheprovider", "--fdleak", "-v",
+                        "--basetemp", os.path.join(d, "base"), "test_sample.py"], env, 120,
+                       subprocess.DEVNULL, None, d, (), None)
+    _check_sample_run(r)
