@@ -89,6 +89,17 @@ void fdl_config_load(void)
             c->depth = (int)d;
     }
 
+    /* Python frames have their own limit: a walk of the interpreter's frame chain costs a few
+     * loads a frame, and standard-library layers (urllib, asyncio) run 20 frames deep. */
+    c->py_depth = FDL_PY_DEPTH_DEFAULT;
+    if ((v = getenv("FDLEAK_PY_DEPTH"))) {
+        long d = parse_long(v, 1, FDL_PY_DEPTH_MAX);
+        if (d < 0)
+            bad("FDLEAK_PY_DEPTH", v, "not a number from 1 to 128; using ", "64");
+        else
+            c->py_depth = (int)d;
+    }
+
     /* A release keeps where it happened for misuse reports. One frame (the caller of close)
      * costs a cached intern; a deeper release stack is a full unwind per close. */
     c->release_depth = 1;
