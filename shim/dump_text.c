@@ -103,6 +103,9 @@ static void m_group(void *ctx, size_t g, struct fdc_rgroup *out)
     out->count = gr->count;
     out->stack = r->e.stack;
     out->pystack = r->e.pystack;
+    uint32_t npy, dropped;
+    fdl_python_frames(r->e.pystack, &npy, &dropped);
+    out->pytruncated = dropped;
     int kind = rec_kind(r);
     out->kind = fdc_kind_name((unsigned)kind);
     for (uint32_t i = 1; i < gr->count; i++)
