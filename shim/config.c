@@ -166,6 +166,7 @@ void fdl_config_load(void)
     c->on_fatal = parse_bool("FDLEAK_FATAL", 1);
     c->on_emfile = parse_bool("FDLEAK_EMFILE", 1);
     c->python = parse_bool("FDLEAK_PYTHON", 1);
+    c->py_walk = parse_bool("FDLEAK_PY_WALK", 1);
     c->peak = parse_bool("FDLEAK_PEAK", 0);
 
     /* Empty: /tmp/fdleak-<euid>, named at dump time with the euid of that moment, so that a

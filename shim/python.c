@@ -635,7 +635,8 @@ void fdl_python_init(void)
         !py.get_attr || !py.as_utf8 || !py.incref || !py.decref || !py.err_clear || !py.gil_check ||
         !py.this_thread_state)
         return; /* older than 3.9: C stacks only */
-    walk_init();
+    if (fdl_cfg.py_walk)
+        walk_init();
     __atomic_store_n(&hook_wait, 1, __ATOMIC_RELEASE);
 }
 

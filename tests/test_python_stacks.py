@@ -198,6 +198,21 @@ def test_depth_limit_counts_dropped_frames():
        [(5, 27)], "JSON report groups")
 
 
+def test_audit_hook_fallback():
+    """FDLEAK_PY_WALK=0: the audit hook, as on a CPython whose layout is not known. open()
+    still gets its Python stack; os.pipe() raises no event: a C stack only."""
+    d, leaked = _run("leak_popen.py", "/usr/bin/python3", env={"FDLEAK_PY_WALK": "0"})
+    check(leaked, "no leak")
+    for e, p in leaked:
+        eq(e.get("pystack"), 0, "pystack of a pipe with the audit hook")
+        check(e["stack"], "no C stack")
+    d, leaked = _run("leak_sqlite.py", "/usr/bin/python3", env={"FDLEAK_PY_WALK": "0"})
+    check(leaked, "no leak")
+    d, leaked = _run("../first_line_leak.py", "/usr/bin/python3", env={"FDLEAK_PY_WALK": "0"})
+    frames = [p["frames"] for e, p in leaked if p["frames"]]
+    eq([(f[0]["function"], f[0]["line"]) for f in frames], [("<module>", 1)], "open() leak")
+
+
 def test_no_python_stacks_when_off():
     d, leaked = _run("leak_pipe.py", "/usr/bin/python3", env={"FDLEAK_PYTHON": "0"})
     check(leaked, "no leak")
