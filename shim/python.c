@@ -69,6 +69,7 @@ static struct {
     py_object *(*call_method)(py_object *, const char *, const char *, ...);
     py_object *(*cfunction_new)(void *def, py_object *self, py_object *module);
     py_object *none;
+    int (*is_finalizing)(void); /* _Py_IsFinalizing */
 } py;
 
 /* PyMethodDef, stable ABI layout */
@@ -393,8 +394,10 @@ static uint32_t walk_frame_id(uintptr_t code, long lasti)
     memcpy(&first, (const void *)(code + lay->co_firstlineno), 4);
     struct wslot *c = &wcache[(code >> 4) % CODE_CACHE], mine;
     int locked = !__atomic_exchange_n(&c->lock, 1, __ATOMIC_ACQUIRE);
-    if (!locked)
-        c = &mine, c->code = 0;
+    if (!locked) {
+        c = &mine;
+        memset(c, 0, sizeof *c);
+    }
     if (c->code != code || c->filename != filename || c->name != name ||
         c->linetable != linetable || c->firstlineno != first) {
         c->code = 0;
@@ -450,6 +453,11 @@ static int code_ok(uintptr_t code)
  * counted, up to WALK_EXTRA, into a last word FDL_PY_TRUNCATED | count. */
 static uint32_t walk(void)
 {
+    /* Finalization frees other threads' states and data stacks (a daemon thread returning
+     * from a blocking call would walk freed memory): from then on, C stacks. The check and
+     * the freeing can still race by the length of one walk. */
+    if (py.is_finalizing && py.is_finalizing())
+        return 0;
     uintptr_t ts = (uintptr_t)py.this_thread_state();
     if (!ptr_ok(ts))
         return 0;
@@ -494,10 +502,11 @@ static uint32_t walk(void)
 static void walk_init(void)
 {
     const unsigned long *version = sym("Py_Version");
+    py.is_finalizing = (int (*)(void))sym("_Py_IsFinalizing");
     code_type = (uintptr_t)sym("PyCode_Type");
     str_type = (uintptr_t)sym("PyUnicode_Type");
     bytes_type = (uintptr_t)sym("PyBytes_Type");
-    if (!version || !code_type || !str_type || !bytes_type || !safe_ok((uintptr_t)version, 8))
+    if (!version || !py.is_finalizing || !code_type || !str_type || !bytes_type || !safe_ok((uintptr_t)version, 8))
         return;
     for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
         if (*version >= layouts[i].min && *version <= layouts[i].max)

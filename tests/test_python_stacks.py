@@ -219,3 +219,14 @@ def test_no_python_stacks_when_off():
     for e, p in leaked:
         eq(e.get("pystack"), 0, "pystack with FDLEAK_PYTHON=0")
         check(e["stack"], "no C stack with FDLEAK_PYTHON=0")
+
+
+def test_daemon_threads_during_finalization():
+    """Daemon threads churning pipes and files while the interpreter finalizes: the process
+    exits normally, with its exit dump, every time (the walk stops at finalization)."""
+    path = os.path.join(DIR, "daemon_exit.py")
+    for python in _interpreters():
+        for _ in range(8):
+            res, dumps = lib.run_under_shim([python, path])
+            eq(res.returncode, 0, "exit status under %s" % python, res.stderr[-2000:])
+            eq(len([d for d in dumps if d.get("trigger") == "exit"]), 1, "exit dumps")
