@@ -68,11 +68,11 @@ struct fdl_config {
     char output[1024];  /* FDLEAK_OUTPUT template, "" = text on stderr */
     char snapdir[1024]; /* FDLEAK_SNAPSHOT_DIR, "" = the default (dest.c) */
     int depth;
-    int py_depth; /* FDLEAK_PY_DEPTH: Python frames kept per acquisition */
+    int py_depth;    /* FDLEAK_PY_DEPTH: Python frames kept per acquisition */
     int dump_signal; /* 0 = none */
     long threshold;  /* absolute count, 0 = off (resolved from a percentage at init) */
     int on_exit, on_fatal, on_emfile, python;
-    int py_walk; /* FDLEAK_PY_WALK: read the frame chain where the CPython layout is known */
+    int py_walk;       /* FDLEAK_PY_WALK: read the frame chain where the CPython layout is known */
     int peak;          /* FDLEAK_PEAK: dump at each new peak, in geometric steps */
     int misuse;        /* FDLEAK_MISUSE: FDL_MISUSE_* */
     int release_depth; /* FDLEAK_RELEASE_DEPTH: frames kept per release, 0 = none */

@@ -215,16 +215,17 @@ struct py_layout {
 
 static const struct py_layout layouts[] = {
     /* 3.11.1 to 3.11.x (3.11.0 clears a frame before unlinking it: gh-99729) */
-    {0x030b01a0, 0x030bfffful, 56, 296, 8, 32, 48, 56, 72, 72, 112, 120, 136, 168, 184, 32, 48, 72, 656},
+    {0x030b01a0, 0x030bfffful, 56, 296, 8, 32, 48, 56, 72, 72, 112, 120, 136, 168, 184, 32, 48, 72,
+     656},
 };
 
 #define OB_TYPE 8
-#define OB_SIZE 16       /* PyVarObject.ob_size: code units of a code object, bytes of bytes */
-#define BYTES_DATA 32    /* PyBytesObject.ob_sval */
-#define STR_LENGTH 16    /* PyASCIIObject.length */
-#define CHUNK_SIZE 8     /* _PyStackChunk.size */
-#define CHUNK_DATA 24    /* _PyStackChunk.data */
-#define WALK_EXTRA 4096  /* frames counted (not kept) past the depth limit */
+#define OB_SIZE 16      /* PyVarObject.ob_size: code units of a code object, bytes of bytes */
+#define BYTES_DATA 32   /* PyBytesObject.ob_sval */
+#define STR_LENGTH 16   /* PyASCIIObject.length */
+#define CHUNK_SIZE 8    /* _PyStackChunk.size */
+#define CHUNK_DATA 24   /* _PyStackChunk.data */
+#define WALK_EXTRA 4096 /* frames counted (not kept) past the depth limit */
 
 static const struct py_layout *lay; /* set when this CPython's layout is known */
 static uintptr_t code_type, str_type, bytes_type;
@@ -275,7 +276,8 @@ static void str_text(uintptr_t s, char *dst, size_t cap)
         return;
     size_t skip = 0, o = 0;
     if (ascii || kind == 1) {
-        const unsigned char *d = (const unsigned char *)(s + (ascii ? lay->str_ascii_data : lay->str_data));
+        const unsigned char *d =
+            (const unsigned char *)(s + (ascii ? lay->str_ascii_data : lay->str_data));
         if (len > cap / 2)
             skip = len - cap / 2;
         for (size_t i = skip; i < len && o + 3 < cap; i++) {
@@ -324,7 +326,7 @@ static void str_text(uintptr_t s, char *dst, size_t cap)
 static unsigned varint(const uint8_t **p, const uint8_t *end)
 {
     unsigned b = *p < end ? *(*p)++ : 0, v = b & 63, shift = 0;
-    while ((b & 64) && *p < end && shift < 28) {
+    while ((b & 64) && *p < end && shift < 24) {
         b = *(*p)++;
         shift += 6;
         v |= (b & 63) << shift;
@@ -506,7 +508,8 @@ static void walk_init(void)
     code_type = (uintptr_t)sym("PyCode_Type");
     str_type = (uintptr_t)sym("PyUnicode_Type");
     bytes_type = (uintptr_t)sym("PyBytes_Type");
-    if (!version || !py.is_finalizing || !code_type || !str_type || !bytes_type || !safe_ok((uintptr_t)version, 8))
+    if (!version || !py.is_finalizing || !code_type || !str_type || !bytes_type ||
+        !safe_ok((uintptr_t)version, 8))
         return;
     for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
         if (*version >= layouts[i].min && *version <= layouts[i].max)
