@@ -14,7 +14,10 @@
  * Loads are direct (process_vm_readv costs ~2 us a call here): every pointer is checked for
  * plausibility, every object for its type (code, str, bytes) before its fields are used, the
  * first frame outside the thread's data stack and every code object seen for the first time
- * are read through fdl_safemem_read first, and every loop is bounded.
+ * are read through fdl_safemem_read first, and every loop is bounded. Not covered: a thread
+ * whose thread-specific key holds another thread's state (an embedder calling
+ * PyThreadState_New for a thread from one that has none) reads a chain that can change under
+ * it; CPython's own PyGILState calls would misbehave in that thread as well.
  *
  * The audit hook (any other CPython from 3.8; and everywhere for the exit dump). It is
  * registered with PySys_AddAuditHook: the "open" and "socket.__new__" events fire with the
