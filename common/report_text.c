@@ -359,6 +359,49 @@ static void header(const struct fdc_r *r)
     }
 }
 
+/* Whether a Python file is the standard library's or an installed package's (frozen modules
+ * included): the first frame that is not is the program's own line. */
+static int py_library(const char *file)
+{
+    return !strncmp(file, "<frozen ", 8) || strstr(file, "/site-packages/") ||
+           strstr(file, "/dist-packages/") || strstr(file, "/lib/python") ||
+           strstr(file, "/lib64/python");
+}
+
+/* A Python stack, innermost first; the innermost frame outside the library is marked "> "
+ * (the program's line, found at a glance), and frames dropped past the depth limit are
+ * counted on a last line. */
+static void py_stack(const struct fdc_r *r, const struct fdc_rgroup *g, size_t n)
+{
+    const struct fdc_rmodel *m = r->m;
+    line(r, "   Python stack:");
+    int marked = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct fdc_rpyframe f;
+        memset(&f, 0, sizeof f);
+        m->pyframe(m->ctx, g->pystack, i, &f);
+        const char *file = f.file ? f.file : "?";
+        int mine = !marked && !py_library(file);
+        marked |= mine;
+        line_start(r);
+        put(r, mine ? "   > " : "     ");
+        color(r, C_BOLD);
+        put_file(r, file);
+        put(r, ":");
+        put_i64(r, f.line);
+        color(r, C_RESET);
+        put(r, " in ");
+        put_esc(r, f.function);
+        put(r, "\n");
+    }
+    if (g->pytruncated) {
+        line_start(r);
+        put(r, "     ... ");
+        plural(r, g->pytruncated, " more frame", " more frames");
+        put(r, " (FDLEAK_PY_DEPTH)\n");
+    }
+}
+
 static void group(const struct fdc_r *r, size_t gi)
 {
     const struct fdc_rmodel *m = r->m;
@@ -376,24 +419,8 @@ static void group(const struct fdc_r *r, size_t gi)
     put_esc(r, g.kind);
     put(r, "]\n");
     size_t npy = g.pystack && m->pyframe ? m->pyframe(m->ctx, g.pystack, 0, NULL) : 0;
-    if (npy) {
-        line(r, "   Python stack:");
-        for (size_t i = 0; i < npy; i++) {
-            struct fdc_rpyframe f;
-            memset(&f, 0, sizeof f);
-            m->pyframe(m->ctx, g.pystack, i, &f);
-            line_start(r);
-            put(r, "     ");
-            color(r, C_BOLD);
-            put_file(r, f.file ? f.file : "?");
-            put(r, ":");
-            put_i64(r, f.line);
-            color(r, C_RESET);
-            put(r, " in ");
-            put_esc(r, f.function);
-            put(r, "\n");
-        }
-    }
+    if (npy)
+        py_stack(r, &g, npy);
     /* Python acquisitions usually carry no C stack (the library skips the interpreter's
      * frames); one recorded through C under Python shows both. */
     int has_c = g.stack && m->frame(m->ctx, g.stack, 0, NULL) > 0;

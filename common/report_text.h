@@ -40,6 +40,7 @@ struct fdc_rgroup {
     const char *call, *kind;
     size_t count;
     uint64_t stack, pystack;
+    size_t pytruncated; /* Python frames dropped past the depth limit (outermost ones) */
 };
 
 /* A misuse event (double close, bad fd, use after close, owned close). Names as in dumps;

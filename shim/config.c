@@ -89,6 +89,17 @@ void fdl_config_load(void)
             c->depth = (int)d;
     }
 
+    /* Python frames have their own limit: a walk of the interpreter's frame chain costs a few
+     * loads a frame, and standard-library layers (urllib, asyncio) run 20 frames deep. */
+    c->py_depth = FDL_PY_DEPTH_DEFAULT;
+    if ((v = getenv("FDLEAK_PY_DEPTH"))) {
+        long d = parse_long(v, 1, FDL_PY_DEPTH_MAX);
+        if (d < 0)
+            bad("FDLEAK_PY_DEPTH", v, "not a number from 1 to 128; using ", "64");
+        else
+            c->py_depth = (int)d;
+    }
+
     /* A release keeps where it happened for misuse reports. One frame (the caller of close)
      * costs a cached intern; a deeper release stack is a full unwind per close. */
     c->release_depth = 1;
@@ -155,6 +166,7 @@ void fdl_config_load(void)
     c->on_fatal = parse_bool("FDLEAK_FATAL", 1);
     c->on_emfile = parse_bool("FDLEAK_EMFILE", 1);
     c->python = parse_bool("FDLEAK_PYTHON", 1);
+    c->py_walk = parse_bool("FDLEAK_PY_WALK", 1);
     c->peak = parse_bool("FDLEAK_PEAK", 0);
 
     /* Empty: /tmp/fdleak-<euid>, named at dump time with the euid of that moment, so that a

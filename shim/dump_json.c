@@ -33,15 +33,19 @@ static void json_stack_ips(uint32_t id)
 }
 
 /* Python frames are stored as (u32 line, "file\0function\0"); a Python stack as u32 frame ids,
- * innermost first (see python.c). */
+ * innermost first, and a count of frames dropped past the depth limit (see python.c). */
 static void json_pystack(uint32_t id)
 {
-    uint32_t len;
-    const uint32_t *frames = fdl_intern_get(&fdl_pyframes, id, &len);
+    uint32_t n, dropped;
+    const uint32_t *frames = fdl_python_frames(id, &n, &dropped);
     fdl_out_str(out, "{\"id\":");
     fdl_out_u64(out, id);
+    if (dropped) {
+        fdl_out_str(out, ",\"truncated\":");
+        fdl_out_u64(out, dropped);
+    }
     fdl_out_str(out, ",\"frames\":[");
-    for (uint32_t i = 0; frames && i < len / 4; i++) {
+    for (uint32_t i = 0; frames && i < n; i++) {
         uint32_t flen;
         const char *f = fdl_intern_get(&fdl_pyframes, frames[i], &flen);
         if (!f || flen < 6)

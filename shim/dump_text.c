@@ -103,6 +103,9 @@ static void m_group(void *ctx, size_t g, struct fdc_rgroup *out)
     out->count = gr->count;
     out->stack = r->e.stack;
     out->pystack = r->e.pystack;
+    uint32_t npy, dropped;
+    fdl_python_frames(r->e.pystack, &npy, &dropped);
+    out->pytruncated = dropped;
     int kind = rec_kind(r);
     out->kind = fdc_kind_name((unsigned)kind);
     for (uint32_t i = 1; i < gr->count; i++)
@@ -159,9 +162,9 @@ static size_t m_frame(void *ctx, uint64_t stack, size_t i, struct fdc_rframe *ou
 static size_t m_pyframe(void *ctx, uint64_t pystack, size_t i, struct fdc_rpyframe *out)
 {
     (void)ctx;
-    uint32_t len, flen, lineno;
-    const uint32_t *frames = fdl_intern_get(&fdl_pyframes, (uint32_t)pystack, &len);
-    size_t n = frames ? len / 4 : 0;
+    uint32_t nf, dropped, flen, lineno;
+    const uint32_t *frames = fdl_python_frames((uint32_t)pystack, &nf, &dropped);
+    size_t n = nf;
     if (!out || i >= n)
         return n;
     const char *f = fdl_intern_get(&fdl_pyframes, frames[i], &flen);

@@ -68,13 +68,17 @@ struct fdl_config {
     char output[1024];  /* FDLEAK_OUTPUT template, "" = text on stderr */
     char snapdir[1024]; /* FDLEAK_SNAPSHOT_DIR, "" = the default (dest.c) */
     int depth;
+    int py_depth;    /* FDLEAK_PY_DEPTH: Python frames kept per acquisition */
     int dump_signal; /* 0 = none */
     long threshold;  /* absolute count, 0 = off (resolved from a percentage at init) */
     int on_exit, on_fatal, on_emfile, python;
+    int py_walk;       /* FDLEAK_PY_WALK: read the frame chain where the CPython layout is known */
     int peak;          /* FDLEAK_PEAK: dump at each new peak, in geometric steps */
     int misuse;        /* FDLEAK_MISUSE: FDL_MISUSE_* */
     int release_depth; /* FDLEAK_RELEASE_DEPTH: frames kept per release, 0 = none */
 };
+#define FDL_PY_DEPTH_DEFAULT 64
+#define FDL_PY_DEPTH_MAX 128
 #define FDL_MISUSE_OFF 0
 #define FDL_MISUSE_REPORT 1
 #define FDL_MISUSE_ABORT 2
@@ -215,8 +219,13 @@ void fdl_capture_fork_child(void) FDL_HIDDEN;
 void fdl_python_init(void) FDL_HIDDEN;
 void fdl_python_hook_point(void) FDL_HIDDEN; /* may register the audit hook: the GIL is held */
 void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack) FDL_HIDDEN;
-uint32_t
-fdl_python_stack(enum fdc_call call) FDL_HIDDEN; /* pending Python stack, if it is this call's */
+/* The calling thread's Python stack (or, with the audit hook, the pending one if it is this
+ * call's); 0 if none. */
+uint32_t fdl_python_stack(enum fdc_call call) FDL_HIDDEN;
+/* A Python stack is frame ids, innermost first, then (when frames were dropped past
+ * FDLEAK_PY_DEPTH) one word FDL_PY_TRUNCATED | count. Its frame ids, how many, and that count. */
+#define FDL_PY_TRUNCATED 0x80000000u
+const uint32_t *fdl_python_frames(uint32_t pystack, uint32_t *n, uint32_t *dropped) FDL_HIDDEN;
 
 /* ---- dumps (dump.c and the modules in dump.h) ---- */
 struct fdl_dump_req {

@@ -210,9 +210,8 @@ void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, co
     e.call = (uint8_t)call;
     e.kind = (uint8_t)kind;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
-    /* With a Python stack (open and socket events come from the interpreter's own io and
-     * socket modules), the C frames are interpreter internals below a Python line that
-     * already says where: not worth libunwind's ~280 instructions plus ~75 a frame. */
+    /* With a Python stack the C frames are mostly interpreter internals below a Python line
+     * that already says where: not worth libunwind's ~280 instructions plus ~75 a frame. */
     e.pystack = python ? fdl_python_stack(call) : 0;
     e.stack = e.pystack ? 0 : capture_stack(l.nest);
     if (path)
@@ -245,8 +244,8 @@ void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec)
     e.kind = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.kind : FDC_KIND_unknown;
     e.path = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.path : 0;
     e.flags = (uint8_t)((cloexec ? FDL_F_CLOEXEC : 0) | (stolen ? FDL_F_STOLEN : 0));
-    e.stack = capture_stack(l.nest);
     e.pystack = fdl_cfg.python && l.nest == 0 ? fdl_python_stack(call) : 0;
+    e.stack = e.pystack ? 0 : capture_stack(l.nest);
     e.tid = fdl_tid();
     e.time_ns = now_coarse();
     put(newfd, &e, call);

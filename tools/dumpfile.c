@@ -314,6 +314,7 @@ static void fdt_load_pystacks(struct fdt_rd *r, struct fdt_dump *d, jv *arr)
         ps->id = (uint32_t)fdt_int(r, s, w, "id", 1, UINT32_MAX);
         if (!r->failed && !fdt_get(r, s, w, "id"))
             fdt_fail(r, "bad dump: \"%s\" has no \"id\"", w);
+        ps->truncated = (long)fdt_int(r, s, w, "truncated", 0, INT32_MAX);
         jv *fr = fdt_arr(r, s, w, "frames", FDT_DUMP_MAX_FRAMES);
         if (r->failed)
             return;

@@ -42,6 +42,7 @@ struct fdt_dpystack {
     uint32_t id;
     size_t nframes;
     struct fdt_dpyframe *frames; /* innermost first */
+    long truncated;              /* frames dropped past the library's depth limit */
 };
 
 struct fdt_dfd {

@@ -36,6 +36,8 @@ static void fdt_m_group(void *ctx, size_t g, struct fdc_rgroup *out)
     out->count = gr->count;
     out->stack = gr->stack;
     out->pystack = gr->pystack;
+    const struct fdt_dpystack *ps = fdt_dump_pystack(FDT_CTX_PROC(ctx)->dump, gr->pystack);
+    out->pytruncated = ps ? (size_t)ps->truncated : 0;
 }
 
 static void fdt_m_fd(const struct fdt_dfd *f, struct fdc_rfd *out)
@@ -312,6 +314,8 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p)
             fdt_jw_end(w, '}');
         }
         fdt_jw_end(w, ']');
+        if (ps && ps->truncated)
+            fdt_jw_int(w, "pystack_truncated", ps->truncated);
         fdt_jw_arr(w, "fds");
         for (size_t i = 0; i < g->count; i++)
             fdt_json_fd(w, &d->fds[g->fds[i]]);

@@ -1,0 +1,3 @@
+import os
+
+kept = os.dup(1)  # LEAK

@@ -1,0 +1,9 @@
+import select
+
+
+class Poller:
+    def __init__(self):
+        self.ep = select.epoll()  # LEAK
+
+
+kept = Poller()

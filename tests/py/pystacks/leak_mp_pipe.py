@@ -1,0 +1,8 @@
+import multiprocessing
+
+
+def channel():
+    return multiprocessing.Pipe()  # LEAK
+
+
+kept = channel()

@@ -1,0 +1,4 @@
+import os
+
+master, slave = os.openpty()  # LEAK
+os.close(slave)
