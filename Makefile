@@ -61,7 +61,7 @@ format-check:
 # buffers that only the kernel fills).
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -I shim -I common \
+	  --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -D'ElfW(t)=Elf64_##t' -I shim -I common \
 	  common shim tools bench tests/unit tests/tool
 	shellcheck scripts/*.sh .ci/run
 

@@ -27,19 +27,23 @@ void *fdl_dl_resolve(void) HIDDEN;
 void *fdl_dl_handle(void *handle, const char *name, const char *version) HIDDEN;
 
 /* Every libc function the library exports a wrapper for (exports.map, less dlsym/dlvsym). */
+/* clang-format off */
 #define WRAPPED(X)                                                                                 \
     X(open) X(open64) X(openat) X(openat64) X(__open_2) X(__open64_2) X(__openat_2)                \
-    X(__openat64_2) X(creat) X(creat64) X(open_by_handle_at) X(mkstemp) X(mkstemp64) X(mkostemp)   \
-    X(mkostemp64) X(mkstemps) X(mkstemps64) X(mkostemps) X(mkostemps64) X(fopen) X(fopen64)        \
+    X(__openat64_2) X(creat) X(creat64) X(open_by_handle_at) X(mkstemp) X(mkstemp64)               \
+    X(mkostemp) X(mkostemp64) X(mkstemps) X(mkstemps64) X(mkostemps) X(mkostemps64) X(fopen)      \
+    X(fopen64)                                                                                     \
     X(freopen) X(freopen64) X(fdopen) X(tmpfile) X(tmpfile64) X(fclose) X(popen) X(pclose)         \
-    X(opendir) X(fdopendir) X(closedir) X(socket) X(socketpair) X(accept) X(accept4) X(recvmsg)    \
-    X(recvmmsg) X(pipe) X(pipe2) X(eventfd) X(timerfd_create) X(epoll_create) X(epoll_create1)     \
-    X(inotify_init) X(inotify_init1) X(fanotify_init) X(posix_openpt) X(getpt) X(pidfd_open)       \
-    X(pidfd_getfd) X(fsopen) X(fsmount) X(fspick) X(open_tree) X(memfd_create) X(signalfd)         \
-    X(shm_open) X(mq_open) X(mq_close) X(openpty) X(forkpty) X(close) X(close_range)               \
-    X(closefrom) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(ioctl) X(vfork) X(_Fork) X(_exit)    \
-    X(_Exit) X(sigaction) X(signal) X(__sigaction) X(bsd_signal) X(ssignal) X(sysv_signal)         \
-    X(__sysv_signal) X(sigset) X(sigignore) X(siginterrupt) X(clone) X(syscall)
+    X(opendir) X(fdopendir) X(closedir) X(socket) X(socketpair) X(accept) X(accept4)               \
+    X(recvmsg) X(recvmmsg) X(pipe) X(pipe2) X(eventfd) X(timerfd_create) X(epoll_create)           \
+    X(epoll_create1) X(inotify_init) X(inotify_init1) X(fanotify_init) X(posix_openpt)             \
+    X(getpt) X(pidfd_open) X(pidfd_getfd) X(fsopen) X(fsmount) X(fspick) X(open_tree)              \
+    X(memfd_create) X(signalfd) X(shm_open) X(mq_open) X(mq_close) X(openpty) X(forkpty)           \
+    X(close) X(close_range) X(closefrom) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(ioctl)       \
+    X(vfork) X(_Fork) X(_exit) X(_Exit) X(sigaction) X(signal) X(__sigaction) X(bsd_signal)        \
+    X(ssignal) X(sysv_signal) X(__sysv_signal) X(sigset) X(sigignore) X(siginterrupt) X(clone)     \
+    X(syscall)
+/* clang-format on */
 
 /* Our wrappers by their assembler names: no libc prototype is needed (or clashes). */
 #define DECLARE(fn) extern const char fdl_wrapper_##fn __asm__(#fn);
@@ -138,8 +142,7 @@ void *fdl_dl_resolve(void)
     if (!fdl_real_dlsym) {
         dl_iterate_phdr(find_libc, NULL);
         void *s = libc_lookup("dlsym"), *v = libc_lookup("dlvsym");
-        __atomic_store_n(&fdl_real_dlvsym, v ? (dlvsym_fn)v : no_dlvsym,
-                         __ATOMIC_RELEASE);
+        __atomic_store_n(&fdl_real_dlvsym, v ? (dlvsym_fn)v : no_dlvsym, __ATOMIC_RELEASE);
         __atomic_store_n(&fdl_real_dlsym, s ? (dlsym_fn)s : no_dlsym, __ATOMIC_RELEASE);
     }
     return (void *)fdl_real_dlsym;

@@ -264,8 +264,9 @@ static bool fdt_is_final(const struct fdt_dump *d)
 
 /* What the run directory held, one result per process. */
 struct fdt_collected {
-    struct fdt_proc *procs; /* processes with leaks or unknown-origin fds, the command's own process first */
-    char **notes;           /* per proc: its dump's owner when not the invoking user, or NULL */
+    struct fdt_proc
+        *procs;   /* processes with leaks or unknown-origin fds, the command's own process first */
+    char **notes; /* per proc: its dump's owner when not the invoking user, or NULL */
     size_t nprocs;
     size_t nleaking;   /* procs whose final dump leaked or misused a descriptor */
     size_t checked;    /* processes with a complete dump */
