@@ -251,3 +251,19 @@ def test_multiprocessing_fork_child_clean():
     eq(len(re.findall(r"leaked from", r.stderr)), 1, "leak groups without the default file",
        r.stderr)
     check("in _close_stdin" in r.stderr, "the child's stdin", r.stderr)
+
+
+def test_dlsym_table_covers_every_exported_wrapper():
+    # shim/wrap_dl.c answers dlsym(handle, name) with our wrapper for the names in its table:
+    # every libc name the library exports must be there (a missing one was found by hand)
+    import re
+    with open(os.path.join(lib.ROOT, "shim", "exports.map")) as fh:
+        m = fh.read()
+    exported = set(re.findall(r"(\w+);", m[m.index("global:"):m.index("local:")]))
+    with open(os.path.join(lib.ROOT, "shim", "wrap_dl.c")) as fh:
+        w = fh.read()
+    table = w[w.index("#define WRAPPED(X)"):w.index("clang-format on")]
+    wrapped = set(re.findall(r"X\((\w+)\)", table))
+    own = {"dlsym", "dlvsym", "fdleak_checkpoint", "fdleak_report_since"}
+    lib.eq(sorted(exported - own - wrapped), [], "exported wrappers missing from wrap_dl.c")
+    lib.eq(sorted(wrapped - exported), [], "wrap_dl.c names the library does not export")
