@@ -15,8 +15,19 @@ SHIM_CFLAGS = $(CFLAGS_BASE) -I common -fPIC -fvisibility=hidden -ftls-model=ini
 
 all: $(BUILD)/libfdleak.so
 
-$(BUILD)/libfdleak.so: $(SHIM_OBJ) shim/exports.map
-	$(CC) -shared $(SANFLAGS) -Wl,--version-script=shim/exports.map -Wl,-z,now -Wl,-z,relro \
+# A sanitizer build does not interpose dlsym/dlvsym: the sanitizer runtime resolves its own
+# interceptors with dlsym before its shadow memory exists, and would call into our instrumented
+# code then. Its export list is exports.map less those two lines.
+ifeq ($(SANITIZER),)
+SHIM_EXPORTS = shim/exports.map
+else
+SHIM_EXPORTS = $(BUILD)/shim/exports.map
+$(SHIM_EXPORTS): shim/exports.map | $(BUILD)/shim
+	grep -v -E '^[[:space:]]*dl(v)?sym;' $< > $@
+endif
+
+$(BUILD)/libfdleak.so: $(SHIM_OBJ) $(SHIM_EXPORTS)
+	$(CC) -shared $(SANFLAGS) -Wl,--version-script=$(SHIM_EXPORTS) -Wl,-z,now -Wl,-z,relro \
 	  -o $@ $(SHIM_OBJ) -ldl -lpthread
 
 $(BUILD)/shim/%.o: shim/%.c | $(BUILD)/shim

@@ -1,5 +1,5 @@
 build-clang/shim/python.o: shim/python.c shim/fdleak.h common/contract.h \
-  shim/fdtable.h shim/intern.h
+  shim/fdtable.h shim/intern.h shim/safemem.h
 
 shim/fdleak.h:
 
@@ -8,3 +8,5 @@ common/contract.h:
 shim/fdtable.h:
 
 shim/intern.h:
+
+shim/safemem.h:
