@@ -149,8 +149,9 @@ def test_hostile_file_name_is_escaped_in_both_reports():
     pid2 = int(re.search(r"^==(\d+)== fdleak: process", text, re.M).group(1))
     check(not any(l.startswith("==%d== 0 fds leaked" % pid2) for l in text.splitlines()),
           "forged line in the command's report", text)
-    check("x\\n==%d== 0 fds leaked; all clear\\x1b[2J\\x07" % pid2 in text,
-          "escaped name in the command's report", text)
+    check("x\\n==%d== 0 fds leaked; all clear\\x1b[2J\\x07\\xff" % pid2 in text,
+          "escaped name, 0xff as \\xff, in the command's report", text)
+    check("\u00ff" not in text, "the byte 0xff shown as the character U+00FF", text)
     # strict JSON, and the characters the program put in the name come back as they were
     with open(j, "rb") as fh:
         data = json.loads(fh.read().decode("utf-8", errors="strict"))

@@ -469,7 +469,8 @@ struct fdt_dump *fdt_dump_parse(char *buf, size_t len, const char *name, char *e
     int line, col;
     const char *what;
     bool truncated;
-    struct fdt_jdoc *doc = fdt_json_parse(buf, len, &line, &col, &what, &truncated);
+    struct fdt_jdoc *doc =
+        fdt_json_parse_flags(buf, len, &line, &col, &what, &truncated, FDT_JSON_BYTES);
     if (!doc) {
         if (truncated)
             fdt_fail(&r, "truncated dump");

@@ -45,6 +45,11 @@ struct fdt_jdoc;
  * escaped U+0000 reads as U+FFFD) and live as long as the document. */
 struct fdt_jdoc *fdt_json_parse(char *buf, size_t len, int *line, int *col, const char **what,
                                 bool *truncated);
+/* The same with flags. FDT_JSON_BYTES (raw dumps): an escape \u0080..\u00ff in a string is
+ * the byte 0x80..0xff, not a character (docs/dump-format.md). */
+#define FDT_JSON_BYTES 1u
+struct fdt_jdoc *fdt_json_parse_flags(char *buf, size_t len, int *line, int *col, const char **what,
+                                      bool *truncated, unsigned flags);
 const struct fdt_jval *fdt_json_root(const struct fdt_jdoc *doc);
 void fdt_json_free(struct fdt_jdoc *doc);
 

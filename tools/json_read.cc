@@ -23,6 +23,7 @@ extern "C" {
 
 #include <cmath>
 #include <cstdlib>
+#include <cctype>
 #include <cstring>
 #include <string>
 #include <exception>
@@ -54,6 +55,50 @@ struct chunk {
 
 } // namespace
 
+// Raw dumps (docs/dump-format.md) write a byte that is not part of well-formed UTF-8 as the
+// escape \u0080..\u00ff, and never a character that way: FDT_JSON_BYTES reads those escapes
+// back as bytes. simdjson decodes escapes to UTF-8, so before parsing they are rewritten in
+// place (same length) to \uF780..\uF7FF, private-use code points, and turned into bytes when
+// a string is taken out of the document. A document that holds those code points itself (as
+// raw UTF-8) is read without the mapping: nothing is ever read as a byte that was not one.
+static bool fdt_is_byte_marker(const char *p)
+{
+    return static_cast<unsigned char>(p[0]) == 0xef &&
+           (static_cast<unsigned char>(p[1]) == 0x9e || static_cast<unsigned char>(p[1]) == 0x9f) &&
+           (static_cast<unsigned char>(p[2]) & 0xc0) == 0x80;
+}
+
+static bool fdt_has_byte_marker(std::string_view s)
+{
+    for (size_t i = 0; i + 2 < s.size(); i++)
+        if (fdt_is_byte_marker(s.data() + i))
+            return true;
+    return false;
+}
+
+// Rewrites \u00XY (XY >= 0x80, a real escape: an odd run of backslashes before the u) to
+// \uF7XY in buf. Returns false (buf untouched) if buf holds a raw U+F780..U+F7FF already.
+static bool fdt_mark_bytes(char *buf, size_t len)
+{
+    if (fdt_has_byte_marker(std::string_view(buf, len)))
+        return false;
+    for (size_t i = 0; i + 5 < len; i++) {
+        if (buf[i] != '\\' || buf[i + 1] != 'u' || buf[i + 2] != '0' || buf[i + 3] != '0' ||
+            !std::strchr("89abcdefABCDEF", buf[i + 4]) || !buf[i + 4] ||
+            !std::isxdigit(static_cast<unsigned char>(buf[i + 5])))
+            continue;
+        size_t run = 0;
+        while (run <= i && buf[i - run] == '\\')
+            run++;
+        if (run % 2 == 0)
+            continue; // an escaped backslash followed by the letter u
+        buf[i + 2] = 'F';
+        buf[i + 3] = '7';
+        i += 5;
+    }
+    return true;
+}
+
 struct fdt_jdoc {
     dom::document doc;       // tape and strings; fdt_jval strings point into doc's buffer
     chunk *chunks = nullptr; // fdt_jval nodes
@@ -61,6 +106,7 @@ struct fdt_jdoc {
     size_t ncopies = 0;
     fdt_jval *root = nullptr;
     size_t nvals = 0;
+    bool bytes = false; // FDT_JSON_BYTES: U+F780..U+F7FF in strings stand for bytes 0x80..0xff
 
     ~fdt_jdoc()
     {
@@ -95,12 +141,18 @@ struct fdt_jdoc {
     // the C string short, so such a string is copied with U+FFFD in place of each NUL.
     const char *cstr(std::string_view s)
     {
-        if (!std::memchr(s.data(), 0, s.size()))
+        bool marked = bytes && fdt_has_byte_marker(s);
+        if (!marked && !std::memchr(s.data(), 0, s.size()))
             return s.data();
         char *o = static_cast<char *>(fdt_xmalloc(s.size() * 3 + 1)), *p = o;
-        for (char c : s) {
-            if (c) {
-                *p++ = c;
+        for (size_t i = 0; i < s.size(); i++) {
+            unsigned char c = static_cast<unsigned char>(s[i]);
+            if (marked && c == 0xef && i + 2 < s.size() && fdt_is_byte_marker(&s[i])) {
+                // U+F780..U+F7FF (EF 9E|9F xx): the byte 0x80..0xff the dump escaped
+                *p++ = static_cast<char>(0x80 | ((s[i + 1] & 1) << 6) | (s[i + 2] & 0x3f));
+                i += 2;
+            } else if (c) {
+                *p++ = s[i];
             } else {
                 *p++ = '\xef';
                 *p++ = '\xbf';
@@ -466,14 +518,22 @@ bool fdt_locate(const char *buf, size_t len, error_code derr, size_t *off, bool 
 }
 
 struct fdt_jdoc *fdt_parse(char *buf, size_t len, int *line, int *col, const char **what,
-                           bool *truncated)
+                           bool *truncated, unsigned flags)
 {
     *line = 1;
     *col = 1;
     *what = "invalid JSON";
     *truncated = false;
     std::unique_ptr<fdt_jdoc> d(new fdt_jdoc);
-    std::unique_ptr<char, decltype(&free)> widened(nullptr, free);
+    std::unique_ptr<char, decltype(&free)> widened(nullptr, free), marked(nullptr, free);
+    if (flags & FDT_JSON_BYTES) {
+        marked.reset(static_cast<char *>(fdt_xmalloc(len + 1)));
+        std::memcpy(marked.get(), buf, len);
+        marked.get()[len] = 0;
+        d->bytes = fdt_mark_bytes(marked.get(), len);
+        if (d->bytes)
+            buf = marked.get(); // same length: errors are located in it as in the original
+    }
     error_code err;
     for (;;) {
         // The parser (stage-1 index and a padded copy of the input) is needed only while
@@ -546,8 +606,14 @@ struct fdt_jdoc *fdt_parse(char *buf, size_t len, int *line, int *col, const cha
 extern "C" struct fdt_jdoc *fdt_json_parse(char *buf, size_t len, int *line, int *col,
                                            const char **what, bool *truncated)
 {
+    return fdt_json_parse_flags(buf, len, line, col, what, truncated, 0);
+}
+
+extern "C" struct fdt_jdoc *fdt_json_parse_flags(char *buf, size_t len, int *line, int *col,
+                                                 const char **what, bool *truncated, unsigned flags)
+{
     try {
-        return fdt_parse(buf, len, line, col, what, truncated);
+        return fdt_parse(buf, len, line, col, what, truncated, flags);
     } catch (const std::bad_alloc &) {
         fdt_msg("out of memory");
         exit(1);
