@@ -1,9 +1,10 @@
 /* Calls that use a descriptor (issue 9: use after close): read/write and their positioned and
  * vector forms, the socket send/recv family, fstat, lseek, mmap, epoll_ctl. None acquires or
  * releases anything, and the read/write loop is the hottest path a program has, so each
- * wrapper is the real call and one compare of its result: only a failure goes out of line
- * (fdl_misuse_failed, misuse.c), which looks for misuse when errno is EBADF. Measured with
- * callgrind (README, "Descriptor misuse"): see the numbers there. */
+ * wrapper is the real call and one compare of its result (an assembly stub, use.S: six
+ * instructions around the call); only a failure goes out of line (fdl_misuse_failed,
+ * misuse.c), which looks for misuse when errno is EBADF. Measured with callgrind: README,
+ * "Descriptor misuse". */
 #include "wrap.h"
 
 #include <sys/epoll.h>
@@ -15,56 +16,25 @@
 
 #define CALLER __builtin_return_address(0)
 
-/* ret fn(params): the real call; on r < 0 the failure path, with fd the descriptor. */
-#define USE_WRAPPER(ret_t, fn, call, params, args)                                                 \
-    FDL_EXPORT ret_t fn params                                                                     \
+/* The entry points are in use.S; here are their real-function slots (filled on first use by
+ * fdl_real_lookup) and their failure paths, fdl_use_failed_<name>(r, fd, caller): r < 0 came
+ * back, errno is the real call's and stays so. __fxstat (what binaries built against glibc
+ * < 2.33 call for fstat) reports as fstat. */
+#define USE_CALLS(X)                                                                               \
+    X(read, read) X(write, write) X(pread, pread) X(pread64, pread64) X(pwrite, pwrite)           \
+    X(pwrite64, pwrite64) X(readv, readv) X(writev, writev) X(send, send) X(recv, recv)           \
+    X(sendto, sendto) X(recvfrom, recvfrom) X(sendmsg, sendmsg) X(lseek, lseek)                   \
+    X(lseek64, lseek64) X(fstat, fstat) X(fstat64, fstat64)                                      \
+    X(__fxstat, fstat) X(__fxstat64, fstat64)
+
+#define USE_DEFINE(fn, call)                                                                       \
+    void *fdl_use_real_##fn FDL_HIDDEN;                                                            \
+    long fdl_use_failed_##fn(long r, int fd, const void *caller) FDL_HIDDEN;                       \
+    long fdl_use_failed_##fn(long r, int fd, const void *caller)                                   \
     {                                                                                              \
-        ret_t r = REAL(fn) args;                                                                   \
-        if (unlikely(r < 0))                                                                       \
-            return (ret_t)fdl_misuse_failed(r, fd, call, CALLER);                                  \
-        return r;                                                                                  \
+        return fdl_misuse_failed(r, fd, FDC_CALL_##call, caller);                                  \
     }
-
-/* clang-format off */
-USE_WRAPPER(ssize_t, read, FDC_CALL_read, (int fd, void *buf, size_t n), (fd, buf, n))
-USE_WRAPPER(ssize_t, write, FDC_CALL_write, (int fd, const void *buf, size_t n), (fd, buf, n))
-USE_WRAPPER(ssize_t, pread, FDC_CALL_pread, (int fd, void *buf, size_t n, off_t off),
-            (fd, buf, n, off))
-USE_WRAPPER(ssize_t, pread64, FDC_CALL_pread64, (int fd, void *buf, size_t n, off64_t off),
-            (fd, buf, n, off))
-USE_WRAPPER(ssize_t, pwrite, FDC_CALL_pwrite, (int fd, const void *buf, size_t n, off_t off),
-            (fd, buf, n, off))
-USE_WRAPPER(ssize_t, pwrite64, FDC_CALL_pwrite64,
-            (int fd, const void *buf, size_t n, off64_t off), (fd, buf, n, off))
-USE_WRAPPER(ssize_t, readv, FDC_CALL_readv, (int fd, const struct iovec *v, int n), (fd, v, n))
-USE_WRAPPER(ssize_t, writev, FDC_CALL_writev, (int fd, const struct iovec *v, int n), (fd, v, n))
-USE_WRAPPER(ssize_t, send, FDC_CALL_send, (int fd, const void *buf, size_t n, int flags),
-            (fd, buf, n, flags))
-USE_WRAPPER(ssize_t, recv, FDC_CALL_recv, (int fd, void *buf, size_t n, int flags),
-            (fd, buf, n, flags))
-USE_WRAPPER(ssize_t, sendto, FDC_CALL_sendto,
-            (int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al),
-            (fd, buf, n, flags, a, al))
-USE_WRAPPER(ssize_t, recvfrom, FDC_CALL_recvfrom,
-            (int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al),
-            (fd, buf, n, flags, a, al))
-USE_WRAPPER(ssize_t, sendmsg, FDC_CALL_sendmsg, (int fd, const struct msghdr *m, int flags),
-            (fd, m, flags))
-USE_WRAPPER(int, fstat, FDC_CALL_fstat, (int fd, struct stat *st), (fd, st))
-USE_WRAPPER(int, fstat64, FDC_CALL_fstat64, (int fd, struct stat64 *st), (fd, st))
-USE_WRAPPER(off_t, lseek, FDC_CALL_lseek, (int fd, off_t off, int whence), (fd, off, whence))
-USE_WRAPPER(off64_t, lseek64, FDC_CALL_lseek64, (int fd, off64_t off, int whence),
-            (fd, off, whence))
-USE_WRAPPER(int, epoll_ctl, FDC_CALL_epoll_ctl,
-            (int fd, int op, int target, struct epoll_event *ev), (fd, op, target, ev))
-/* clang-format on */
-
-/* Binaries built against glibc < 2.33 call fstat as __fxstat(_STAT_VER, fd, buf). */
-int __fxstat(int ver, int fd, struct stat *st);
-int __fxstat64(int ver, int fd, struct stat64 *st);
-USE_WRAPPER(int, __fxstat, FDC_CALL_fstat, (int ver, int fd, struct stat *st), (ver, fd, st))
-USE_WRAPPER(int, __fxstat64, FDC_CALL_fstat64, (int ver, int fd, struct stat64 *st),
-            (ver, fd, st))
+USE_CALLS(USE_DEFINE)
 
 /* mmap: only a mapping of a descriptor (MAP_ANONYMOUS ignores fd) can be a use of one. */
 #define MMAP_WRAPPER(fn, call, off_t_)                                                             \
@@ -77,3 +47,15 @@ USE_WRAPPER(int, __fxstat64, FDC_CALL_fstat64, (int ver, int fd, struct stat64 *
     }
 MMAP_WRAPPER(mmap, FDC_CALL_mmap, off_t)
 MMAP_WRAPPER(mmap64, FDC_CALL_mmap64, off64_t)
+
+/* epoll_ctl's EBADF is for either descriptor: the epoll instance or the target. Each is
+ * looked up; one open now (or live) is silent (misuse.c). */
+FDL_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    int r = REAL(epoll_ctl)(epfd, op, fd, ev);
+    if (unlikely(r < 0)) {
+        fdl_misuse_failed(r, epfd, FDC_CALL_epoll_ctl, CALLER);
+        fdl_misuse_failed(r, fd, FDC_CALL_epoll_ctl, CALLER);
+    }
+    return r;
+}
