@@ -1,11 +1,13 @@
 /* Fast paths of the descriptor-using wrappers (wrap_io.c, issue 9: use after close). A
- * read/write loop is the hottest path a program has, so each entry point is: load the real
- * function, call it with every argument where the caller put it (the descriptor pushed,
- * which also aligns the stack), one compare of the result, return. A negative result goes to
- * the call's C helper, fdl_use_failed_<name>(r, fd, caller), which looks for misuse only when
- * errno is EBADF. The first call resolves the real function (fdl_real_lookup) with every
- * argument register saved. CFI is exact so that the failure path's stack capture unwinds
- * through the stub to the program's frame. */
+ * read/write loop is the hottest path a program has, so each entry point is six
+ * instructions: push the descriptor (which also aligns the stack), call the real function
+ * through its slot with every argument where the caller put it, one compare of the result,
+ * pop, return. A negative result goes to the call's C helper, fdl_use_failed_<name>(r, fd,
+ * caller), which looks for misuse only when errno is EBADF. The slot starts as a resolver
+ * (fdl_real_lookup, every argument register saved), so there is no null test. CFI is exact
+ * so that the failure path's stack capture unwinds through the stub to the program's frame.
+ * callgrind, 1-byte read of /dev/zero or write to /dev/null: 19 instructions per call bare,
+ * 25 with the library. */
 
 /* USE name, fdreg, width: fdreg holds the descriptor (rdi, or rsi for __fxstat's);
  * width q for ssize_t/off_t results, l for int. */
@@ -13,29 +15,34 @@
 	.section .rodata.str1.1,"aMS",@progbits,1
 .Lname_\name:
 	.string	"\name"
+	.data
+	.balign	8
+	.globl	fdl_use_real_\name
+	.hidden	fdl_use_real_\name
+	.type	fdl_use_real_\name, @object
+	.size	fdl_use_real_\name, 8
+fdl_use_real_\name:			/* the real function; until resolved, the resolver */
+	.quad	.Lresolve_\name
 	.text
 	.globl	\name
 	.type	\name, @function
 	.p2align 4
 \name:
 	.cfi_startproc
-	movq	fdl_use_real_\name(%rip), %rax
-	testq	%rax, %rax
-	jz	2f
-1:	pushq	%\fdreg
+	pushq	%\fdreg			/* kept for the failure path; aligns the stack */
 	.cfi_adjust_cfa_offset 8
-	call	*%rax
+	call	*fdl_use_real_\name(%rip)
 	.ifc \width,q
 	testq	%rax, %rax
 	.else
 	testl	%eax, %eax
 	.endif
-	js	3f
+	js	1f
 	popq	%rdi
 	.cfi_adjust_cfa_offset -8
 	ret
 	.cfi_adjust_cfa_offset 8
-3:	.ifc \width,q
+1:	.ifc \width,q
 	movq	%rax, %rdi
 	.else
 	movslq	%eax, %rdi
@@ -46,7 +53,15 @@
 	popq	%rdi
 	.cfi_adjust_cfa_offset -8
 	ret
-2:	pushq	%rdi			/* first call: save the arguments, resolve */
+	.cfi_endproc
+	.size	\name, .-\name
+
+/* First call: entered from the stub's call with every argument in place; resolves, stores,
+ * and jumps to the real function, which returns into the stub. */
+	.type	.Lresolve_\name, @function
+.Lresolve_\name:
+	.cfi_startproc
+	pushq	%rdi
 	.cfi_adjust_cfa_offset 8
 	pushq	%rsi
 	.cfi_adjust_cfa_offset 8
@@ -77,9 +92,9 @@
 	.cfi_adjust_cfa_offset -8
 	popq	%rdi
 	.cfi_adjust_cfa_offset -8
-	jmp	1b
+	jmp	*%rax
 	.cfi_endproc
-	.size	\name, .-\name
+	.size	.Lresolve_\name, .-.Lresolve_\name
 .endm
 
 	USE read, rdi, q

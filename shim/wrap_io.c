@@ -1,7 +1,7 @@
 /* Calls that use a descriptor (issue 9: use after close): read/write and their positioned and
  * vector forms, the socket send/recv family, fstat, lseek, mmap, epoll_ctl. None acquires or
  * releases anything, and the read/write loop is the hottest path a program has, so each
- * wrapper is the real call and one compare of its result (an assembly stub, use.S: six
+ * wrapper is the real call and one compare of its result (an assembly stub, use.S: five
  * instructions around the call); only a failure goes out of line (fdl_misuse_failed,
  * misuse.c), which looks for misuse when errno is EBADF. Measured with callgrind: README,
  * "Descriptor misuse". */
@@ -16,8 +16,7 @@
 
 #define CALLER __builtin_return_address(0)
 
-/* The entry points are in use.S; here are their real-function slots (filled on first use by
- * fdl_real_lookup) and their failure paths, fdl_use_failed_<name>(r, fd, caller): r < 0 came
+/* The entry points and their real-function slots are in use.S; here are their failure paths, fdl_use_failed_<name>(r, fd, caller): r < 0 came
  * back, errno is the real call's and stays so. __fxstat (what binaries built against glibc
  * < 2.33 call for fstat) reports as fstat. */
 #define USE_CALLS(X)                                                                               \
@@ -28,7 +27,6 @@
     X(__fxstat, fstat) X(__fxstat64, fstat64)
 
 #define USE_DEFINE(fn, call)                                                                       \
-    void *fdl_use_real_##fn FDL_HIDDEN;                                                            \
     long fdl_use_failed_##fn(long r, int fd, const void *caller) FDL_HIDDEN;                       \
     long fdl_use_failed_##fn(long r, int fd, const void *caller)                                   \
     {                                                                                              \
