@@ -65,8 +65,9 @@ enum fdc_trigger {
     FDC_TRIG_COUNT
 };
 
-/* Acquiring, releasing and (for misuse, after closefrom) using calls, under the name the programmer wrote: fortified variants
- * (__open_2) report as open. The order is the dump's; append only. */
+/* Acquiring and releasing calls, then (from read on) the calls checked for use after close,
+ * under the name the programmer wrote: fortified variants (__open_2) report as open. The order is
+ * the dump's; append only. */
 /* clang-format off */
 #define FDC_CALLS(X)                                                                       \
     X(none, "")                                                                            \

@@ -16,15 +16,17 @@
 
 #define CALLER __builtin_return_address(0)
 
-/* The entry points and their real-function slots are in use.S; here are their failure paths, fdl_use_failed_<name>(r, fd, caller): r < 0 came
- * back, errno is the real call's and stays so. __fxstat (what binaries built against glibc
- * < 2.33 call for fstat) reports as fstat. */
+/* The entry points and their real-function slots are in use.S; here are their failure paths,
+ * fdl_use_failed_<name>(r, fd, caller): r < 0 came back, errno is the real call's and stays so.
+ * __fxstat (what binaries built against glibc < 2.33 call for fstat) reports as fstat. */
+/* clang-format off */
 #define USE_CALLS(X)                                                                               \
     X(read, read) X(write, write) X(pread, pread) X(pread64, pread64) X(pwrite, pwrite)           \
     X(pwrite64, pwrite64) X(readv, readv) X(writev, writev) X(send, send) X(recv, recv)           \
     X(sendto, sendto) X(recvfrom, recvfrom) X(sendmsg, sendmsg) X(lseek, lseek)                   \
     X(lseek64, lseek64) X(fstat, fstat) X(fstat64, fstat64)                                      \
     X(__fxstat, fstat) X(__fxstat64, fstat64)
+/* clang-format on */
 
 #define USE_DEFINE(fn, call)                                                                       \
     long fdl_use_failed_##fn(long r, int fd, const void *caller) FDL_HIDDEN;                       \

@@ -185,7 +185,7 @@ NOINLINE static void silent(void)
     int p[2];
     pipe2(p, O_NONBLOCK);
     char c;
-    ret("read", read(p[0], &c, 1)); /* EAGAIN */
+    ret("read", read(p[0], &c, 1));    /* EAGAIN */
     ret("recv", recv(p[0], &c, 1, 0)); /* ENOTSOCK */
     close(p[0]);
     close(p[1]);
