@@ -1,7 +1,7 @@
 /* Row 1r of `make bench`: what the library adds to calls it does not track but must see: the
- * syscall() wrapper (there for libunwind's memory checks, shim/unwind_io.c) and read/write
- * (not wrapped). A loop of 1-byte read from /dev/zero, write to /dev/null, and
- * syscall(SYS_getppid).
+ * syscall() wrapper (there for libunwind's memory checks, shim/unwind_io.c) and the read/write
+ * stubs (shim/use.S: use after close, checked only when a call fails). A loop of 1-byte read from
+ * /dev/zero, write to /dev/null, and syscall(SYS_getppid).
  *
  *   rwloop N    prints `n=N cpu_ns_per_call=...` (CPU time per call, three calls an iteration) */
 #include <fcntl.h>

@@ -65,8 +65,9 @@ enum fdc_trigger {
     FDC_TRIG_COUNT
 };
 
-/* Acquiring and releasing calls, under the name the programmer wrote: fortified variants
- * (__open_2) report as open. The order is the dump's; append only. */
+/* Acquiring and releasing calls, then (from read on) the calls checked for use after close,
+ * under the name the programmer wrote: fortified variants (__open_2) report as open. The order is
+ * the dump's; append only. */
 /* clang-format off */
 #define FDC_CALLS(X)                                                                       \
     X(none, "")                                                                            \
@@ -92,7 +93,13 @@ enum fdc_trigger {
     X(open_by_handle_at, "open_by_handle_at") X(recvmsg, "recvmsg") X(recvmmsg, "recvmmsg") \
     X(fsopen, "fsopen") X(fsmount, "fsmount") X(fspick, "fspick") X(open_tree, "open_tree") \
     X(close, "close") X(fclose, "fclose") X(closedir, "closedir") X(pclose, "pclose")      \
-    X(mq_close, "mq_close") X(close_range, "close_range") X(closefrom, "closefrom")
+    X(mq_close, "mq_close") X(close_range, "close_range") X(closefrom, "closefrom")      \
+    X(read, "read") X(write, "write") X(pread, "pread") X(pread64, "pread64")              \
+    X(pwrite, "pwrite") X(pwrite64, "pwrite64") X(readv, "readv") X(writev, "writev")      \
+    X(send, "send") X(recv, "recv") X(sendto, "sendto") X(recvfrom, "recvfrom")            \
+    X(sendmsg, "sendmsg") X(fstat, "fstat") X(fstat64, "fstat64") X(lseek, "lseek")        \
+    X(lseek64, "lseek64") X(ioctl, "ioctl") X(mmap, "mmap") X(mmap64, "mmap64")            \
+    X(epoll_ctl, "epoll_ctl")
 
 #define FDC_KINDS(X)                                                                       \
     X(unknown, "unknown") X(file, "file") X(directory, "directory") X(pipe, "pipe")        \

@@ -162,6 +162,10 @@ const struct fdl_misuse *fdl_misuse_get(size_t i) FDL_HIDDEN; /* NULL until publ
 uint64_t fdl_misuse_dropped(void) FDL_HIDDEN;
 /* A wrapped call on fd failed with EBADF (errno saved by the caller). */
 void fdl_misuse_ebadf(int fd, enum fdc_call call) FDL_HIDDEN;
+/* A wrapped call using fd failed (result r < 0): on EBADF, misuse is looked for unless the
+ * caller is ours, a vfork or shared-VM child. Returns r with errno as it was. */
+long fdl_misuse_failed(long r, int fd, enum fdc_call call, const void *caller) FDL_HIDDEN
+    __attribute__((cold));
 /* A close-family call (stream or bounded range) about to release fd, whose record is not
  * live: a double close if the program released it and it is not open now. */
 void fdl_misuse_reclose(int fd, enum fdc_call call) FDL_HIDDEN;

@@ -7,6 +7,7 @@
  * a dump (possibly in a signal handler) reads only published events. */
 #include "fdleak.h"
 #include "fdtable.h"
+#include "wrap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +138,22 @@ void fdl_misuse_ebadf(int fd, enum fdc_call call)
         ev.kind = FDC_MISUSE_bad_fd;
     }
     add(&ev);
+}
+
+/* The failure path of the use wrappers (wrap_io.c, recvmsg, ioctl): out of line, so that
+ * their success path is the real call and one compare. libunwind's drain read() of its
+ * virtual pipe (unwind_io.c) fails with EBADF by design: not the program's. */
+long fdl_misuse_failed(long r, int fd, enum fdc_call call, const void *caller)
+{
+    int err = errno;
+    if (err == EBADF && !fdl_vfd(fd)) {
+        int ok = likely(fdl_ready == FDL_READY && !(fdl_tls.busy | fdl_vfork_child)) ||
+                 fdl_enter_slow(caller);
+        if (ok)
+            fdl_misuse_ebadf(fd, call);
+    }
+    errno = err;
+    return r;
 }
 
 void fdl_misuse_reclose(int fd, enum fdc_call call)

@@ -5,8 +5,9 @@
  * a dup2: then it hangs in read, writes the program's files or closes them. So inside our
  * capture its pipe2 gets two numbers no descriptor can have (FDL_VFD_*, wrap.h), and its
  * write, which it makes with syscall(SYS_write) (to keep ASan quiet), validates the address
- * with a fault-free read instead. Its drain, read() on the virtual number, is not wrapped (a
- * read wrapper would tax every read of the program): the kernel answers EBADF, libunwind takes
+ * with a fault-free read instead. Its drain, read() on the virtual number, goes through the
+ * read stub (use.S) to the kernel, which answers EBADF (misuse.c ignores the virtual numbers;
+ * the read is libunwind's, inside our capture, so it is not the program's): libunwind takes
  * the pipe for closed and re-creates it with close and pipe2, which we answer without the
  * kernel. The syscall wrapper (syscall.S) costs the program a compare and a jump. */
 #include "safemem.h"

@@ -42,7 +42,9 @@ void *fdl_dl_handle(void *handle, const char *name, const char *version) HIDDEN;
     X(close) X(close_range) X(closefrom) X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64) X(ioctl)       \
     X(vfork) X(_Fork) X(_exit) X(_Exit) X(sigaction) X(signal) X(__sigaction) X(bsd_signal)        \
     X(ssignal) X(sysv_signal) X(__sysv_signal) X(sigset) X(sigignore) X(siginterrupt) X(clone)     \
-    X(syscall)
+    X(syscall) X(read) X(write) X(pread) X(pread64) X(pwrite) X(pwrite64)                          \
+    X(readv) X(writev) X(send) X(recv) X(sendto) X(recvfrom) X(sendmsg)                            \
+    X(fstat) X(fstat64) X(__fxstat) X(__fxstat64) X(lseek) X(lseek64) X(mmap) X(mmap64) X(epoll_ctl)
 /* clang-format on */
 
 /* Our wrappers by their assembler names: no libc prototype is needed (or clashes). */

@@ -77,8 +77,10 @@ static void track_rights(struct msghdr *msg, enum fdc_call call, int cloexec)
 FDL_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     ssize_t r = REAL(recvmsg)(fd, msg, flags);
+    if (unlikely(r < 0))
+        return fdl_misuse_failed(r, fd, FDC_CALL_recvmsg, __builtin_return_address(0));
     /* Hot in network servers: one branch when no control data came back. */
-    if (r >= 0 && msg && msg->msg_controllen && fdl_enter()) {
+    if (msg && msg->msg_controllen && fdl_enter()) {
         int err = errno;
         track_rights(msg, FDC_CALL_recvmsg, flags & MSG_CMSG_CLOEXEC);
         errno = err;
@@ -90,6 +92,8 @@ FDL_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
                         struct timespec *timeout)
 {
     int r = REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+    if (unlikely(r < 0))
+        return (int)fdl_misuse_failed(r, fd, FDC_CALL_recvmmsg, __builtin_return_address(0));
     if (r > 0 && vec && fdl_enter()) {
         int err = errno;
         for (int i = 0; i < r; i++)

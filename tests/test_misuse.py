@@ -187,3 +187,36 @@ def test_misuse_without_leaks_still_reported_by_the_library():
     exe, res, _ = _run("misuse", ["bad"], output=False)
     _ok(res)
     check("bad fd -1 passed to close()" in res.stderr, "report printed", res.stderr[-3000:])
+
+
+def test_use_after_close_by_the_calls_that_use_a_descriptor():
+    res, d = _scenario("use_io")
+    fd, sock, target = (int(res.facts(w)[0][1]) for w in ("fd", "sock", "target"))
+    exe = lib.fixture("misuse")
+    want = sorted([(fd, c, "open") for c in ("read", "write", "fstat", "lseek", "mmap")] +
+                  [(sock, c, "socketpair") for c in ("send", "recv")] +
+                  [(target, "epoll_ctl", "open")])
+    ev = _events(d)
+    eq(sorted((e["fd"], e["call"], e["acquired_call"]) for e in ev), want, "events")
+    user = {"read": "use_file", "write": "use_file", "fstat": "use_file", "lseek": "use_file",
+            "mmap": "use_file", "send": "use_socket", "recv": "use_socket",
+            "epoll_ctl": "use_epoll"}
+    for e in ev:
+        eq((e["kind"], e["closed_call"], e["count"]), ("use_after_close", "close", 1), "event", e)
+        check(lib.stack_has_function(d, e["stack"], exe, user[e["call"]]),
+              "stack names %s" % user[e["call"]], e)
+        check(lib.stack_has_function(d, e["closed_stack"], exe, "close_it"),
+              "closed stack names close_it", e)
+        check(e["call"] == "send" or e["call"] == "recv" or
+              lib.stack_has_function(d, e["acquired_stack"], exe, "open_rw"),
+              "acquired stack names open_rw", e)
+        check(e["acquired_stack"], "acquired stack", e)
+    rets = dict((f[1], f[2:]) for f in res.facts("ret") if f[1] != "close")
+    eq(rets, {c: ["-1", "9"] for c in user}, "every use failed with EBADF (as bare)")
+
+def test_bad_fd_by_read_and_write():
+    res, d = _scenario("bad_io")
+    eq(sorted((e["kind"], e["fd"], e["call"], e["closed_call"]) for e in _events(d)),
+       [("bad_fd", 900, "read", ""), ("bad_fd", 901, "write", "")], "events")
+    eq([tuple(f[1:]) for f in res.facts("ret")],
+       [("read", "-1", "9"), ("write", "-1", "9")], "results as bare: -1 EBADF")

@@ -7,6 +7,11 @@
 #include <dirent.h>
 #include <linux/close_range.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -96,6 +101,75 @@ NOINLINE static void misuse_inherited_twice(void)
     ret("close", close(7));
 }
 
+/* ---- use after close by the calls that use a descriptor ---- */
+
+NOINLINE static int open_rw(void)
+{
+    return open("/dev/zero", O_RDWR);
+}
+
+NOINLINE static void close_it(int fd)
+{
+    ret("close", close(fd));
+}
+
+NOINLINE static void use_file(int fd)
+{
+    char c = 0;
+    struct stat st;
+    ret("read", read(fd, &c, 1));
+    ret("write", write(fd, &c, 1));
+    ret("fstat", fstat(fd, &st));
+    ret("lseek", lseek(fd, 0, SEEK_SET));
+    void *m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    ret("mmap", m == MAP_FAILED ? -1 : 0);
+}
+
+NOINLINE static void use_socket(int fd)
+{
+    char c = 0;
+    ret("send", send(fd, &c, 1, 0));
+    ret("recv", recv(fd, &c, 1, MSG_DONTWAIT));
+}
+
+NOINLINE static void use_epoll(int ep, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    ret("epoll_ctl", epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev));
+}
+
+NOINLINE static void misuse_use_io(void)
+{
+    int fd = open_rw();
+    fact("fd %d", fd);
+    close_it(fd);
+    use_file(fd);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    fact("sock %d", sv[0]);
+    close_it(sv[0]);
+    use_socket(sv[0]);
+    int ep = epoll_create1(0), t = open_rw();
+    fact("target %d", t);
+    close_it(t);
+    use_epoll(ep, t);
+    close(sv[1]);
+    close(ep);
+}
+
+/* Numbers never opened: bad_fd, not use_after_close. */
+NOINLINE static void misuse_bad_io(void)
+{
+    char c = 0;
+    ret("read", read(900, &c, 1));
+    ret("write", write(901, &c, 1));
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
 /* ---- negative controls ---- */
 
 NOINLINE static void silent(void)
@@ -111,7 +185,16 @@ NOINLINE static void silent(void)
     int p[2];
     pipe2(p, O_NONBLOCK);
     char c;
-    ret("read", read(p[0], &c, 1)); /* EAGAIN */
+    ret("read", read(p[0], &c, 1));    /* EAGAIN */
+    ret("recv", recv(p[0], &c, 1, 0)); /* ENOTSOCK */
+    close(p[0]);
+    close(p[1]);
+    /* EINTR: a blocking read interrupted by a handler without SA_RESTART */
+    struct sigaction sa = {.sa_handler = on_alarm};
+    sigaction(SIGALRM, &sa, NULL);
+    pipe(p);
+    ualarm(50000, 0);
+    ret("read", read(p[0], &c, 1));
     close(p[0]);
     close(p[1]);
     for (int i = 0; i < 3; i++) {
@@ -174,6 +257,10 @@ int main(int argc, char **argv)
         misuse_bad();
     else if (!strcmp(m, "use_after_close"))
         misuse_use_after_close();
+    else if (!strcmp(m, "use_io"))
+        misuse_use_io();
+    else if (!strcmp(m, "bad_io"))
+        misuse_bad_io();
     else if (!strcmp(m, "inherited_twice"))
         misuse_inherited_twice();
     else if (!strcmp(m, "silent"))
