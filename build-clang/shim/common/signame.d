@@ -1,6 +1,0 @@
-build-clang/shim/common/signame.o: common/signame.c common/signame.h \
-  common/contract.h
-
-common/signame.h:
-
-common/contract.h:

@@ -1,3 +1,0 @@
-build-clang/shim/fdtable.o: shim/fdtable.c shim/fdtable.h
-
-shim/fdtable.h:

@@ -1,3 +1,0 @@
-build-clang/shim/out.o: shim/out.c shim/out.h
-
-shim/out.h:

@@ -1,3 +1,0 @@
-build-clang/tools/util.o: tools/util.c tools/util.h
-
-tools/util.h:
