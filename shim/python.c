@@ -1,25 +1,31 @@
 /* Python stacks for CPython processes.
  *
- * The walk (CPython 3.11.1 and later 3.11 releases). Every acquisition made by a thread that
+ * The walk (CPython 3.8 to 3.13; 3.11 from 3.11.1). Every acquisition made by a thread that
  * runs Python code gets that thread's Python stack, read from the interpreter's own frame
- * chain (tstate->cframe->current_frame, then each _PyInterpreterFrame's previous), the way
- * out-of-process profilers (py-spy, austin) read it: no API call, no reference taken, no GIL.
- * The GIL is usually released at that moment (the interpreter drops it around open(), pipe(),
- * accept()), but the chain is this thread's own and the thread is blocked in our wrapper, so
- * it cannot change under us; on 3.11.1+ a frame is unlinked before it is cleared (gh-99729),
- * so every linked frame holds its code object. The thread state comes from
- * PyGILState_GetThisThreadState (a thread-specific key: no GIL needed). Offsets are the
- * layout of one CPython version (table below, from its internal headers; the library needs
- * no Python header and does not link libpython); any other version keeps the audit hook.
- * Loads are direct (process_vm_readv costs ~2 us a call here): every pointer is checked for
- * plausibility, every object for its type (code, str, bytes) before its fields are used, the
- * first frame outside the thread's data stack and every code object seen for the first time
- * are read through fdl_safemem_read first, and every loop is bounded. Not covered: a thread
- * whose thread-specific key holds another thread's state (an embedder calling
- * PyThreadState_New for a thread from one that has none) reads a chain that can change under
- * it; CPython's own PyGILState calls would misbehave in that thread as well.
+ * chain the way out-of-process profilers (py-spy, austin) read it: no API call, no reference
+ * taken, no GIL. Up to 3.10 the chain is tstate->frame and each PyFrameObject's f_back, the
+ * line from f_lasti and the code's lnotab (3.8, 3.9) or linetable (3.10); from 3.11 it is the
+ * current _PyInterpreterFrame (through tstate->cframe in 3.11 and 3.12) and each one's
+ * previous, the line from its instruction pointer and the location table; 3.12+ entry frames
+ * owned by the C stack (where C called back into Python) are stepped over. The GIL is usually
+ * released at that moment (the interpreter drops it around open(), pipe(), accept()), but the
+ * chain is this thread's own and the thread is blocked in our wrapper, so it cannot change
+ * under us; on 3.11.1+ a frame is unlinked before it is cleared (gh-99729), so every linked
+ * frame holds its code object. The thread state comes from PyGILState_GetThisThreadState (a
+ * thread-specific key: no GIL needed). Offsets are each minor version's layout (pylayout.h,
+ * from its headers; the library needs no Python header and does not link libpython); 3.13
+ * publishes its own in _PyRuntime.debug_offsets, and those are used. A version without a
+ * layout keeps the audit hook. Loads are direct (process_vm_readv costs ~2 us a call here):
+ * every pointer is checked for plausibility, every object for its type (frame, code, str,
+ * bytes) before its fields are used, the first frame outside the thread's data stack (every
+ * new head frame up to 3.10) and every code object seen for the first time are read through
+ * fdl_safemem_read first, and every loop is bounded. Not covered: a thread whose
+ * thread-specific key holds another thread's state (an embedder calling PyThreadState_New for
+ * a thread from one that has none) reads a chain that can change under it; CPython's own
+ * PyGILState calls would misbehave in that thread as well; and free-threaded 3.13 builds
+ * (the audit hook).
  *
- * The audit hook (any other CPython from 3.8; and everywhere for the exit dump). It is
+ * The audit hook (any other CPython from 3.9; and everywhere for the exit dump). It is
  * registered with PySys_AddAuditHook: the "open" and "socket.__new__" events fire with the
  * GIL held just before the system call, and the hook records the Python stack for the next
  * matching wrapper call in the same thread.
@@ -39,11 +45,13 @@
  * are joined, before modules are torn down, and ours, registered first, runs last.
  *
  * CPython is reached through dlsym, so the shim needs no Python headers. Audit hooks exist
- * since 3.8; the frame accessors used here (PyFrame_GetCode, PyFrame_GetBack) since 3.9:
- * an older CPython gets C stacks only. PyFrame_GetLasti (3.11) is used when present. */
+ * since 3.8; the frame accessors the hook's capture uses (PyFrame_GetCode, PyFrame_GetBack)
+ * since 3.9: 3.8 without the walk (FDLEAK_PY_WALK=0) gets C stacks only. PyFrame_GetLasti
+ * (3.11) is used when present. */
 #include "fdleak.h"
 #include "fdtable.h"
 #include "intern.h"
+#include "pylayout.h"
 #include "safemem.h"
 
 #include <dlfcn.h>
@@ -87,8 +95,9 @@ static int atexit_registered;
 enum { PENDING_NONE, PENDING_OPEN, PENDING_SOCKET };
 static __thread uint32_t pending;
 static __thread int pending_kind;
-static int hooked;    /* the audit hook is installed: this is a CPython process */
-static int hook_wait; /* a CPython process whose hook waits for a thread holding the GIL */
+static int hooked;       /* the audit hook is installed: this is a CPython process */
+static int hook_wait;    /* a CPython process whose hook waits for a thread holding the GIL */
+static int hook_capture; /* the hook can capture Python stacks itself (3.9+) */
 
 /* accept() runs with the GIL released and raises no event; CPython raises "socket.__new__"
  * right after, to wrap the new fd in a socket object. But the same event also announces a
@@ -205,23 +214,6 @@ static uint32_t capture(void)
 
 /* ---- the walk ---- */
 
-/* One CPython version's layout: byte offsets, from its Include/internal headers
- * (pycore_frame.h, pycore_pystate.h, cpython/code.h, cpython/unicodeobject.h). */
-struct py_layout {
-    unsigned long min, max; /* Py_Version range */
-    uint16_t ts_cframe, ts_chunk, cf_frame;
-    uint16_t fr_code, fr_previous, fr_instr, fr_size;
-    uint16_t co_firstlineno, co_filename, co_name, co_linetable, co_firsttraceable, co_code;
-    uint16_t str_state, str_ascii_data, str_data;
-    uint16_t rt_audit_head; /* _PyRuntimeState.audit_hook_head */
-};
-
-static const struct py_layout layouts[] = {
-    /* 3.11.1 to 3.11.x (3.11.0 clears a frame before unlinking it: gh-99729) */
-    {0x030b01a0, 0x030bfffful, 56, 296, 8, 32, 48, 56, 72, 72, 112, 120, 136, 168, 184, 32, 48, 72,
-     656},
-};
-
 #define OB_TYPE 8
 #define OB_SIZE 16      /* PyVarObject.ob_size: code units of a code object, bytes of bytes */
 #define BYTES_DATA 32   /* PyBytesObject.ob_sval */
@@ -230,12 +222,21 @@ static const struct py_layout layouts[] = {
 #define CHUNK_DATA 24   /* _PyStackChunk.data */
 #define WALK_EXTRA 4096 /* frames counted (not kept) past the depth limit */
 
-static const struct py_layout *lay; /* set when this CPython's layout is known */
-static uintptr_t code_type, str_type, bytes_type;
+static struct fdl_py_layout layout;     /* this CPython's, when known */
+static const struct fdl_py_layout *lay; /* &layout once it is */
+static uintptr_t code_type, str_type, bytes_type, frame_type;
+static size_t code_span, frame_span; /* bytes of a code object, a frame the walk reads */
 
 static inline uintptr_t ld(uintptr_t a)
 {
     uintptr_t v;
+    memcpy(&v, (const void *)a, sizeof v);
+    return v;
+}
+
+static inline int ld32(uintptr_t a)
+{
+    int v;
     memcpy(&v, (const void *)a, sizeof v);
     return v;
 }
@@ -253,7 +254,7 @@ static int safe_ok(uintptr_t p, size_t n)
 }
 
 /* Whether [p, p+n) lies in one of the thread's data stack chunks (its own memory, where
- * non-generator frames live). */
+ * non-generator frames live; 3.11+). */
 static int in_stack(uintptr_t ts, uintptr_t p, size_t n)
 {
     uintptr_t c = ld(ts + lay->ts_chunk);
@@ -337,19 +338,13 @@ static unsigned varint(const uint8_t **p, const uint8_t *end)
     return v;
 }
 
-/* The line of code unit `lasti` from a 3.11 location table (Objects/locations.md): entries of
- * a start byte (1, code:4, length-1:3) and code-dependent data; codes 0-9 keep the line,
- * 10-12 add code-10, 13 and 14 a signed varint, 15 has no line. 0 when unknown. */
-static int line_of(uintptr_t code, long lasti)
+/* The line of the instruction at byte offset `addr` in a 3.11+ location table
+ * (Objects/locations.md): entries of a start byte (1, code:4, length-1:3, in code units) and
+ * code-dependent data; codes 0-9 keep the line, 10-12 add code-10, 13 and 14 a signed varint,
+ * 15 has no line. */
+static int line_locations(const uint8_t *p, const uint8_t *end, int line, long addr)
 {
-    uintptr_t lt = ld(code + lay->co_linetable);
-    if (!ptr_ok(lt) || ld(lt + OB_TYPE) != bytes_type)
-        return 0;
-    size_t n = ld(lt + OB_SIZE);
-    const uint8_t *p = (const uint8_t *)(lt + BYTES_DATA), *end = p + (n < (1u << 24) ? n : 0);
-    int line;
-    memcpy(&line, (const void *)(code + lay->co_firstlineno), 4);
-    long addr = 0;
+    long at = 0, unit = addr / 2;
     while (p < end) {
         unsigned b = *p++, kind = (b >> 3) & 15;
         long len = (b & 7) + 1;
@@ -368,14 +363,62 @@ static int line_of(uintptr_t code, long lasti)
             p += 1;
         }
         line += delta;
-        if (lasti < addr + len)
-            return kind == 15 || line < 0 ? 0 : line;
-        addr += len;
+        if (unit < at + len)
+            return kind == 15 ? 0 : line;
+        at += len;
     }
     return 0;
 }
 
-/* Code object -> its "file\0function\0" and, per instruction offset, the interned frame.
+/* 3.10's co_linetable (Objects/lnotab_notes.txt): pairs of a byte delta and a signed line
+ * delta, -128 for instructions without a line; empty ranges only move the line. */
+static int line_linetable(const uint8_t *p, const uint8_t *end, int line, long addr)
+{
+    long stop = 0;
+    for (; p + 1 < end; p += 2) {
+        long start = stop;
+        int delta = (int8_t)p[1];
+        stop += p[0];
+        if (delta != -128)
+            line += delta;
+        if (stop > start && addr < stop)
+            return delta == -128 ? 0 : line;
+    }
+    return 0;
+}
+
+/* 3.8 and 3.9's co_lnotab: pairs of a byte increment and a signed line increment. */
+static int line_lnotab(const uint8_t *p, const uint8_t *end, int line, long addr)
+{
+    long at = 0;
+    for (; p + 1 < end; p += 2) {
+        at += p[0];
+        if (at > addr)
+            break;
+        line += (int8_t)p[1];
+    }
+    return line;
+}
+
+/* The line of the instruction at byte offset `addr` of a code object; 0 when unknown. */
+static int line_of(uintptr_t code, long addr)
+{
+    uintptr_t lt = ld(code + lay->co_linetable);
+    if (!ptr_ok(lt) || ld(lt + OB_TYPE) != bytes_type)
+        return 0;
+    size_t n = ld(lt + OB_SIZE);
+    const uint8_t *p = (const uint8_t *)(lt + BYTES_DATA), *end = p + (n < (1u << 24) ? n : 0);
+    int first = ld32(code + lay->co_firstlineno), line;
+    if (lay->lines == FDL_PY_LOCATIONS)
+        line = line_locations(p, end, first, addr);
+    else if (lay->lines == FDL_PY_LINETABLE)
+        line = line_linetable(p, end, first, addr);
+    else
+        line = line_lnotab(p, end, first, addr);
+    return line > 0 ? line : 0;
+}
+
+/* Code object -> its "file\0function\0" and, per instruction (byte offset), the interned frame.
  * Shared by threads: a slot is taken with a try-lock (a busy slot means no caching). Without
  * the GIL no reference can be taken, so a slot also keeps what identifies its code object
  * (file, name and line-table objects, first line); a new code object at a freed one's address
@@ -386,12 +429,12 @@ static struct wslot {
     int firstlineno;
     char text[240];
     uint32_t len;
-    long lasti[SITES];
+    long addr[SITES];
     uint32_t frame[SITES];
     unsigned next;
 } wcache[CODE_CACHE];
 
-static uint32_t walk_frame_id(uintptr_t code, long lasti)
+static uint32_t walk_frame_id(uintptr_t code, long addr)
 {
     uintptr_t filename = ld(code + lay->co_filename), name = ld(code + lay->co_name);
     uintptr_t linetable = ld(code + lay->co_linetable);
@@ -417,18 +460,18 @@ static uint32_t walk_frame_id(uintptr_t code, long lasti)
     }
     uint32_t id = 0;
     for (int i = 0; i < SITES && !id; i++)
-        if (c->frame[i] && c->lasti[i] == lasti)
+        if (c->frame[i] && c->addr[i] == addr)
             id = c->frame[i];
     if (!id) {
         char rec[4 + sizeof(c->text)];
-        int line = line_of(code, lasti);
+        int line = line_of(code, addr);
         uint32_t l = line > 0 ? (uint32_t)line : 0;
         memcpy(rec, &l, 4);
         memcpy(rec + 4, c->text, c->len);
         id = fdl_intern_put(&fdl_pyframes, rec, 4 + c->len);
         if (id) {
             unsigned k = c->next++ % SITES;
-            c->lasti[k] = lasti;
+            c->addr[k] = addr;
             c->frame[k] = id;
         }
     }
@@ -446,11 +489,66 @@ static int code_ok(uintptr_t code)
         return 0;
     uintptr_t *seen = &seen_code[(code >> 4) % CODE_CACHE];
     if (__atomic_load_n(seen, __ATOMIC_RELAXED) != code) {
-        if (!safe_ok(code, lay->co_code))
+        if (!safe_ok(code, code_span))
             return 0;
         __atomic_store_n(seen, code, __ATOMIC_RELAXED);
     }
     return ld(code + OB_TYPE) == code_type;
+}
+
+/* 3.8-3.10 frames are heap objects, and the head of the chain is checked once per address
+ * through safemem (a per-thread memory of the last few: each code object reuses its frame, so
+ * a loop's heads repeat); each frame after it is linked from a live frame, and each is checked
+ * to be a frame. */
+#define HEADS 8
+static __thread uintptr_t heads_seen[HEADS];
+static __thread unsigned heads_next;
+
+static int head_ok(uintptr_t ts, uintptr_t f)
+{
+    if (!ptr_ok(f))
+        return 0;
+    if (lay->frames == FDL_PY_INTERP_FRAMES)
+        /* the data stack, or read once through safemem (a generator's frame, a C-stack shim
+         * frame, or a half-set frame seen from a signal handler) */
+        return in_stack(ts, f, lay->fr_size) || safe_ok(f, frame_span);
+    for (int i = 0; i < HEADS; i++)
+        if (heads_seen[i] == f)
+            return 1;
+    if (!safe_ok(f, frame_span))
+        return 0;
+    heads_seen[heads_next++ % HEADS] = f;
+    return 1;
+}
+
+/* A frame's code object and the byte offset of its current instruction; 0 for a frame that
+ * runs no Python line (an entry shim, or one being set up). -1 ends the walk (not a frame). */
+static int frame_at(uintptr_t f, uintptr_t *code, long *addr)
+{
+    if (lay->frames == FDL_PY_FRAME_OBJECTS) {
+        if (ld(f + OB_TYPE) != frame_type)
+            return -1;
+        *code = ld(f + lay->fr_code);
+        if (!code_ok(*code))
+            return -1;
+        long lasti = ld32(f + lay->fr_instr);
+        *addr = lay->lasti_bytes ? lasti : lasti * 2;
+        uintptr_t bytes = ld(*code + lay->co_code);
+        if (!ptr_ok(bytes) || ld(bytes + OB_TYPE) != bytes_type)
+            return -1;
+        return *addr >= 0 && *addr < (long)ld(bytes + OB_SIZE);
+    }
+    if (lay->has_owner && *(const uint8_t *)(f + lay->fr_owner) == FDL_PY_OWNED_BY_CSTACK)
+        return 0;
+    *code = ld(f + lay->fr_code);
+    if (!code_ok(*code))
+        return -1;
+    uintptr_t instr = ld(f + lay->fr_instr);
+    long lasti = ((long)instr - (long)(*code + lay->co_code)) / 2;
+    long first = lay->co_firsttraceable ? ld32(*code + lay->co_firsttraceable) : 0;
+    *addr = lasti * 2;
+    /* before the first traceable instruction: being set up, not a Python line yet */
+    return lasti >= first && lasti < (long)ld(*code + OB_SIZE);
 }
 
 /* The calling thread's Python stack, innermost first: its id, 0 if the thread runs no Python
@@ -466,34 +564,29 @@ static uint32_t walk(void)
     uintptr_t ts = (uintptr_t)py.this_thread_state();
     if (!ptr_ok(ts))
         return 0;
-    uintptr_t cf = ld(ts + lay->ts_cframe);
-    if (!ptr_ok(cf))
+    uintptr_t holder = lay->ts_cframe ? ld(ts + lay->ts_cframe) : ts;
+    if (!ptr_ok(holder))
         return 0;
-    uintptr_t f = ld(cf + lay->cf_frame);
-    /* The head is checked against the thread's data stack, or read once through safemem (a
-     * generator's frame, or a half-set cframe seen from a signal handler); each frame after
-     * it is linked from a live frame. */
-    if (!ptr_ok(f) || (!in_stack(ts, f, lay->fr_size) && !safe_ok(f, lay->fr_size)))
+    uintptr_t f = ld(holder + lay->ts_frame);
+    if (!head_ok(ts, f))
         return 0;
     uint32_t frames[FDL_PY_DEPTH_MAX + 1];
     int n = 0, max = fdl_cfg.py_depth;
     uint32_t dropped = 0;
     for (int steps = 0; ptr_ok(f) && steps < FDL_PY_DEPTH_MAX + WALK_EXTRA; steps++) {
-        uintptr_t code = ld(f + lay->fr_code), instr = ld(f + lay->fr_instr);
+        uintptr_t code = 0;
+        long addr = 0;
+        int at = frame_at(f, &code, &addr);
         f = ld(f + lay->fr_previous);
-        if (!code_ok(code))
+        if (at < 0)
             break;
-        long units = (long)ld(code + OB_SIZE);
-        long lasti = ((long)instr - (long)(code + lay->co_code)) / 2;
-        int first;
-        memcpy(&first, (const void *)(code + lay->co_firsttraceable), 4);
-        if (lasti < first || lasti >= units)
-            continue; /* incomplete (being set up) or a shim frame: not a Python line yet */
+        if (!at)
+            continue;
         if (n >= max) {
             dropped++;
             continue;
         }
-        uint32_t id = walk_frame_id(code, lasti);
+        uint32_t id = walk_frame_id(code, addr);
         if (id)
             frames[n++] = id;
     }
@@ -504,19 +597,111 @@ static uint32_t walk(void)
     return fdl_intern_put(&fdl_pyframes, frames, (uint32_t)n * 4);
 }
 
+/* This CPython's version as PY_VERSION_HEX: Py_Version (3.11+), else the text of
+ * Py_GetVersion ("3.9.18 (main, ...)"), a static string it formats without the GIL. */
+static unsigned long py_version(void)
+{
+    const unsigned long *v = sym("Py_Version");
+    if (v)
+        return safe_ok((uintptr_t)v & ~7ul, 16) ? *v : 0;
+    const char *(*get)(void) = (const char *(*)(void))sym("Py_GetVersion");
+    const char *s = get ? get() : NULL;
+    unsigned long part[3] = {0, 0, 0};
+    for (int i = 0; s && i < 3; i++) {
+        if (*s < '0' || *s > '9')
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            part[i] = part[i] * 10 + (unsigned long)(*s++ - '0');
+        if (i < 2 && *s++ != '.')
+            return 0;
+    }
+    /* a release's text has no suffix; a pre-release ("3.10.0rc1") is not a known layout */
+    if (!s || (*s != ' ' && *s != '+' && *s != 0) || part[1] > 255 || part[2] > 255)
+        return 0;
+    return part[0] << 24 | part[1] << 16 | part[2] << 8 | 0xf0;
+}
+
+/* 3.13's own description of its layout, at the start of _PyRuntime (_Py_DebugOffsets): the
+ * cookie, the version, whether free-threaded, then sections of 8-byte offsets, each led by
+ * its struct's size. The indexes below are that struct's in 3.13 (a later version lays it out
+ * differently and is not read). */
+enum {
+    DO_VERSION = 1,
+    DO_FREE_THREADED = 2,
+    DO_TS_FRAME = 3 + 3 + 13 + 4,
+    DO_TS_CHUNK = 3 + 3 + 13 + 7,
+    DO_FR = 3 + 3 + 13 + 9, /* size, previous, executable, instr_ptr, localsplus, owner */
+    DO_CO = DO_FR + 6,      /* size, filename, name, qualname, linetable, firstlineno, ... */
+    DO_CO_CODE = DO_CO + 9,
+    DO_STR = DO_CO + 10 + 2 + 4 + 3 + 3 + 3 + 2 + 3 + 3, /* size, state, length, ascii size */
+};
+
+static int debug_offsets(struct fdl_py_layout *l, unsigned long version)
+{
+    const void *rt = sym("_PyRuntime");
+    uint64_t d[DO_STR + 4];
+    if (!rt || fdl_safemem_read(d, rt, sizeof d) != (ssize_t)sizeof d || memcmp(d, "xdebugpy", 8) ||
+        d[DO_VERSION] != version || d[DO_FREE_THREADED])
+        return 0;
+    uint64_t v[] = {d[DO_TS_FRAME], d[DO_TS_CHUNK], d[DO_FR],      d[DO_FR + 1], d[DO_FR + 2],
+                    d[DO_FR + 3],   d[DO_FR + 5],   d[DO_CO + 1],  d[DO_CO + 2], d[DO_CO + 4],
+                    d[DO_CO + 5],   d[DO_CO_CODE],  d[DO_STR + 1], d[DO_STR + 3]};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (v[i] >= 4096)
+            return 0;
+    struct fdl_py_layout o = *l;
+    l->ts_cframe = 0;
+    l->ts_frame = (uint16_t)v[0], l->ts_chunk = (uint16_t)v[1], l->fr_size = (uint16_t)v[2];
+    l->fr_previous = (uint16_t)v[3], l->fr_code = (uint16_t)v[4], l->fr_instr = (uint16_t)v[5];
+    l->fr_owner = (uint16_t)v[6], l->co_filename = (uint16_t)v[7], l->co_name = (uint16_t)v[8];
+    l->co_linetable = (uint16_t)v[9], l->co_firstlineno = (uint16_t)v[10];
+    l->co_code = (uint16_t)v[11], l->str_state = (uint16_t)v[12];
+    l->str_ascii_data = (uint16_t)v[13], l->str_data = (uint16_t)(v[13] + 16);
+    /* Not published: where the first traceable instruction is kept. Trusted only while the
+     * published fields are where this version's headers put them. */
+    if (memcmp(&o, l, sizeof o))
+        l->co_firsttraceable = 0;
+    return 1;
+}
+
+/* The bytes an object's six fields at these offsets reach. */
+static size_t span(const uint16_t f[6])
+{
+    size_t n = 0;
+    for (int i = 0; i < 6; i++)
+        if ((size_t)f[i] + 8 > n)
+            n = (size_t)f[i] + 8;
+    return n;
+}
+
 static void walk_init(void)
 {
-    const unsigned long *version = sym("Py_Version");
     py.is_finalizing = (int (*)(void))sym("_Py_IsFinalizing");
+    if (!py.is_finalizing)
+        py.is_finalizing = (int (*)(void))sym("Py_IsFinalizing"); /* 3.13 */
     code_type = (uintptr_t)sym("PyCode_Type");
     str_type = (uintptr_t)sym("PyUnicode_Type");
     bytes_type = (uintptr_t)sym("PyBytes_Type");
-    if (!version || !py.is_finalizing || !code_type || !str_type || !bytes_type ||
-        !safe_ok((uintptr_t)version, 8))
+    frame_type = (uintptr_t)sym("PyFrame_Type");
+    unsigned long version = py_version();
+    if (!version || !py.is_finalizing || !code_type || !str_type || !bytes_type || !frame_type)
         return;
-    for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++)
-        if (*version >= layouts[i].min && *version <= layouts[i].max)
-            lay = &layouts[i];
+    const struct fdl_py_layout *known = NULL;
+    for (size_t i = 0; i < sizeof fdl_py_layouts / sizeof fdl_py_layouts[0]; i++)
+        if (version >= fdl_py_layouts[i].min && version <= fdl_py_layouts[i].max)
+            known = &fdl_py_layouts[i];
+    if (!known)
+        return;
+    layout = *known;
+    if (version >= 0x030d0000 && !debug_offsets(&layout, version))
+        return; /* 3.13 without its offsets (a free-threaded build): the audit hook */
+    code_span = span((uint16_t[]){layout.co_firstlineno, layout.co_filename, layout.co_name,
+                                  layout.co_linetable, layout.co_firsttraceable, layout.co_code});
+    frame_span = span(
+        (uint16_t[]){layout.fr_code, layout.fr_previous, layout.fr_instr, layout.fr_owner, 0, 0});
+    if (code_span > 256 || frame_span > 256)
+        return;
+    lay = &layout;
 }
 
 const uint32_t *fdl_python_frames(uint32_t pystack, uint32_t *n, uint32_t *dropped)
@@ -567,7 +752,8 @@ static int register_atexit(void)
     static struct py_method_def def = {"fdleak_exit_dump", exit_callback, 0x4 /* METH_NOARGS */,
                                        NULL};
     atexit_registered = 1;
-    if (!py.import || !py.call_method || !py.cfunction_new || !py.none || !fdl_cfg.on_exit)
+    if (!py.import || !py.call_method || !py.cfunction_new || !py.none || !py.err_clear ||
+        !fdl_cfg.on_exit)
         return 0;
     py_object *fn = py.cfunction_new(&def, NULL, NULL);
     py_object *mod = fn ? py.import("atexit") : NULL;
@@ -605,7 +791,7 @@ static int hook(const char *event, py_object *args, void *data)
         if (lay && (ok || !fdl_cfg.on_exit))
             unhook();
     }
-    if (kind == PENDING_NONE || lay)
+    if (kind == PENDING_NONE || lay || !hook_capture)
         return 0;
     if (!fdl_ready || fdl_tls.busy || fdl_vfork_child)
         return 0;
@@ -646,10 +832,14 @@ void fdl_python_init(void)
     py.gil_check = (int (*)(void))sym("PyGILState_Check");
     py.this_thread_state = (py_object * (*)(void)) sym("PyGILState_GetThisThreadState");
     py.current_thread_state = (py_object * (*)(void)) sym("_PyThreadState_UncheckedGet");
-    if (!py.eval_get_frame || !py.frame_get_back || !py.frame_get_code || !py.frame_get_line ||
-        !py.get_attr || !py.as_utf8 || !py.incref || !py.decref || !py.err_clear || !py.gil_check ||
-        !py.this_thread_state)
-        return; /* older than 3.9: C stacks only */
+    if (!py.current_thread_state) /* renamed in 3.13 */
+        py.current_thread_state = (py_object * (*)(void)) sym("PyThreadState_GetUnchecked");
+    if (!py.incref || !py.decref || !py.gil_check || !py.this_thread_state)
+        return;
+    /* The audit hook's own capture needs the frame accessors of 3.9+; 3.8 without a known
+     * layout gets C stacks only, and the hook just registers the exit dump. */
+    hook_capture = py.eval_get_frame && py.frame_get_back && py.frame_get_code &&
+                   py.frame_get_line && py.get_attr && py.as_utf8 && py.err_clear;
     if (fdl_cfg.py_walk)
         walk_init();
     __atomic_store_n(&hook_wait, 1, __ATOMIC_RELEASE);

@@ -3,6 +3,7 @@ Python thread makes carries the script's own line, whatever the call (tests/py/p
 leaking script per call, its leak line marked `# LEAK`, and a clean control), on Debian's
 CPython and on any other 3.11 found on PATH."""
 import functools
+import glob
 import json
 import os
 import re
@@ -16,19 +17,45 @@ DIR = os.path.join(lib.TESTS, "py", "pystacks")
 LIBRARY = re.compile(r"^<frozen |/site-packages/|/dist-packages/|/lib(64)?/python")
 
 
-@functools.lru_cache(maxsize=None)
-def _interpreters():
-    """Debian's python3, and another CPython 3.11 on PATH (pyenv) if there is one."""
-    found = ["/usr/bin/python3"]
-    other = shutil.which("python3")
-    if other:
-        r = subprocess.run([other, "-c", "import sys; print(sys.executable, sys.version_info[:2])"],
+PYENV = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+VERSIONS = [(3, v) for v in range(8, 14)]  # the CPythons the walk knows
+
+
+def _version_of(exe):
+    try:
+        r = subprocess.run([exe, "-c", "import sys; print(sys.executable, *sys.version_info[:2])"],
                            capture_output=True, text=True, timeout=lib.TIMEOUT)
-        exe = r.stdout.split(" ", 1)[0]
-        if r.returncode == 0 and "(3, 11)" in r.stdout and \
-                os.path.realpath(exe) != os.path.realpath("/usr/bin/python3"):
-            found.append(exe)
+    except OSError:
+        return None, None
+    parts = r.stdout.split()
+    if r.returncode or len(parts) != 3:
+        return None, None
+    return parts[0], (int(parts[1]), int(parts[2]))
+
+
+@functools.lru_cache(maxsize=None)
+def _interpreters_versions():
+    """(path, (major, minor)) of every CPython 3.8-3.13 to test with: Debian's python3 (a
+    static build), the python3 on PATH, and each pyenv version installed (shared builds)."""
+    cands = ["/usr/bin/python3", shutil.which("python3") or ""]
+    cands += sorted(glob.glob(os.path.join(PYENV, "versions", "*", "bin", "python3")))
+    found, seen = [], set()
+    for c in cands:
+        exe, ver = _version_of(c) if c else (None, None)
+        if exe and ver in VERSIONS and os.path.realpath(exe) not in seen:
+            seen.add(os.path.realpath(exe))
+            found.append((exe, ver))
     return found
+
+
+def _interpreters(script=None):
+    """The interpreters for a corpus script: those at least as new as its `# requires 3.N`."""
+    need = (3, 0)
+    if script:
+        with open(os.path.join(DIR, script)) as f:
+            m = re.search(r"^# requires 3\.(\d+)$", f.read(), re.M)
+        need = (3, int(m.group(1))) if m else need
+    return [exe for exe, ver in _interpreters_versions() if ver >= need]
 
 
 def _leak_lines(script):
@@ -82,7 +109,7 @@ def _run(script, python, env=None):
 def _check_corpus(script):
     lines = _leak_lines(script)
     path = os.path.join(DIR, script)
-    for python in _interpreters():
+    for python in _interpreters(script):
         d, leaked = _run(script, python)
         at = [(e, p) for e, p in leaked if (_user_frame(p["frames"]) or {}).get("file") == path]
         check(at, "%s under %s: no leak with a Python stack reaching the script" % (script, python),
@@ -164,29 +191,33 @@ def test_deep_stack_keeps_and_marks_the_script_line():
     kept, none dropped, and the text report marks the script's line."""
     line = _leak_line("leak_deep.py")
     path = os.path.join(DIR, "leak_deep.py")
-    d, leaked = _run("leak_deep.py", "/usr/bin/python3")
-    check(leaked, "no leak")
-    for e, p in leaked:
-        eq(len(p["frames"]), 32, "frames of fd %d" % e["fd"])
-        check("truncated" not in p, "frames dropped: %r" % p.get("truncated"))
-        eq((_user_frame(p["frames"])["file"], _user_frame(p["frames"])["line"]), (path, line),
-           "the script's frame")
-    r = subprocess.run([lib.tool(), "run", "--", "/usr/bin/python3", path], cwd=lib.ROOT,
-                       env=lib.tool_env(), capture_output=True, text=True, timeout=lib.TIMEOUT)
-    eq(r.returncode, 0, "fdleak run", r.stderr[-2000:])
-    marked = [l for l in r.stderr.splitlines() if re.search(r"==\d+==\s+> ", l)]
-    eq(len(marked), 1, "marked lines", r.stderr)
-    check(marked[0].endswith("tests/py/pystacks/leak_deep.py:%d in main" % line), marked[0])
+    for python in _interpreters("leak_deep.py"):
+        d, leaked = _run("leak_deep.py", python)
+        check(leaked, "no leak under %s" % python)
+        for e, p in leaked:
+            eq(len(p["frames"]), 32, "frames of fd %d under %s" % (e["fd"], python))
+            check("truncated" not in p, "frames dropped: %r" % p.get("truncated"))
+            eq((_user_frame(p["frames"])["file"], _user_frame(p["frames"])["line"]),
+               (path, line), "the script's frame")
+        r = subprocess.run([lib.tool(), "run", "--", python, path], cwd=lib.ROOT,
+                           env=lib.tool_env(), capture_output=True, text=True,
+                           timeout=lib.TIMEOUT)
+        eq(r.returncode, 0, "fdleak run", r.stderr[-2000:])
+        marked = [l for l in r.stderr.splitlines() if re.search(r"==\d+==\s+> ", l)]
+        eq(len(marked), 1, "marked lines under %s" % python, r.stderr)
+        check(marked[0].endswith("tests/py/pystacks/leak_deep.py:%d in main" % line), marked[0])
 
 
 def test_depth_limit_counts_dropped_frames():
     """FDLEAK_PY_DEPTH=5: five frames kept, the 27 others counted in the raw dump, in the JSON
     report (pystack_truncated) and in the text report."""
     path = os.path.join(DIR, "leak_deep.py")
-    d, leaked = _run("leak_deep.py", "/usr/bin/python3", env={"FDLEAK_PY_DEPTH": "5"})
-    check(leaked, "no leak")
-    for e, p in leaked:
-        eq((len(p["frames"]), p.get("truncated")), (5, 27), "frames kept and dropped")
+    for python in _interpreters("leak_deep.py"):
+        d, leaked = _run("leak_deep.py", python, env={"FDLEAK_PY_DEPTH": "5"})
+        check(leaked, "no leak under %s" % python)
+        for e, p in leaked:
+            eq((len(p["frames"]), p.get("truncated")), (5, 27),
+               "frames kept and dropped under %s" % python)
     j = os.path.join(lib.new_tmpdir(), "r.json")
     r = subprocess.run([lib.tool(), "run", "--json", j, "--", "/usr/bin/python3", path],
                        cwd=lib.ROOT, env=lib.tool_env({"FDLEAK_PY_DEPTH": "5"}),
@@ -200,17 +231,22 @@ def test_depth_limit_counts_dropped_frames():
 
 def test_audit_hook_fallback():
     """FDLEAK_PY_WALK=0: the audit hook, as on a CPython whose layout is not known. open()
-    still gets its Python stack; os.pipe() raises no event: a C stack only."""
-    d, leaked = _run("leak_popen.py", "/usr/bin/python3", env={"FDLEAK_PY_WALK": "0"})
-    check(leaked, "no leak")
-    for e, p in leaked:
-        eq(e.get("pystack"), 0, "pystack of a pipe with the audit hook")
-        check(e["stack"], "no C stack")
-    d, leaked = _run("leak_sqlite.py", "/usr/bin/python3", env={"FDLEAK_PY_WALK": "0"})
-    check(leaked, "no leak")
-    d, leaked = _run("../first_line_leak.py", "/usr/bin/python3", env={"FDLEAK_PY_WALK": "0"})
-    frames = [p["frames"] for e, p in leaked if p["frames"]]
-    eq([(f[0]["function"], f[0]["line"]) for f in frames], [("<module>", 1)], "open() leak")
+    still gets its Python stack (3.9+: 3.8 lacks the frame accessors the hook uses, and gets
+    C stacks only); os.pipe() raises no event: a C stack only."""
+    for python, ver in _interpreters_versions():
+        d, leaked = _run("leak_popen.py", python, env={"FDLEAK_PY_WALK": "0"})
+        check(leaked, "no leak under %s" % python)
+        for e, p in leaked:
+            eq(e.get("pystack"), 0, "pystack of a pipe with the audit hook under %s" % python)
+            check(e["stack"], "no C stack")
+        d, leaked = _run("leak_sqlite.py", python, env={"FDLEAK_PY_WALK": "0"})
+        check(leaked, "no leak")
+        d, leaked = _run("../first_line_leak.py", python, env={"FDLEAK_PY_WALK": "0"})
+        frames = [p["frames"] for e, p in leaked if p["frames"]]
+        want = [("<module>", 1)] if ver >= (3, 9) else []
+        eq([(f[0]["function"], f[0]["line"]) for f in frames], want,
+           "open() leak under %s" % python)
+        check(leaked, "no leak of open() under %s" % python)
 
 
 def test_no_python_stacks_when_off():
@@ -230,3 +266,60 @@ def test_daemon_threads_during_finalization():
             res, dumps = lib.run_under_shim([python, path])
             eq(res.returncode, 0, "exit status under %s" % python, res.stderr[-2000:])
             eq(len([d for d in dumps if d.get("trigger") == "exit"]), 1, "exit dumps")
+
+
+def _include_dir(python):
+    """The CPython's header directory, if its internal headers are installed."""
+    r = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+                       capture_output=True, text=True, timeout=lib.TIMEOUT)
+    inc = r.stdout.strip()
+    ok = r.returncode == 0 and os.path.isdir(os.path.join(inc, "internal"))
+    return inc if ok else None
+
+
+def test_layouts_match_each_cpythons_headers():
+    """shim/pylayout.h against the headers of every CPython installed with its internal
+    headers: each field offset the walk reads is the one the version's own structs have."""
+    src = os.path.join(lib.TESTS, "py", "pylayout_check.c")
+    done, without = [], []
+    for python, ver in _interpreters_versions():
+        inc = _include_dir(python)
+        if not inc:
+            without.append(python)
+            continue
+        exe = os.path.join(lib.new_tmpdir(), "pylayout_check")
+        r = subprocess.run(["cc", "-w", "-I", inc, "-I", os.path.join(inc, "internal"), src,
+                            "-o", exe], capture_output=True, text=True, timeout=120)
+        eq(r.returncode, 0, "compiling the layout check against %s" % inc, r.stderr[-3000:])
+        r = subprocess.run([exe], capture_output=True, text=True, timeout=lib.TIMEOUT)
+        check(r.returncode == 0 and "unit: all passed" in r.stdout,
+              "layout of CPython %d.%d (%s)" % (ver + (python,)), r.stdout[-3000:])
+        done.append(ver)
+    if not done:
+        raise lib.Skip("no CPython with its internal headers installed (%s)" % without)
+
+
+def test_every_known_version_present():
+    """Which of CPython 3.8-3.13 this machine lets the tests run (Debian 12 ships 3.11; pyenv
+    builds the others): a SKIP names the versions whose walk went untested here."""
+    have = {ver for _, ver in _interpreters_versions()}
+    missing = ["%d.%d" % v for v in VERSIONS if v not in have]
+    if missing:
+        raise lib.Skip("CPython %s not installed: their Python stacks were not tested here"
+                       % ", ".join(missing))
+
+
+def test_python_called_from_c():
+    """map(), sorted(key=) and a class call run Python from C: the leak lines, and the chain
+    goes on through the interpreter's entry frames to the script's outer lines."""
+    _check_corpus("leak_callback.py")
+    path = os.path.join(DIR, "leak_callback.py")
+    with open(path) as f:
+        bottom = [i for i, l in enumerate(f, 1) if l.startswith("kept = main()")][0]
+    for python in _interpreters("leak_callback.py"):
+        d, leaked = _run("leak_callback.py", python)
+        for e, p in leaked:
+            mine = [(f["function"], f["line"]) for f in p["frames"] if f["file"] == path]
+            eq([fn for fn, _ in mine[-2:]], ["main", "<module>"],
+               "under %s fd %d: the script's outer frames" % (python, e["fd"]), p["frames"])
+            eq(mine[-1][1], bottom, "the line of kept = main()")

@@ -1,4 +1,5 @@
 import os
+# requires 3.10
 
 
 def main():

@@ -9,7 +9,7 @@ def gen():
 
 async def coro():
     await asyncio.sleep(0)
-    return os.eventfd(0)  # LEAK
+    return os.pipe()  # LEAK
 
 out = []
 ts = [threading.Thread(target=worker, args=(out,)) for _ in range(4)]
