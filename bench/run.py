@@ -23,7 +23,7 @@ import time
 from harness import Harness, log
 from results import table, write_results
 
-ALL_ROWS = ["1", "1b", "1s", "1r", "2", "3", "4", "5", "6"]
+ALL_ROWS = ["1", "1b", "1v", "1s", "1r", "2", "3", "4", "5", "6"]
 EXTRA_ROWS = ["probe"]
 
 
