@@ -131,9 +131,13 @@ static struct {
     unsigned next;
 } code_cache[CODE_CACHE];
 
+/* Where CPython's symbols are: the global scope, or the handle of an interpreter the program
+ * loaded with dlopen (fdl_python_embedded). */
+static void *py_handle = RTLD_DEFAULT;
+
 static void *sym(const char *name)
 {
-    return dlsym(RTLD_DEFAULT, name);
+    return dlsym(py_handle, name);
 }
 
 static const char *attr_text(py_object *code, const char *attr, char *dst, size_t cap)
@@ -701,7 +705,7 @@ static void walk_init(void)
         (uint16_t[]){layout.fr_code, layout.fr_previous, layout.fr_instr, layout.fr_owner, 0, 0});
     if (code_span > 256 || frame_span > 256)
         return;
-    lay = &layout;
+    __atomic_store_n(&lay, &layout, __ATOMIC_RELEASE); /* an embedded one: threads may run */
 }
 
 const uint32_t *fdl_python_frames(uint32_t pystack, uint32_t *n, uint32_t *dropped)
@@ -845,6 +849,18 @@ void fdl_python_init(void)
     __atomic_store_n(&hook_wait, 1, __ATOMIC_RELEASE);
 }
 
+/* An interpreter loaded with dlopen after start-up, as embedding programs load it (vim's
+ * dynamic Python, plug-in hosts): its symbols are not in the global scope, and it is found
+ * when the program looks Py_Initialize* up through the library's handle (wrap_dl.c). */
+void fdl_python_embedded(void *handle)
+{
+    static int once;
+    if (!fdl_cfg.python || py.add_audit_hook || __atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
+        return;
+    py_handle = handle;
+    fdl_python_init();
+}
+
 /* Registers the audit hook if the calling thread holds the GIL, once. PyGILState_Check alone
  * answers 1 to everyone before the interpreter has set up its thread states, and to every
  * thread once a subinterpreter exists; a thread state of this thread that is also the one
@@ -876,7 +892,7 @@ void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack)
 uint32_t fdl_python_stack(enum fdc_call call)
 {
     fdl_python_hook_point();
-    if (lay)
+    if (__atomic_load_n(&lay, __ATOMIC_ACQUIRE))
         return walk();
     if (unlikely(deferred_fd >= 0)) {
         if (call == FDC_CALL_socket || call == FDC_CALL_socketpair)

@@ -2,7 +2,8 @@
  * P/Invoke, LuaJIT) look functions up through a library handle, whose scope does not include
  * the preload, and would reach libc's own open. A lookup through a handle that finds exactly
  * the libc definition one of our wrappers forwards to gets the wrapper instead; any other
- * lookup is the real one's answer, dlerror state included.
+ * lookup is the real one's answer, dlerror state included. A lookup of Py_Initialize* through
+ * a handle also tells python.c where an embedded interpreter is.
  *
  * glibc resolves RTLD_NEXT and RTLD_DEFAULT relative to its caller's return address, so those
  * never run here: the entry points (dl.S) jump straight to the real function with the
@@ -25,6 +26,7 @@ HIDDEN dlsym_fn fdl_real_dlsym;   /* read by dl.S */
 HIDDEN dlvsym_fn fdl_real_dlvsym; /* read by dl.S */
 void *fdl_dl_resolve(void) HIDDEN;
 void *fdl_dl_handle(void *handle, const char *name, const char *version) HIDDEN;
+void fdl_python_embedded(void *handle) HIDDEN; /* python.c */
 
 /* Every libc function the library exports a wrapper for (exports.map, less dlsym/dlvsym). */
 /* clang-format off */
@@ -157,6 +159,8 @@ void *fdl_dl_handle(void *handle, const char *name, const char *version)
     void *r = version ? fdl_real_dlvsym(handle, name, version) : fdl_real_dlsym(handle, name);
     if (!r || !name)
         return r;
+    if (name[0] == 'P' && name[1] == 'y' && !strncmp(name, "Py_Initialize", 13))
+        fdl_python_embedded(handle); /* an embedded interpreter, loaded with dlopen */
     for (size_t i = 0; i < sizeof(wrapped) / sizeof(wrapped[0]); i++)
         if (wrapped[i].name[0] == name[0] && !strcmp(wrapped[i].name, name))
             return r == libc_lookup(name) ? (void *)wrapped[i].wrapper : r;

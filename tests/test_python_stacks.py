@@ -323,3 +323,42 @@ def test_python_called_from_c():
             eq([fn for fn, _ in mine[-2:]], ["main", "<module>"],
                "under %s fd %d: the script's outer frames" % (python, e["fd"]), p["frames"])
             eq(mine[-1][1], bottom, "the line of kept = main()")
+
+
+def _libpython(python):
+    """The shared libpython of an interpreter, and its prefix; None for a static build."""
+    r = subprocess.run([python, "-c", "import sys, sysconfig; v = sysconfig.get_config_var; "
+                        "print(v('LIBDIR'), v('INSTSONAME') or '', sys.prefix)"],
+                       capture_output=True, text=True, timeout=lib.TIMEOUT)
+    parts = r.stdout.split()
+    if r.returncode or len(parts) != 3:
+        return None, None
+    path = os.path.join(parts[0], parts[1])
+    return (path, parts[2]) if parts[1].startswith("libpython") and os.path.isfile(path) \
+        else (None, None)
+
+
+def test_embedded_interpreter_loaded_with_dlopen():
+    """A C program that dlopen()s libpython (RTLD_LOCAL, as vim's dynamic Python does) and
+    runs a snippet: the leak has the snippet's Python stack, though CPython's symbols were
+    never in the global scope at start-up."""
+    if lib.asan_build():
+        raise lib.Skip("the sanitizer build does not interpose dlsym, where an embedded "
+                       "interpreter is found")
+    done = 0
+    for python, ver in _interpreters_versions():
+        so, prefix = _libpython(python)
+        if not so:
+            continue
+        res, dumps = lib.run_under_shim([lib.fixture("embed_python"), so],
+                                        env={"PYTHONHOME": prefix})
+        eq(res.returncode, 0, "embed_python with %s" % so, res.stderr[-2000:])
+        d = [d for d in dumps if d.get("trigger") == "exit"][0]
+        stacks = {p["id"]: p["frames"] for p in d.get("pystacks", [])}
+        got = [[(f["file"], f["function"], f["line"]) for f in stacks.get(e.get("pystack"), [])]
+               for e in lib.leaks(d)]
+        eq(got, [[("<string>", "make", 3), ("<string>", "<module>", 4)]] * 2,
+           "Python stacks of the two leaked pipe ends, CPython %d.%d" % ver, lib.leaks(d))
+        done += 1
+    if not done:
+        raise lib.Skip("no shared libpython installed (pyenv builds one)")
