@@ -93,6 +93,7 @@ extern int fdl_ready FDL_HIDDEN;
 #define FDL_READY_SHARED_VM 2
 int fdl_enter_slow(const void *caller) FDL_HIDDEN;
 void fdl_clone_shared_vm(void) FDL_HIDDEN;
+void fdl_after_fork_child(void) FDL_HIDDEN; /* resets a child that copied our memory */
 /* This code runs in a vfork or clone(CLONE_VM) child on our memory: no dumps, no records. */
 int fdl_borrowed_memory(void) FDL_HIDDEN;
 void fdl_init(void) FDL_HIDDEN;

@@ -101,7 +101,8 @@ static void mark_inherited(int fd, void *arg)
     }
 }
 
-static void after_fork_child(void)
+/* A fork child, or a raw clone child that copies our memory (wrap_clone.c). */
+void fdl_after_fork_child(void)
 {
     fdl_tls.tid = 0;
     own_pid = (pid_t)syscall(SYS_getpid);
@@ -128,7 +129,7 @@ void fdl_init(void)
     fdl_dump_init();
     fdl_signals_init();
     fdl_capture_init();
-    pthread_atfork(fdl_capture_fork_prepare, fdl_capture_fork_parent, after_fork_child);
+    pthread_atfork(fdl_capture_fork_prepare, fdl_capture_fork_parent, fdl_after_fork_child);
     if (fdl_cfg.python)
         fdl_python_init();
     fdl_busy_end(busy);
@@ -184,7 +185,7 @@ FDL_EXPORT pid_t _Fork(void)
     pid_t p = REAL(_Fork)();
     int err = errno;
     if (p == 0)
-        after_fork_child();
+        fdl_after_fork_child();
     else
         fdl_capture_fork_parent();
     errno = err;

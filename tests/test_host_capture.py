@@ -167,3 +167,23 @@ def test_clone_vm_vfork_child():
 
 def test_clone_vm_shared_child():
     _clone("shared")
+
+
+def test_clone_copy_child_reports_only_its_own():
+    """clone() without CLONE_VM copies the parent's memory, as fork does: the child's exit
+    dump has its own open as its leak, and the parent's three as inherited (with the parent's
+    stack), not as the child's leaks; the parent's dump is unchanged."""
+    f = os.path.join(_data_dir(), "f")
+    exe, res, dumps = _run("host_clone", ["copy", f])
+    _ok(res)
+    facts = {f[1]: int(f[2]) for f in res.facts("child")}
+    child, mine = facts["pid"], facts["open"]
+    cd = lib.one_dump([x for x in dumps if x["pid"] == child], "exit")
+    pd = lib.one_dump([x for x in dumps if x["pid"] != child], "exit")
+    _check_leaks(pd, res, exe, {"open": {"func": "parent_open"}})
+    eq(sorted(x["fd"] for x in lib.leaks(cd)), [mine], "the child's leaks", lib.brief(cd))
+    lib.need_stack_function(cd, lib.need_fd(cd, mine), exe, "child_open")
+    for fd in sorted({int(v[2]) for v in res.facts("leak")}):  # the child flushes them too
+        e = lib.need_fd(cd, fd)
+        eq(e["origin"], "inherited", "origin of the parent's fd %d in the child" % fd)
+        lib.need_stack_function(cd, e, exe, "parent_open")

@@ -1,6 +1,8 @@
 /* A raw clone(CLONE_VM) child shares the parent's memory: its dup2 and close loop must not
  * edit the parent's records. vfork: CLONE_VM|CLONE_VFORK (posix_spawn's way); shared:
- * CLONE_VM alone, the parent waiting for it. Usage: host_clone vfork|shared FILE */
+ * CLONE_VM alone, the parent waiting for it. copy: no CLONE_VM (a fork by clone): the child
+ * opens FILE from child_open() and exits with exit(), which writes its own exit dump.
+ * Usage: host_clone vfork|shared|copy FILE */
 #include "fixture.h"
 
 #include <sched.h>
@@ -20,6 +22,21 @@ NOINLINE static int parent_open(const char *p)
 }
 
 static int leaks[3];
+static const char *path;
+
+NOINLINE static int child_open(const char *p)
+{
+    int fd = open(p, O_RDONLY);
+    KEEP(fd);
+    return fd;
+}
+
+static int copy_child(void *arg)
+{
+    (void)arg;
+    fact("child open %d", child_open(path));
+    exit(0);
+}
 
 static int child(void *arg)
 {
@@ -42,8 +59,10 @@ int main(int argc, char **argv)
     char *stack =
         mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(stack != MAP_FAILED);
-    int flags = CLONE_VM | SIGCHLD | (strcmp(argv[1], "vfork") ? 0 : CLONE_VFORK);
-    pid_t pid = clone(child, stack + CHILD_STACK, flags, NULL);
+    path = argv[2];
+    int copy = !strcmp(argv[1], "copy");
+    int flags = (copy ? 0 : CLONE_VM) | SIGCHLD | (strcmp(argv[1], "vfork") ? 0 : CLONE_VFORK);
+    pid_t pid = clone(copy ? copy_child : child, stack + CHILD_STACK, flags, NULL);
     CHECK(pid > 0);
     int st;
     CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
