@@ -162,7 +162,7 @@ class Allow:
                           if getattr(f, "scope", "function") != "function"), None)
             if owner is not None:
                 st.wide.append(rest)
-                owner.addfinalizer(lambda: st.wide.remove(rest))
+                owner.addfinalizer(lambda: _end_wide(st, rest))
             elif st.item is not None:
                 getattr(st.item, _ITEM_ALLOW).extend(rest)
             else:
@@ -171,6 +171,14 @@ class Allow:
 
     def __repr__(self):
         return "<fdleak_allow>"
+
+
+def _end_wide(st, preds):
+    """A wide fixture's allowances end at its teardown, which runs in a test's teardown phase:
+    they still cover that test, checked after it."""
+    st.wide.remove(preds)
+    if st.item is not None:
+        getattr(st.item, _ITEM_ALLOW).extend(preds)
 
 
 @pytest.fixture(scope="session")
