@@ -3,9 +3,11 @@ the Python module (python/fdleak: check(), snapshot()) and the pytest plugin (--
 fdleak_allow, the re-exec with the library preloaded), and the offline install of the package.
 pytest is Debian's python3-pytest with /usr/bin/python3 (scripts/deps.sh test): the tests that
 need it are skipped when it cannot be imported."""
+import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -398,3 +400,202 @@ def test_pytest_plugin_under_fdleak_run():
                         "--basetemp", os.path.join(d, "base"), "test_sample.py"], env, 120,
                        subprocess.DEVNULL, None, d, (), None)
     _check_sample_run(r)
+
+
+# ---- the fdleak_allow fixture and wide-scoped fixtures ----------------------------------------
+
+# Two test files: module-scoped fixtures that keep a socket (set up before a test's body, or
+# inside it), a lazy cache that allows its own socket, a module fixture that allows a pattern
+# until its teardown, the fixture's object / pattern / no-argument forms, and leaks that must
+# still be caught (a test's, a function-scoped fixture's, one on a number an allowed object
+# held before it was closed, a pattern once its fixture is gone). "# NAME" marks a line the
+# report must name.
+FIXTURE_SAMPLE = '''import socket
+
+import pytest
+
+KEEP = []
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = socket.socket()  # kept by the module's tests: not the first test's leak
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def lazy_server():
+    s = socket.socket()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def cache(fdleak_allow):
+    class Cache:
+        sock = None
+
+        def get(self):
+            if self.sock is None:  # connects on first use, inside a test
+                self.sock = fdleak_allow(socket.socket())
+            return self.sock
+    return Cache()
+
+
+@pytest.fixture(scope="module")
+def app_logs(fdleak_allow):
+    fdleak_allow("*/app-*.log")  # for every test of the module, until its teardown
+
+
+@pytest.fixture
+def leaky_fixture(tmp_path):
+    f = open(tmp_path / "fixture_leak.txt", "w")  # FIXTURE_LEAK
+    KEEP.append(f)
+    return f
+
+
+def test_first_server_user(server):
+    assert server.fileno() >= 0
+
+
+def test_second_server_user(server):
+    assert server.fileno() >= 0
+
+
+def test_module_fixture_set_up_in_body(request):
+    assert request.getfixturevalue("lazy_server").fileno() >= 0
+
+
+def test_cache_first_use(cache):
+    assert cache.get().fileno() >= 0
+
+
+def test_cache_again(cache):
+    assert cache.get().fileno() >= 0
+
+
+def test_logs_a(app_logs, tmp_path):
+    KEEP.append(open(tmp_path / "app-a.log", "w"))
+
+
+def test_logs_b(app_logs, tmp_path):
+    KEEP.append(open(tmp_path / "app-b.log", "w"))
+
+
+def test_leaks(tmp_path):
+    KEEP.append(open(tmp_path / "leaked.txt", "w"))  # TEST_LEAK
+
+
+def test_allowed_object(fdleak_allow, tmp_path):
+    KEEP.append(fdleak_allow(open(tmp_path / "kept-object.txt", "w")))
+
+
+def test_allowed_pattern(fdleak_allow, tmp_path):
+    fdleak_allow("*/kept-pattern.txt")
+    KEEP.append(open(tmp_path / "kept-pattern.txt", "w"))
+    KEEP.append(open(tmp_path / "not-allowed.txt", "w"))  # NOT_ALLOWED
+
+
+def test_allowed_anything(fdleak_allow):
+    fdleak_allow()
+    KEEP.append(socket.socket())
+
+
+def test_closed_object_allows_nothing(fdleak_allow, tmp_path):
+    f = open(tmp_path / "closed.txt", "w")
+    fdleak_allow(f)
+    f.close()
+    KEEP.append(open(tmp_path / "reused.txt", "w"))  # REUSED
+
+
+def test_function_fixture_leak(leaky_fixture):
+    assert leaky_fixture.writable()
+
+
+def test_logs_while_the_fixture_lives(tmp_path):
+    KEEP.append(open(tmp_path / "app-c.log", "w"))'''
+
+FIXTURE_SAMPLE_2 = '''KEEP = []
+
+
+def test_logs_after_the_fixture(tmp_path):
+    KEEP.append(open(tmp_path / "app-d.log", "w"))  # LOG_AFTER
+'''
+
+FIXTURE_PASS = ("test_first_server_user", "test_second_server_user",
+                "test_module_fixture_set_up_in_body", "test_cache_first_use", "test_cache_again",
+                "test_logs_a", "test_logs_b", "test_allowed_object", "test_allowed_anything",
+                "test_logs_while_the_fixture_lives")
+# test -> (file, marker of the line that acquired the leaked descriptor, its path's name)
+FIXTURE_FAIL = {"test_leaks": ("test_fx.py", "TEST_LEAK", "leaked.txt"),
+                "test_allowed_pattern": ("test_fx.py", "NOT_ALLOWED", "not-allowed.txt"),
+                "test_closed_object_allows_nothing": ("test_fx.py", "REUSED", "reused.txt"),
+                "test_function_fixture_leak": ("test_fx.py", "FIXTURE_LEAK", "fixture_leak.txt"),
+                "test_logs_after_the_fixture": ("test_fy.py", "LOG_AFTER", "app-d.log")}
+
+
+def _line_of(text, marker):
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.rstrip().endswith("# " + marker):
+            return i
+    raise lib.TestFailure("no line marked %s" % marker)
+
+
+def _failure_section(out, test):
+    """The text pytest printed for a failed test: from its '___ test ___' header to the next."""
+    m = re.search(r"_{3,} %s _{3,}\n(.*?)(?=\n_{3,} |\n=+ short test summary)" % re.escape(test),
+                  out, re.S)
+    return m.group(1) if m else ""
+
+
+def test_pytest_fdleak_allow_fixture():
+    """The fdleak_allow fixture and module-scoped fixtures: what a wide fixture acquires is not
+    blamed on the first test that uses it (set up before the test's body or inside it), its
+    own allowances last until its teardown; the fixture's forms allow what they name and no
+    more; each leaking test fails with its own line and nothing else."""
+    _need_pytest()
+    d = lib.new_tmpdir()
+    files = {"test_fx.py": FIXTURE_SAMPLE, "test_fy.py": FIXTURE_SAMPLE_2}
+    for name, text in files.items():
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    argv = [PYTHON, "-m", "pytest", "-p", "fdleak.pytest_plugin", "-p", "no:cacheprovider",
+            "--fdleak", "-v", "--basetemp", os.path.join(d, "base"), "test_fx.py", "test_fy.py"]
+    r = lib._run_group(argv, _py_env(preload=False), 120, subprocess.DEVNULL, None, d, (), None)
+    out = r.stdout + r.stderr
+    lib.eq(r.returncode, 1, "pytest's status", out[-4000:])
+    for t in FIXTURE_PASS:
+        lib.check(re.search(r"test_fx\.py::%s PASSED" % t, out), "%s passes" % t, out[-4000:])
+    for t, (fname, marker, leaked) in FIXTURE_FAIL.items():
+        lib.check(re.search(r"%s::%s FAILED" % (re.escape(fname), t), out), "%s fails" % t,
+                  out[-4000:])
+        sec = _failure_section(out, t)
+        line = _line_of(files[fname], marker)
+        lib.check(re.search(r"\(\S*%s:%d\)" % (re.escape(fname), line), sec),
+                  "%s: the leaking line %s:%d is named" % (t, fname, line), sec or out[-4000:])
+        lib.check("1 descriptor acquired in test" in sec and leaked in sec,
+                  "%s: exactly its one descriptor (%s) is listed" % (t, leaked), sec)
+    lib.check(re.search(r"\b5 failed, 10 passed\b", out), "5 failed, 10 passed", out[-4000:])
+    lib.check("[socket]" not in r.stdout, "no kept socket is reported", r.stdout[-4000:])
+
+
+def test_pytest_fdleak_allow_fixture_off():
+    """Without --fdleak the fixture exists and does nothing: every test passes; a wrong
+    argument is still a TypeError naming what it takes."""
+    _need_pytest()
+    d = lib.new_tmpdir()
+    with open(os.path.join(d, "test_fx.py"), "w") as f:
+        f.write(FIXTURE_SAMPLE + '''
+
+def test_bad_argument(fdleak_allow):
+    with pytest.raises(TypeError, match="fdleak: allow takes"):
+        fdleak_allow(1.5)
+''')
+    r = lib._run_group([PYTHON, "-m", "pytest", "-p", "fdleak.pytest_plugin", "-p",
+                        "no:cacheprovider", "-q", "test_fx.py"], _py_env(preload=False), 120,
+                       subprocess.DEVNULL, None, d, (), None)
+    lib.eq(r.returncode, 0, "pytest's status", r.stdout[-2000:] + r.stderr[-2000:])
+    lib.check("15 passed" in r.stdout, "all pass", r.stdout[-2000:])
