@@ -599,3 +599,72 @@ def test_bad_argument(fdleak_allow):
                        subprocess.DEVNULL, None, d, (), None)
     lib.eq(r.returncode, 0, "pytest's status", r.stdout[-2000:] + r.stderr[-2000:])
     lib.check("15 passed" in r.stdout, "all pass", r.stdout[-2000:])
+
+
+# ---- a Python stack and a C stack on one descriptor ----------------------------------------
+
+# A record with both stacks, as the library writes once it keeps a short C stack beside the
+# Python one: built from a real dump of this process (FDLEAK_PY_WALK=0: os.dup gets a C stack,
+# open() a Python stack from its audit event), the open's record given the dup's C stack.
+BOTH_SCRIPT = r'''import json, os, sys, fdleak
+keep = []
+cp = fdleak.checkpoint()
+keep.append(os.dup(1))
+keep.append(open(sys.argv[1]))  # line 5
+raw = json.loads(fdleak._raw_dump(int(cp)).decode())
+by_fd = {e["fd"]: e for e in raw["fds"]}
+c_only, py_only = by_fd[keep[0]], by_fd[keep[1].fileno()]
+assert c_only["stack"] and py_only["pystack"], (c_only, py_only)
+py_only["stack"] = c_only["stack"]
+descs = fdleak._descriptors((json.dumps(raw) + "\n").encode(), True)
+d = [x for x in descs if x.fd == keep[1].fileno()][0]
+print(json.dumps({"py": [list(f) for f in d.python_frames], "c": d.c_stack, "repr": repr(d),
+                  "text": fdleak.format_leaks([d]), "lines": d.stack_lines()}))
+'''
+
+
+def test_both_stacks_rendered():
+    """A descriptor with a Python and a C stack: the Descriptor has both, and check()'s text
+    shows the Python frames, then the C frames under "C stack:", cut where the interpreter's
+    eval loop starts (the command's report cuts there too), with the count of the rest."""
+    r, path, data = _run_script(BOTH_SCRIPT, extra_env={"FDLEAK_PY_WALK": "0"})
+    lib.eq(r.returncode, 0, "script status", r.stderr[-3000:])
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    lib.check(res["py"] and res["py"][0] == [path, "<module>", 5], "the Python frames", res)
+    lib.check(res["c"] and res["c"][0].startswith("_Py_dup ("), "the C frames, symbolized", res)
+    lib.check(any(f.startswith("_PyEval_EvalFrame") for f in res["c"]),
+              "Descriptor.c_stack keeps the whole C stack", res["c"])
+    text = res["text"]
+    lines = text.splitlines()
+    want = ["at <module> (%s:5)" % path, "C stack:", "at _Py_dup ("]
+    pos = [next((i for i, l in enumerate(lines) if l.strip().startswith(w)), -1) for w in want]
+    lib.check(-1 not in pos and pos == sorted(pos), "Python line, then the C stack", text)
+    lib.check("_PyEval_EvalFrame" not in text and
+              re.search(r"by \.\.\. \(\d+ frames? in the Python interpreter", text),
+              "the C stack stops at the eval loop, the rest counted", text)
+    lib.check("fd %d  %s" % (int(re.search(r"fd=(\d+)", res["repr"]).group(1)), data) in text,
+              "the descriptor and its path", text)
+    lib.check(":5 in _Py_dup (" in res["repr"], "repr names the Python line and the C frame",
+              res["repr"])
+    lib.eq(res["lines"], [l[3:] for l in lines[3:-1]], "stack_lines() is what check() shows")
+
+
+def test_both_stacks_from_library():
+    """Once the library records a C stack beside the Python one (a Python open), check() shows
+    both; until then this checks the Python line and skips."""
+    r, path, _ = _run_script(r'''import json, sys, fdleak
+keep = []
+try:
+    with fdleak.check():
+        keep.append(open(sys.argv[1]))  # line 5
+except AssertionError as e:
+    d = e.descriptors[0]
+    print(json.dumps({"text": str(e), "c": d.c_stack, "py": [list(f) for f in d.python_frames]}))
+''')
+    lib.eq(r.returncode, 0, "script status", r.stderr[-3000:])
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    lib.check("at <module> (%s:5)" % path in res["text"], "the Python line", res["text"])
+    if not res["c"]:
+        raise lib.Skip("the library records no C stack beside a Python one yet")
+    lib.check("C stack:" in res["text"] and res["text"].index("C stack:") >
+              res["text"].index("at <module>"), "the C stack after the Python one", res["text"])
