@@ -852,3 +852,93 @@ def test_pytest_py312():
 
 def test_pytest_py313():
     _pytest_under("3.13")
+
+
+# ---- pip install . from the repository root ----------------------------------------------------
+
+def _venv_with_pip(d):
+    """A throwaway venv over the system's site-packages (its setuptools, wheel, pip, pytest),
+    or Skip."""
+    venv = os.path.join(d, "venv")
+    r = subprocess.run([PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", venv],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise lib.Skip("no venv module: %s" % r.stderr.strip()[-200:])
+    py = os.path.join(venv, "bin", "python")
+    r = subprocess.run([py, "-m", "pip", "--version"], capture_output=True, text=True,
+                       timeout=120)
+    if r.returncode != 0:
+        raise lib.Skip("no pip (apt-get install python3-pip)")
+    return venv, py
+
+
+def _pip_env(extra=None):
+    """No index (offline), and none of the calling make's variables (its jobserver)."""
+    env = lib.plain_env({"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKE", "BUILD", "SANITIZER", "DEBUG"):
+        env.pop(k, None)
+    env.update(extra or {})
+    return env
+
+
+def _pip_install(py, src, cwd, extra_env=None):
+    return subprocess.run([py, "-m", "pip", "install", "--no-build-isolation",
+                           "--force-reinstall", "--no-deps", src], capture_output=True,
+                          text=True, timeout=600, env=_pip_env(extra_env), cwd=cwd)
+
+
+def test_pip_install_root():
+    """`pip install --no-build-isolation .` from the repository root, into a venv, offline:
+    make builds the library and the command into the package, which finds them with no
+    FDLEAK_LIB and no fdleak on PATH; pytest loads the plugin by its entry point. A failing
+    make is one `fdleak:` line; FDLEAK_NO_BUILD=1 installs the module alone, and `pytest
+    --fdleak` then says in one `fdleak:` line that the library is not found."""
+    _need_pytest()
+    d = lib.new_tmpdir()
+    venv, py = _venv_with_pip(d)
+    # pip builds in the tree: make's build/ (a no-op once built), setuptools' build/python/
+    r = _pip_install(py, ".", lib.ROOT)
+    lib.eq(r.returncode, 0, "pip install .", r.stdout[-2000:] + r.stderr[-3000:])
+    sample = os.path.join(d, "t")
+    os.makedirs(sample)
+    with open(os.path.join(sample, "test_sample.py"), "w") as f:
+        f.write(SAMPLE)
+    env = lib.plain_env({"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"})
+    env.pop("FDLEAK_LIB", None)
+    if lib.asan_build():
+        raise lib.Skip("the installed library is the plain build: not run under ASan")
+    r = subprocess.run([py, "-c", "import fdleak; print(fdleak.__file__); "
+                        "print(fdleak.find_library()); print(fdleak.find_command())"],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=sample)
+    where = r.stdout.split()
+    lib.check(len(where) == 3 and all(w.startswith(venv) for w in where),
+              "module, library and command from the install", r.stdout + r.stderr)
+    lib.check(where[1].endswith("/fdleak/_native/libfdleak.so") and
+              os.access(where[2], os.X_OK), "the bundled library and command", where)
+    r = lib._run_group([py, "-m", "pytest", "-p", "no:cacheprovider", "--fdleak", "-v",
+                        "test_sample.py"], env, 120, subprocess.DEVNULL, None, sample, (), None)
+    _check_sample_run(r)
+    # make fails: one line says so, and what to do
+    r = _pip_install(py, ".", lib.ROOT, {"MAKE": "false"})
+    out = r.stdout + r.stderr
+    lib.check(r.returncode != 0, "pip install fails when make does", out[-2000:])
+    lines = [l.strip() for l in out.splitlines() if "fdleak: cannot build libfdleak.so" in l]
+    lib.check(len(lines) == 1 and lines[0].startswith("fdleak: ") and "FDLEAK_NO_BUILD" in
+              lines[0], "one fdleak: line naming the way out", out[-3000:])
+    # the module alone: no library to be found, one fdleak: line at run time
+    r = _pip_install(py, ".", lib.ROOT, {"FDLEAK_NO_BUILD": "1"})
+    lib.eq(r.returncode, 0, "pip install . with FDLEAK_NO_BUILD=1",
+           r.stdout[-2000:] + r.stderr[-3000:])
+    r = subprocess.run([py, "-c", "import fdleak; print(fdleak.find_library())"],
+                       capture_output=True, text=True, timeout=60, env=env, cwd=sample)
+    if r.stdout.strip() != "None":
+        raise lib.Skip("a library is installed on this machine (%s): the not-found case "
+                       "cannot be shown" % r.stdout.strip())
+    r = lib._run_group([py, "-m", "pytest", "-p", "no:cacheprovider", "--fdleak", "-q",
+                        "test_sample.py"], env, 120, subprocess.DEVNULL, None, sample, (), None)
+    out = r.stdout + r.stderr
+    lines = [l for l in out.splitlines() if "fdleak:" in l]
+    lib.check(r.returncode not in (0, 1) and len(lines) == 1 and
+              re.search(r"(^|ERROR: )fdleak: --fdleak needs libfdleak\.so loaded: "
+                        r"libfdleak\.so was not found", lines[0]),
+              "a usage error, one fdleak: line", out[-2000:])
