@@ -29,6 +29,8 @@ class BuildWithLibrary(build_py):
 
     def run(self):
         build_py.run(self)
+        dest = os.path.join(self.build_lib, "fdleak", "_native")
+        shutil.rmtree(dest, ignore_errors=True)  # never what an earlier build left there
         if os.environ.get("FDLEAK_NO_BUILD"):
             return
         make = os.environ.get("MAKE") or "make"
@@ -48,8 +50,7 @@ class BuildWithLibrary(build_py):
             sys.stderr.write("\n".join(out[-20:]) + "\n")
             _fail("`%s` failed (status %d)%s" % (" ".join(argv), r.returncode,
                                                   ": " + out[-1] if out else ""))
-        dest = os.path.join(self.build_lib, "fdleak", "_native")
-        os.makedirs(dest, exist_ok=True)
+        os.makedirs(dest)
         for name in NATIVE:
             src = os.path.join(ROOT, "build", name)
             if not os.path.isfile(src):
