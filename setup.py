@@ -65,7 +65,7 @@ class NativeDistribution(Distribution):
         return not os.environ.get("FDLEAK_NO_BUILD")
 
 
-_BUILD_BASE = os.path.join("build", "python")
+_BUILD_BASE = os.path.join(ROOT, "build", "python")
 os.makedirs(_BUILD_BASE, exist_ok=True)
 setup(distclass=NativeDistribution, cmdclass={"build_py": BuildWithLibrary},
       options={"build": {"build_base": _BUILD_BASE},
