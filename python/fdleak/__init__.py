@@ -23,11 +23,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import weakref
 
 __all__ = ["check", "snapshot", "checkpoint", "Checkpoint", "leaks_since", "Descriptor", "Frame", "Leak",
            "NotLoadedError", "is_loaded", "find_library", "find_command", "format_leaks"]
 
 LIB_NAME = "libfdleak.so"
+# Where a `pip install .` from the repository root puts the library and the command it built.
+NATIVE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_native")
 # Where `make install` puts the library (PREFIX=/usr/local by default).
 INSTALLED_LIBS = ("/usr/local/lib/fdleak/libfdleak.so", "/usr/lib/fdleak/libfdleak.so")
 
@@ -44,7 +47,9 @@ class Descriptor:
     else what /proc showed), ``call`` (open, socket, pipe2, ...; "" unless tracked), ``origin``
     (tracked, inherited, unknown), ``python_frames`` (Frame tuples, innermost first),
     ``c_stack`` (frames as text, innermost first), ``cloexec``, ``age_ms``, ``tid``,
-    ``target``, ``local``, ``peer``."""
+    ``target``, ``local``, ``peer``. A descriptor acquired from Python code may have both a
+    Python stack and a (short) C stack: both lists are then filled, and ``stack_lines()``
+    renders them as check() does."""
 
     __slots__ = ("fd", "kind", "path", "call", "origin", "python_frames", "c_stack", "cloexec",
                  "age_ms", "tid", "target", "local", "peer", "_stack_id")
@@ -58,8 +63,14 @@ class Descriptor:
         if self.python_frames:
             f = self.python_frames[0]
             where = " at %s:%s" % (f.file, f.line)
+        if self.c_stack:
+            where += " in %s" % self.c_stack[0]
         return "<Descriptor fd=%d %s %s %r%s>" % (self.fd, self.call or self.origin, self.kind,
                                                   self.path, where)
+
+    def stack_lines(self):
+        """The Python frames, then the C frames, as lines of text (see format_leaks)."""
+        return _stack_lines(self.python_frames or [], self.c_stack or [])
 
 
 def _lib():
@@ -107,7 +118,8 @@ def find_command():
     if lib:
         d = os.path.dirname(os.path.realpath(lib))
         cands += [os.path.join(d, "fdleak"), os.path.join(d, "..", "..", "bin", "fdleak")]
-    cands += [shutil.which("fdleak"), _checkout_build("fdleak")]
+    cands += [os.path.join(NATIVE_DIR, "fdleak"), shutil.which("fdleak"),
+              _checkout_build("fdleak")]
     for c in cands:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return os.path.realpath(c)
@@ -121,10 +133,11 @@ def _checkout_build(name):
 
 
 def find_library():
-    """libfdleak.so: the loaded one, FDLEAK_LIB, next to the fdleak command on PATH
-    (build/ in a checkout, <prefix>/lib/fdleak when installed), the checkout's build/, or the
-    installed path. None if none is found."""
-    cands = [_loaded_path(), os.environ.get("FDLEAK_LIB")]
+    """libfdleak.so: the loaded one, FDLEAK_LIB, the one built with this package (`pip install
+    .` from the repository root), next to the fdleak command on PATH (build/ in a checkout,
+    <prefix>/lib/fdleak when installed), the checkout's build/, or the installed path. None if
+    none is found."""
+    cands = [_loaded_path(), os.environ.get("FDLEAK_LIB"), os.path.join(NATIVE_DIR, LIB_NAME)]
     cmd = shutil.which("fdleak")
     if cmd:
         d = os.path.dirname(os.path.realpath(cmd))
@@ -210,7 +223,9 @@ def _symbolize(raw):
         with open(dump, "wb") as f:
             f.write(raw)
         try:
-            subprocess.run([cmd, "report", "--fds=0", "--json=" + out, "-o",
+            # every descriptor in a group (none suppressed): each gets its symbolized stack
+            subprocess.run([cmd, "report", "--fds=0", "--no-default-suppressions",
+                            "--json=" + out, "-o",
                             os.path.join(d, "report.txt"), dump], env=_tool_env(),
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=120, check=False)
@@ -303,9 +318,39 @@ def _group_key(d):
     return (d.call, tuple(d.python_frames), tuple(d.c_stack))
 
 
+# The C function where CPython's eval loop starts: below a Python stack, the C frames from
+# there on only repeat it (the command's text report cuts there too, common/report_text.c).
+_EVAL_LOOP = "_PyEval_EvalFrame"
+
+
+def _stack_lines(python_frames, c_stack):
+    """Lines for one acquisition: the Python frames (innermost first), then, under a heading
+    when both are present, the C frames, cut where the interpreter's eval loop starts when
+    there is a Python stack."""
+    lines = []
+    for i, f in enumerate(python_frames):
+        lines.append("%s %s (%s:%s)" % ("at" if i == 0 else "by", f.function, f.file, f.line))
+    c = list(c_stack)
+    hidden = 0
+    if python_frames and c:
+        lines.append("C stack:")
+        for i in range(1, len(c)):
+            if c[i].startswith(_EVAL_LOOP):
+                hidden = len(c) - i
+                c = c[:i]
+                break
+    for i, fr in enumerate(c):
+        lines.append("%s %s" % ("at" if i == 0 else "by", fr))
+    if hidden:
+        lines.append("by ... (%d frame%s in the Python interpreter; Descriptor.c_stack lists "
+                     "them)" % (hidden, "" if hidden == 1 else "s"))
+    return lines
+
+
 def format_leaks(descs, what="the block"):
     """The text of a Leak: descriptors grouped by acquiring call and stack, largest first,
-    like fdleak's report."""
+    like fdleak's report; each group shows its Python stack and its C stack (both when the
+    library recorded both)."""
     groups = collections.OrderedDict()
     for d in descs:
         groups.setdefault(_group_key(d), []).append(d)
@@ -319,14 +364,7 @@ def format_leaks(descs, what="the block"):
         lines.append("%d fd%s leaked from %s() [%s]" % (len(ds), "" if len(ds) == 1 else "s",
                                                        call, kinds[0] if len(kinds) == 1
                                                        else "mixed"))
-        for i, f in enumerate(ds[0].python_frames):
-            lines.append("   %s %s (%s:%s)" % ("at" if i == 0 else "by", f.function, f.file,
-                                               f.line))
-        if ds[0].c_stack:
-            if ds[0].python_frames:
-                lines.append("   C stack:")
-            for i, fr in enumerate(ds[0].c_stack):
-                lines.append("   %s %s" % ("at" if i == 0 else "by", fr))
+        lines.extend("   " + x for x in ds[0].stack_lines())
         for d in ds:
             where = d.path or d.target or ("(%s)" % d.kind)
             if d.local or d.peer:
@@ -335,24 +373,64 @@ def format_leaks(descs, what="the block"):
     return "\n".join(lines)
 
 
+def _fileno_of(obj):
+    """The descriptor an object holds now (a file object, a socket, anything with fileno()),
+    or None once it is closed."""
+    try:
+        n = obj.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None
+    return n if isinstance(n, int) and n >= 0 else None
+
+
+def _holder(obj):
+    """A predicate for the descriptor `obj` holds when the check runs (not when it was
+    allowed: a closed object allows nothing, one that reconnected allows its new descriptor).
+    The object is referenced weakly where it can be, so allowing it keeps nothing alive."""
+    try:
+        ref = weakref.ref(obj)
+    except TypeError:
+        ref = lambda: obj  # noqa: E731 - no weak reference possible: a strong one
+    def pred(d):
+        o = ref()
+        return o is not None and d.fd == _fileno_of(o)
+    pred.alive = lambda: ref() is not None
+    return pred
+
+
 def _matcher(allow):
     """A predicate from `allow`: None (nothing allowed), a callable taking a Descriptor, an
-    int (that fd), a str (an fnmatch pattern on the path), or a list of those."""
+    int (that fd), a str (an fnmatch pattern on the path), an os.PathLike (that path), an
+    object with fileno() (a file object or socket: the descriptor it holds when the check
+    runs), or a list of those."""
     if allow is None:
         return lambda d: False
-    if callable(allow):
+    if callable(allow) and not hasattr(allow, "fileno"):
         return allow
-    if isinstance(allow, (int, str)):
+    if isinstance(allow, (int, str)) or hasattr(allow, "fileno") or \
+            hasattr(allow, "__fspath__"):
         allow = [allow]
-    preds = []
-    for a in allow:
-        if callable(a):
-            preds.append(a)
-        elif isinstance(a, int):
-            preds.append(lambda d, a=a: d.fd == a)
-        else:
-            preds.append(lambda d, a=a: fnmatch.fnmatch(d.path or d.target or "", a))
+    preds = [_one_matcher(a) for a in allow]
     return lambda d: any(p(d) for p in preds)
+
+
+def _one_matcher(a):
+    if hasattr(a, "fileno"):
+        return _holder(a)
+    if callable(a):
+        return a
+    if isinstance(a, bool):
+        raise TypeError("fdleak: allow takes fd numbers, path patterns, paths, file objects, "
+                        "sockets or predicates, not %r" % (a,))
+    if isinstance(a, int):
+        return lambda d, a=a: d.fd == a
+    if hasattr(a, "__fspath__"):
+        p = os.fsdecode(os.fspath(a))
+        return lambda d, p=p: (d.path or d.target or "") == p
+    if isinstance(a, str):
+        return lambda d, a=a: fnmatch.fnmatch(d.path or d.target or "", a)
+    raise TypeError("fdleak: allow takes fd numbers, path patterns, paths, file objects, "
+                    "sockets or predicates, not %r" % (a,))
 
 
 class check:
