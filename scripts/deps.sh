@@ -11,8 +11,11 @@ for want in "${@:-test}"; do
     build) ;;
     # strace: one test checks which descriptor the library writes its text report to
     # python3-pytest, python3-setuptools, python3-pip: the Python module and pytest plugin
-    # (tests/test_python_api.py), installed offline with pip install --no-build-isolation
-    test)  pkgs+=(bash procps strace python3-pytest python3-setuptools python3-pip) ;;
+    # (tests/test_python_api.py), installed offline with pip install --no-build-isolation;
+    # python3-exceptiongroup, python3-tomli: what Debian's pytest needs on the CPython 3.8-3.10
+    # that the tests run it under (pyenv's, where installed)
+    test)  pkgs+=(bash procps strace python3-pytest python3-setuptools python3-pip
+                 python3-exceptiongroup python3-tomli) ;;
     lint)  pkgs+=(cppcheck shellcheck clang-format clang) ;;
     bench) pkgs+=(bash procps valgrind redis-server redis-tools hyperfine) ;;
     # clang-14 with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev) for `make fuzz`

@@ -767,10 +767,8 @@ def _check_under(version):
               "[file]" in text and "[socket]" in text, "the report's groups", text)
     for fd, _ in res["want"]:
         lib.check(re.search(r"^   fd %d  " % fd, text, re.M), "fd %d listed" % fd, text)
-    if version == "3.11":
-        # line asserted on all versions once the walk covers them
-        lib.check("<module> (%s:5)" % path in text and "<module> (%s:6)" % path in text,
-                  "the Python lines under 3.11", text)
+    lib.check("<module> (%s:5)" % path in text and "<module> (%s:6)" % path in text,
+              "the Python lines under %s" % version, text)
 
 
 def _pytest_under(version):
@@ -800,10 +798,8 @@ def _pytest_under(version):
               "exactly the leaked descriptor is reported", sec or out[-3000:])
     lib.check(re.search(r"^   fd \d+  \S*leaked\.txt$", sec, re.M) and "[file]" in sec,
               "its fd, kind and path", sec)
-    if version == "3.11":
-        # line asserted on all versions once the walk covers them
-        lib.check(re.search(r"test_leaks \(\S*test_sample\.py:%d\)" % LEAK_LINE, sec),
-                  "the Python line under 3.11", sec)
+    lib.check(re.search(r"test_leaks \(\S*test_sample\.py:%d\)" % LEAK_LINE, sec),
+              "the Python line under %s" % version, sec)
 
 
 def test_check_py38():
