@@ -94,6 +94,17 @@ static int misuse_stack_before(size_t i, int k, uint32_t id)
     return 0;
 }
 
+/* Whether Python stack `id` was written for an earlier misuse event. */
+static int misuse_pystack_before(size_t i, uint32_t id)
+{
+    for (size_t j = 0; j < i; j++) {
+        const struct fdl_misuse *ev = fdl_misuse_get(j);
+        if (ev && ev->acquired_pystack == id)
+            return 1;
+    }
+    return 0;
+}
+
 static void json_kv_u(const char *k, uint64_t v)
 {
     fdl_out_str(out, ",\"");
@@ -196,6 +207,17 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
         fdl_out_str(out, i ? ",\n" : "\n");
         json_pystack(s->ids[i]);
     }
+    /* Python stacks of the acquisitions misuse events name, likewise. */
+    any = n > 0;
+    for (size_t i = 0, nm = fdl_misuse_count(); i < nm; i++) {
+        const struct fdl_misuse *ev = fdl_misuse_get(i);
+        uint32_t id = ev ? ev->acquired_pystack : 0;
+        if (!id || in_sorted(s->ids, n, id) || misuse_pystack_before(i, id))
+            continue;
+        fdl_out_str(out, any ? ",\n" : "\n");
+        json_pystack(id);
+        any = 1;
+    }
     fdl_out_str(out, "],\n\"misuse\":[");
     size_t nw = 0;
     for (size_t i = 0, nm = fdl_misuse_count(); i < nm; i++) {
@@ -213,6 +235,7 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
         json_kv_u("closed_stack", ev->closed_stack);
         json_kv_s("acquired_call", fdc_call_name(ev->acquired_call));
         json_kv_u("acquired_stack", ev->acquired_stack);
+        json_kv_u("acquired_pystack", ev->acquired_pystack);
         json_kv_s("owner", fdc_owner_name(ev->owner));
         fdl_out_str(out, "}");
     }

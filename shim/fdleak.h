@@ -155,6 +155,7 @@ struct fdl_misuse {
     int32_t fd;
     uint8_t kind, call, closed_call, acquired_call, owner; /* fdc_misuse, fdc_call, fdc_owner */
     uint32_t stack, closed_stack, acquired_stack;
+    uint32_t acquired_pystack; /* the acquisition's Python stack, 0 = none */
 };
 void fdl_misuse_init(void) FDL_HIDDEN;
 void fdl_misuse_after_fork(void) FDL_HIDDEN;

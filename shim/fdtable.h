@@ -23,13 +23,14 @@ enum fdl_state {
 
 struct fdl_entry {
     uint32_t seq;   /* odd while a writer is changing the record */
-    uint32_t stack; /* stack id, 0 = none */
+    /* The acquisition's stacks, kept after a release for misuse reports. */
+    uint32_t stack;   /* stack id, 0 = none */
+    uint32_t pystack; /* Python stack id, 0 = none */
+    uint32_t path;    /* path id, 0 = none */
     union {
-        uint32_t pystack; /* live: Python stack id, 0 = none */
-        uint32_t rstack;  /* FDL_F_RELEASED: the stack id of the release */
+        uint32_t tid;    /* live: the acquiring thread */
+        uint32_t rstack; /* FDL_F_RELEASED: the stack id of the release */
     };
-    uint32_t path; /* path id, 0 = none */
-    uint32_t tid;
     uint8_t state; /* enum fdl_state */
     uint8_t call;  /* enum fdc_call */
     union {

@@ -120,6 +120,7 @@ static void from_released(struct fdl_misuse *ev, const struct fdl_entry *r)
     ev->closed_stack = r->rstack;
     ev->acquired_call = r->call;
     ev->acquired_stack = r->stack;
+    ev->acquired_pystack = r->pystack;
 }
 
 void fdl_misuse_ebadf(int fd, enum fdc_call call)
@@ -186,6 +187,7 @@ void fdl_misuse_owned(int fd, enum fdc_call call, const struct fdl_entry *old)
                             .kind = FDC_MISUSE_owned_close,
                             .acquired_call = old->call,
                             .acquired_stack = old->stack,
+                            .acquired_pystack = old->pystack,
                             .owner = (old->flags & FDL_F_DIR) ? FDC_OWNER_DIR : FDC_OWNER_FILE};
     add(&ev);
 }

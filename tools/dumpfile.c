@@ -452,6 +452,7 @@ static void fdt_load_misuse(struct fdt_rd *r, struct fdt_dump *d, jv *arr)
         m->closed_stack = (uint32_t)fdt_int(r, f, w, "closed_stack", 0, UINT32_MAX);
         m->acquired_call = fdt_str(r, f, w, "acquired_call");
         m->acquired_stack = (uint32_t)fdt_int(r, f, w, "acquired_stack", 0, UINT32_MAX);
+        m->acquired_pystack = (uint32_t)fdt_int(r, f, w, "acquired_pystack", 0, UINT32_MAX);
         m->owner = fdt_str(r, f, w, "owner");
     }
 }
