@@ -80,7 +80,7 @@ struct fdl_config {
 };
 #define FDL_PY_DEPTH_DEFAULT 64
 #define FDL_PY_DEPTH_MAX 128
-#define FDL_PY_C_DEPTH_DEFAULT 10
+#define FDL_PY_C_DEPTH_DEFAULT 8
 #define FDL_MISUSE_OFF 0
 #define FDL_MISUSE_REPORT 1
 #define FDL_MISUSE_ABORT 2

@@ -276,7 +276,7 @@ def _no_eval_frames(stack, what):
     names = [f["function"] or "" for f in stack]
     check(not any(n.startswith("_PyEval_EvalFrame") for n in names),
           "%s: C stack goes into the interpreter's eval loop" % what, names)
-    check(len(stack) <= 16, "%s: %d C frames (cut at the eval loop, at most 10 physical)"
+    check(len(stack) <= 16, "%s: %d C frames (cut at the eval loop, at most 8 physical)"
           % (what, len(stack)), names)
 
 
