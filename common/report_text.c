@@ -515,7 +515,7 @@ static void misuse(const struct fdc_r *r, const struct fdc_rmisuse *ev)
         put(r, " times)");
     }
     put(r, "\n");
-    c_stack(r, ev->stack, 0);
+    stacks(r, ev->stack, ev->pystack, ev->pytruncated);
     if (ev->closed_call && *ev->closed_call) {
         line_start(r);
         put(r, " previously closed by ");

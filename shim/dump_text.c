@@ -196,8 +196,11 @@ static void fill_misuse(const struct fdl_misuse *ev, struct fdc_rmisuse *out)
     out->stack = ev->stack;
     out->closed_stack = ev->closed_stack;
     out->acquired_stack = ev->acquired_stack;
+    out->pystack = ev->pystack;
     out->acquired_pystack = ev->acquired_pystack;
     uint32_t npy, dropped;
+    fdl_python_frames(ev->pystack, &npy, &dropped);
+    out->pytruncated = dropped;
     fdl_python_frames(ev->acquired_pystack, &npy, &dropped);
     out->acquired_pytruncated = dropped;
 }

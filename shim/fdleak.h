@@ -144,8 +144,9 @@ void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only, enum fdc_call
                        const void *caller) FDL_HIDDEN;
 /* Marks fd as owned by a FILE* or DIR* (FDL_F_FILE / FDL_F_DIR). */
 void fdl_track_owner(int fd, int owner_flag) FDL_HIDDEN;
-/* The current stack, interned, for a misuse event (0 if none). */
-uint32_t fdl_track_here(void) FDL_HIDDEN;
+/* The current stack, interned, for a misuse event by `call` (0 if none), and in a thread
+ * running Python code its Python stack (*pystack, else 0). */
+uint32_t fdl_track_here(enum fdc_call call, uint32_t *pystack) FDL_HIDDEN;
 
 /* ---- misuse (misuse.c): double close, bad fd, use after close, owned close ---- */
 struct fdl_entry;
@@ -155,6 +156,7 @@ struct fdl_misuse {
     int32_t fd;
     uint8_t kind, call, closed_call, acquired_call, owner; /* fdc_misuse, fdc_call, fdc_owner */
     uint32_t stack, closed_stack, acquired_stack;
+    uint32_t pystack;          /* where, in Python (the C stack then stops at the interpreter) */
     uint32_t acquired_pystack; /* the acquisition's Python stack, 0 = none */
 };
 void fdl_misuse_init(void) FDL_HIDDEN;

@@ -377,10 +377,11 @@ void fdl_track_owner(int fd, int owner_flag)
     fdl_table_set_flags(fd, (uint8_t)owner_flag, 0);
 }
 
-uint32_t fdl_track_here(void)
+uint32_t fdl_track_here(enum fdc_call call, uint32_t *pystack)
 {
     struct level l = level_begin();
-    uint32_t id = capture_stack(l.nest, 0);
+    *pystack = fdl_cfg.python && l.nest == 0 ? fdl_python_stack(call) : 0;
+    uint32_t id = capture_stack(l.nest, *pystack != 0);
     level_end(l);
     return id;
 }

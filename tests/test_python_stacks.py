@@ -370,8 +370,8 @@ def test_cstack_ctypes_open_shows_line_and_libffi():
 
 
 def test_cstack_misuse_names_the_acquisition_python_line():
-    """A double close of a descriptor opened in Python: the event's acquisition has the Python
-    line and the C frames below it (raw dump, JSON and text reports)."""
+    """A double close of a descriptor opened in Python: the event and its acquisition each have
+    their Python line and the C frames below it (raw dump, JSON and text reports)."""
     for python in _both_builds():
         what = "double close under %s" % python
         target = os.path.join(lib.new_tmpdir(), "f")
@@ -384,6 +384,15 @@ def test_cstack_misuse_names_the_acquisition_python_line():
         eq((u.get("file"), u.get("line"), u.get("function")), (path, line, "acquire"),
            "%s: the acquisition's Python line" % what, m["acquired_pystack"])
         _no_eval_frames(m["acquired_stack"], what)
+        with open(path) as f:
+            where = [i for i, l in enumerate(f, 1) if l.rstrip().endswith("# MISUSE")][0]
+        u = _user_frame(m["pystack"]) or {}
+        eq((u.get("file"), u.get("line")), (path, where), "%s: the event's Python line" % what,
+           m["pystack"])
+        _no_eval_frames(m["stack"], what)
+        head = text.split("double close of fd", 1)[-1].split("previously closed by")[0]
+        check(re.search(r"==\d+==\s+> %s:%d in <module>" % (re.escape(os.path.relpath(
+            path, lib.ROOT)), where), head), "%s: text of the event" % what, text[-3000:])
         block = text.split("acquired by ", 1)[-1].split("no leaked descriptors")[0]
         check(re.search(r"==\d+==\s+> %s:%d in acquire" % (re.escape(os.path.relpath(
             path, lib.ROOT)), line), block), "%s: text" % what, text[-3000:])

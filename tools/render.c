@@ -160,7 +160,8 @@ static void fdt_m_misuse(void *ctx, size_t i, struct fdc_rmisuse *out)
 {
     const struct fdt_dump *d = FDT_CTX_PROC(ctx)->dump;
     const struct fdt_dmisuse *e = &d->misuse[i];
-    const struct fdt_dpystack *ps = fdt_dump_pystack(d, e->acquired_pystack);
+    const struct fdt_dpystack *ps = fdt_dump_pystack(d, e->pystack);
+    const struct fdt_dpystack *aps = fdt_dump_pystack(d, e->acquired_pystack);
     *out = (struct fdc_rmisuse){.kind = e->kind,
                                 .call = e->call,
                                 .closed_call = e->closed_call,
@@ -169,10 +170,12 @@ static void fdt_m_misuse(void *ctx, size_t i, struct fdc_rmisuse *out)
                                 .fd = e->fd,
                                 .count = (uint64_t)e->count,
                                 .stack = e->stack,
+                                .pystack = e->pystack,
+                                .pytruncated = ps ? ps->truncated : 0,
                                 .closed_stack = e->closed_stack,
                                 .acquired_stack = e->acquired_stack,
                                 .acquired_pystack = e->acquired_pystack,
-                                .acquired_pytruncated = ps ? ps->truncated : 0};
+                                .acquired_pytruncated = aps ? aps->truncated : 0};
 }
 
 bool fdt_render_nothing(const struct fdt_proc *p)
@@ -354,6 +357,7 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p)
         fdt_jw_str(w, "call", e->call);
         fdt_jw_int(w, "count", e->count);
         fdt_json_frames(w, "stack", p, e->stack);
+        fdt_json_pyframes(w, "pystack", d, e->pystack);
         fdt_jw_str(w, "closed_call", e->closed_call);
         fdt_json_frames(w, "closed_stack", p, e->closed_stack);
         fdt_jw_str(w, "acquired_call", e->acquired_call);

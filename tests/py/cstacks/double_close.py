@@ -1,5 +1,5 @@
-"""A descriptor opened in a function, closed, then closed again: the misuse event names the
-acquisition's Python line as well as its C frames."""
+"""A descriptor opened in a function, closed, then closed again: the misuse event names its
+own Python line and the acquisition's, each with its C frames."""
 import os
 import sys
 
@@ -11,6 +11,6 @@ def acquire(path):
 fd = acquire(sys.argv[1])
 os.close(fd)
 try:
-    os.close(fd)
+    os.close(fd)  # MISUSE
 except OSError:
     pass
