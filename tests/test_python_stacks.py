@@ -412,3 +412,38 @@ def test_cstack_py_c_depth_zero_keeps_the_python_stack_only():
         for e in pipes:
             check(e["pystack"], "no Python stack (%s)" % env)
             eq(bool(e["stack"]), want, "C stack with %s" % env)
+
+
+def test_cstack_diff_matches_python_groups_across_runs():
+    """`fdleak diff` of two runs of one script, leaking 1 then 3 pipe pairs at one line: the
+    group is matched by its Python and C frames (module+offset where unnamed, stable across
+    runs), so it grew by 4 rather than being new; its stacks are shown, Python first; the
+    sqlite group, the same in both, is left out."""
+    path = os.path.join(CDIR, "pipes_n.py")
+    with open(path) as f:
+        line = [i for i, l in enumerate(f, 1) if l.rstrip().endswith("# LEAK")][0]
+    for python in _both_builds():
+        what = "diff under %s" % python
+        files = []
+        for n in (1, 3):
+            outdir = lib.new_outdir()
+            res, dumps = lib.run_under_shim([python, path, str(n),
+                                             os.path.join(lib.new_tmpdir(), "db")],
+                                            outdir=outdir)
+            eq(res.returncode, 0, "exit status", res.stderr[-2000:])
+            d = lib.one_dump(dumps)
+            check(all(e["stack"] and e["pystack"] for e in lib.leaks(d)),
+                  "%s: leaks without both stacks" % what, lib.brief(d))
+            files.append(os.path.join(outdir, "d.%d.%d.json" % (d["pid"], d["seq"])))
+            check(os.path.exists(files[-1]), "dump file", files[-1])
+        r = lib.run_tool(["diff", files[0], files[1]])
+        eq(r.returncode, 0, "%s: status" % what, r.stderr)
+        groups = [l for l in r.stdout.splitlines() if re.match(r"[-+]\d+ fds? from ", l)]
+        eq(len(groups), 1, "%s: groups shown" % what, r.stdout)
+        check(groups[0].startswith("+4 fds from pipe2() [pipe]  (2 -> 6"),
+              "%s: the pipe group grew by 4" % what, r.stdout)
+        check(re.search(r"pipes_n\.py:%d in <listcomp>" % line, r.stdout),
+              "%s: the Python line" % what, r.stdout)
+        check(r.stdout.index("Python stack:") < r.stdout.index("C stack:"),
+              "%s: Python stack first, then the C frames" % what, r.stdout)
+        check("_PyEval_EvalFrame" not in r.stdout, "%s: eval loop frames" % what, r.stdout)
