@@ -64,6 +64,7 @@ struct priv_bufs {
         uintptr_t ips[FDC_DEPTH_MAX];
     } last[LAST_STACKS];
     uint32_t last_next; /* the entry replaced next */
+    uint32_t last_hit;  /* the entry found last: tried first */
 };
 #define PRIV_MAP_BYTES                                                                             \
     ((GUARD_BYTES + PRIV_STACK_BYTES + sizeof(struct priv_bufs) + PAGE_BYTES - 1) &                \
@@ -350,16 +351,33 @@ static struct priv_bufs *bufs(void)
                : NULL;
 }
 
+static inline int last_is(const struct priv_bufs *b, uint32_t i, const uintptr_t *ips, int n)
+{
+    return b->last[i].id && b->last[i].n == (uint32_t)n && b->last[i].ips[0] == ips[0] &&
+           !memcmp(b->last[i].ips, ips, (size_t)n * sizeof(uintptr_t));
+}
+
+/* The other entries, out of line: a loop repeating one stack pays for the first only. */
+static __attribute__((noinline)) uint32_t last_id_others(struct priv_bufs *b, uint32_t h,
+                                                         const uintptr_t *ips, int n)
+{
+    for (uint32_t i = 0; i < LAST_STACKS; i++)
+        if (i != h && last_is(b, i, ips, n)) {
+            b->last_hit = i;
+            return b->last[i].id;
+        }
+    return 0;
+}
+
 uint32_t fdl_capture_last_id(const uintptr_t *ips, int n)
 {
     struct priv_bufs *b = bufs();
     if (!b || n <= 0)
         return 0;
-    for (int i = 0; i < LAST_STACKS; i++)
-        if (b->last[i].id && b->last[i].n == (uint32_t)n && b->last[i].ips[0] == ips[0] &&
-            !memcmp(b->last[i].ips, ips, (size_t)n * sizeof(uintptr_t)))
-            return b->last[i].id;
-    return 0;
+    uint32_t h = b->last_hit;
+    if (likely(last_is(b, h, ips, n)))
+        return b->last[h].id;
+    return last_id_others(b, h, ips, n);
 }
 
 void fdl_capture_set_last(const uintptr_t *ips, int n, uint32_t id)
@@ -372,6 +390,7 @@ void fdl_capture_set_last(const uintptr_t *ips, int n, uint32_t id)
     memcpy(b->last[i].ips, ips, (size_t)n * sizeof(uintptr_t));
     b->last[i].n = (uint32_t)n;
     b->last[i].id = id;
+    b->last_hit = i;
 }
 
 /* ASan cannot follow a signal handler's siglongjmp from the private stack back to the

@@ -278,14 +278,17 @@ void fdl_track_adopt(int fd, enum fdc_call call, enum fdc_kind kind)
 }
 
 /* The release site. One frame (the default) is the caller's return address, interned once
- * per distinct site through a per-thread cache: a loop closing from one place pays a compare.
- * The cache pair is written id-last and re-checked, so a signal handler's release between
- * the stores leaves it empty, never pairing one site with another's id. Deeper release stacks
- * unwind (FDLEAK_RELEASE_DEPTH), without the acquisition cache, which they would evict. */
+ * per distinct site through a per-thread cache of the last two sites: a loop closing from one
+ * or two places (a Python loop closing a file and a socket) pays a compare. Each cache pair is
+ * written id-last and re-checked, so a signal handler's release between the stores leaves it
+ * empty, never pairing one site with another's id. Deeper release stacks unwind
+ * (FDLEAK_RELEASE_DEPTH), without the acquisition cache, which they would evict. */
+#define RELEASE_SITES 2
 static __thread struct {
     uintptr_t ip;
     uint32_t id;
-} last_release;
+} last_release[RELEASE_SITES];
+static __thread unsigned last_release_next; /* the pair replaced next */
 
 static __attribute__((noinline)) uint32_t release_stack_slow(uintptr_t ip)
 {
@@ -301,14 +304,15 @@ static __attribute__((noinline)) uint32_t release_stack_slow(uintptr_t ip)
     if (!fdl_cfg.release_depth || !ip)
         return 0;
     uint32_t id = fdl_intern_put(&fdl_stacks, &ip, sizeof ip);
-    last_release.id = 0;
+    unsigned k = last_release_next++ % RELEASE_SITES;
+    last_release[k].id = 0;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    last_release.ip = ip;
+    last_release[k].ip = ip;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    last_release.id = id;
+    last_release[k].id = id;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (last_release.ip != ip)
-        last_release.id = 0;
+    if (last_release[k].ip != ip)
+        last_release[k].id = 0;
     return id;
 }
 
@@ -317,12 +321,14 @@ static __attribute__((noinline)) uint32_t release_stack_slow(uintptr_t ip)
 static inline uint32_t release_stack(const void *caller)
 {
     uintptr_t ip = (uintptr_t)caller;
-    uint32_t id = last_release.id;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (likely(id && last_release.ip == ip)) {
+    for (int k = 0; k < RELEASE_SITES; k++) {
+        uint32_t id = last_release[k].id;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (likely(last_release.id == id))
-            return id;
+        if (likely(id && last_release[k].ip == ip)) {
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            if (likely(last_release[k].id == id))
+                return id;
+        }
     }
     return release_stack_slow(ip);
 }
