@@ -371,7 +371,7 @@ static int py_library(const char *file)
 /* A Python stack, innermost first; the innermost frame outside the library is marked "> "
  * (the program's line, found at a glance), and frames dropped past the depth limit are
  * counted on a last line. */
-static void py_stack(const struct fdc_r *r, const struct fdc_rgroup *g, size_t n)
+static void py_stack(const struct fdc_r *r, uint64_t pystack, size_t truncated, size_t n)
 {
     const struct fdc_rmodel *m = r->m;
     line(r, "   Python stack:");
@@ -379,7 +379,7 @@ static void py_stack(const struct fdc_r *r, const struct fdc_rgroup *g, size_t n
     for (size_t i = 0; i < n; i++) {
         struct fdc_rpyframe f;
         memset(&f, 0, sizeof f);
-        m->pyframe(m->ctx, g->pystack, i, &f);
+        m->pyframe(m->ctx, pystack, i, &f);
         const char *file = f.file ? f.file : "?";
         int mine = !marked && !py_library(file);
         marked |= mine;
@@ -394,12 +394,29 @@ static void py_stack(const struct fdc_r *r, const struct fdc_rgroup *g, size_t n
         put_esc(r, f.function);
         put(r, "\n");
     }
-    if (g->pytruncated) {
+    if (truncated) {
         line_start(r);
         put(r, "     ... ");
-        plural(r, g->pytruncated, " more frame", " more frames");
+        plural(r, truncated, " more frame", " more frames");
         put(r, " (FDLEAK_PY_DEPTH)\n");
     }
+}
+
+/* An acquisition's stacks: the Python stack first (the program's line marked), then the C
+ * frames, labelled "C stack:" below a Python one. Under Python the library keeps the native
+ * frames from the call up to the interpreter's eval loop: what a C extension did between the
+ * Python line and the system call (sqlite3_open_v2, unixOpen). */
+static void stacks(const struct fdc_r *r, uint64_t stack, uint64_t pystack, size_t truncated)
+{
+    const struct fdc_rmodel *m = r->m;
+    size_t npy = pystack && m->pyframe ? m->pyframe(m->ctx, pystack, 0, NULL) : 0;
+    if (npy)
+        py_stack(r, pystack, truncated, npy);
+    int has_c = stack && m->frame(m->ctx, stack, 0, NULL) > 0;
+    if (npy && has_c)
+        line(r, "   C stack:");
+    if (has_c || !npy)
+        c_stack(r, stack, npy > 0);
 }
 
 static void group(const struct fdc_r *r, size_t gi)
@@ -418,16 +435,7 @@ static void group(const struct fdc_r *r, size_t gi)
     put(r, " [");
     put_esc(r, g.kind);
     put(r, "]\n");
-    size_t npy = g.pystack && m->pyframe ? m->pyframe(m->ctx, g.pystack, 0, NULL) : 0;
-    if (npy)
-        py_stack(r, &g, npy);
-    /* Python acquisitions usually carry no C stack (the library skips the interpreter's
-     * frames); one recorded through C under Python shows both. */
-    int has_c = g.stack && m->frame(m->ctx, g.stack, 0, NULL) > 0;
-    if (npy && has_c)
-        line(r, "   C stack:");
-    if (has_c || !npy)
-        c_stack(r, g.stack, npy > 0);
+    stacks(r, g.stack, g.pystack, g.pytruncated);
     int mixed = is(g.kind, "mixed");
     size_t max = r->o->max_fds, shown = max && g.count > max ? max : g.count;
     for (size_t i = 0; i < shown; i++) {
@@ -507,7 +515,7 @@ static void misuse(const struct fdc_r *r, const struct fdc_rmisuse *ev)
         put(r, " times)");
     }
     put(r, "\n");
-    c_stack(r, ev->stack, 0);
+    stacks(r, ev->stack, ev->pystack, ev->pytruncated);
     if (ev->closed_call && *ev->closed_call) {
         line_start(r);
         put(r, " previously closed by ");
@@ -521,8 +529,8 @@ static void misuse(const struct fdc_r *r, const struct fdc_rmisuse *ev)
         put(r, " acquired by ");
         put_esc(r, ev->acquired_call);
         put(r, "()\n");
-        if (ev->acquired_stack)
-            c_stack(r, ev->acquired_stack, 0);
+        if (ev->acquired_stack || ev->acquired_pystack)
+            stacks(r, ev->acquired_stack, ev->acquired_pystack, ev->acquired_pytruncated);
     } else if (ev->closed_call && *ev->closed_call && !is(ev->kind, "owned_close")) {
         line(r, " acquired before fdleak started (inherited)");
     }

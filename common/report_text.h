@@ -50,6 +50,10 @@ struct fdc_rmisuse {
     int fd;
     uint64_t count;
     uint64_t stack, closed_stack, acquired_stack;
+    uint64_t pystack;            /* where, in Python (pyframe()), 0: none */
+    size_t pytruncated;          /* its frames dropped past the depth limit */
+    uint64_t acquired_pystack;   /* the acquisition's Python stack (pyframe()), 0: none */
+    size_t acquired_pytruncated; /* its frames dropped past the depth limit */
 };
 
 /* The process as a whole: what the header and the summary say. */

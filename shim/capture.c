@@ -52,10 +52,19 @@ static int own_frames = 5;
 #define PRIV_STACK_BYTES (256u * 1024)
 #define GUARD_BYTES 4096u
 #define PAGE_BYTES 4096u
+/* The last level-0 stacks stored (see track.c), a few: a loop acquiring from several places
+ * in turn (a Python loop opening a file and a socket: the same few C stacks under every
+ * Python line) finds its stack here for a compare, where hashing and probing the store cost
+ * ~450 instructions. Replaced round robin. */
+#define LAST_STACKS 4
 struct priv_bufs {
     void *ips[FDL_NEST_MAX][FDC_DEPTH_MAX + OWN_MAX];
-    uint32_t last_id, last_n; /* the last level-0 stack stored (see track.c) */
-    uintptr_t last[FDC_DEPTH_MAX];
+    struct {
+        uint32_t id, n;
+        uintptr_t ips[FDC_DEPTH_MAX];
+    } last[LAST_STACKS];
+    uint32_t last_next; /* the entry replaced next */
+    uint32_t last_hit;  /* the entry found last: tried first */
 };
 #define PRIV_MAP_BYTES                                                                             \
     ((GUARD_BYTES + PRIV_STACK_BYTES + sizeof(struct priv_bufs) + PAGE_BYTES - 1) &                \
@@ -342,23 +351,46 @@ static struct priv_bufs *bufs(void)
                : NULL;
 }
 
+static inline int last_is(const struct priv_bufs *b, uint32_t i, const uintptr_t *ips, int n)
+{
+    return b->last[i].id && b->last[i].n == (uint32_t)n && b->last[i].ips[0] == ips[0] &&
+           !memcmp(b->last[i].ips, ips, (size_t)n * sizeof(uintptr_t));
+}
+
+/* The other entries, out of line: a loop repeating one stack pays for the first only. */
+static __attribute__((noinline)) uint32_t last_id_others(struct priv_bufs *b, uint32_t h,
+                                                         const uintptr_t *ips, int n)
+{
+    for (uint32_t i = 0; i < LAST_STACKS; i++)
+        if (i != h && last_is(b, i, ips, n)) {
+            b->last_hit = i;
+            return b->last[i].id;
+        }
+    return 0;
+}
+
 uint32_t fdl_capture_last_id(const uintptr_t *ips, int n)
 {
     struct priv_bufs *b = bufs();
-    if (!b || !b->last_id || b->last_n != (uint32_t)n)
+    if (!b || n <= 0)
         return 0;
-    return memcmp(b->last, ips, (size_t)n * sizeof(uintptr_t)) ? 0 : b->last_id;
+    uint32_t h = b->last_hit;
+    if (likely(last_is(b, h, ips, n)))
+        return b->last[h].id;
+    return last_id_others(b, h, ips, n);
 }
 
 void fdl_capture_set_last(const uintptr_t *ips, int n, uint32_t id)
 {
     struct priv_bufs *b = bufs();
     FDL_ASSERT(n >= 0 && n <= FDC_DEPTH_MAX);
-    if (!b)
+    if (!b || n <= 0)
         return;
-    memcpy(b->last, ips, (size_t)n * sizeof(uintptr_t));
-    b->last_n = (uint32_t)n;
-    b->last_id = id;
+    uint32_t i = b->last_next++ % LAST_STACKS;
+    memcpy(b->last[i].ips, ips, (size_t)n * sizeof(uintptr_t));
+    b->last[i].n = (uint32_t)n;
+    b->last[i].id = id;
+    b->last_hit = i;
 }
 
 /* ASan cannot follow a signal handler's siglongjmp from the private stack back to the

@@ -94,6 +94,22 @@ static int misuse_stack_before(size_t i, int k, uint32_t id)
     return 0;
 }
 
+/* Whether Python stack `id` was written for an earlier misuse event (or an earlier one of
+ * event i). */
+static int misuse_pystack_before(size_t i, int k, uint32_t id)
+{
+    for (size_t j = 0; j <= i; j++) {
+        const struct fdl_misuse *ev = fdl_misuse_get(j);
+        if (!ev)
+            continue;
+        uint32_t ids[2] = {ev->pystack, ev->acquired_pystack};
+        for (int m = 0; m < (j == i ? k : 2); m++)
+            if (ids[m] == id)
+                return 1;
+    }
+    return 0;
+}
+
 static void json_kv_u(const char *k, uint64_t v)
 {
     fdl_out_str(out, ",\"");
@@ -196,6 +212,21 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
         fdl_out_str(out, i ? ",\n" : "\n");
         json_pystack(s->ids[i]);
     }
+    /* Python stacks of misuse events and of the acquisitions they name, likewise. */
+    any = n > 0;
+    for (size_t i = 0, nm = fdl_misuse_count(); i < nm; i++) {
+        const struct fdl_misuse *ev = fdl_misuse_get(i);
+        if (!ev)
+            continue;
+        uint32_t ids[2] = {ev->pystack, ev->acquired_pystack};
+        for (int k = 0; k < 2; k++) {
+            if (!ids[k] || in_sorted(s->ids, n, ids[k]) || misuse_pystack_before(i, k, ids[k]))
+                continue;
+            fdl_out_str(out, any ? ",\n" : "\n");
+            json_pystack(ids[k]);
+            any = 1;
+        }
+    }
     fdl_out_str(out, "],\n\"misuse\":[");
     size_t nw = 0;
     for (size_t i = 0, nm = fdl_misuse_count(); i < nm; i++) {
@@ -209,10 +240,12 @@ void fdl_write_json(struct fdl_out *o, struct fdl_scratch *s, const struct fdl_d
         json_kv_s("call", fdc_call_name(ev->call));
         json_kv_u("count", __atomic_load_n(&ev->count, __ATOMIC_RELAXED));
         json_kv_u("stack", ev->stack);
+        json_kv_u("pystack", ev->pystack);
         json_kv_s("closed_call", fdc_call_name(ev->closed_call));
         json_kv_u("closed_stack", ev->closed_stack);
         json_kv_s("acquired_call", fdc_call_name(ev->acquired_call));
         json_kv_u("acquired_stack", ev->acquired_stack);
+        json_kv_u("acquired_pystack", ev->acquired_pystack);
         json_kv_s("owner", fdc_owner_name(ev->owner));
         fdl_out_str(out, "}");
     }

@@ -196,6 +196,13 @@ static void fill_misuse(const struct fdl_misuse *ev, struct fdc_rmisuse *out)
     out->stack = ev->stack;
     out->closed_stack = ev->closed_stack;
     out->acquired_stack = ev->acquired_stack;
+    out->pystack = ev->pystack;
+    out->acquired_pystack = ev->acquired_pystack;
+    uint32_t npy, dropped;
+    fdl_python_frames(ev->pystack, &npy, &dropped);
+    out->pytruncated = dropped;
+    fdl_python_frames(ev->acquired_pystack, &npy, &dropped);
+    out->acquired_pytruncated = dropped;
 }
 
 /* The i-th published event (a slot may be claimed and not yet written). */
@@ -233,7 +240,7 @@ void fdl_text_misuse_now(const struct fdl_misuse *ev)
     struct model m = {.safe = 1};
     struct fdc_rmisuse r = {0};
     fill_misuse(ev, &r);
-    struct fdc_rmodel model = {.ctx = &m, .frame = m_frame};
+    struct fdc_rmodel model = {.ctx = &m, .frame = m_frame, .pyframe = m_pyframe};
     model.proc.pid = (long)syscall(SYS_getpid);
     struct fdc_ropts opts = {0};
     if (!fdl_msg_stderr_ok())

@@ -69,6 +69,7 @@ struct fdl_config {
     char snapdir[1024]; /* FDLEAK_SNAPSHOT_DIR, "" = the default (dest.c) */
     int depth;
     int py_depth;    /* FDLEAK_PY_DEPTH: Python frames kept per acquisition */
+    int py_c_depth;  /* FDLEAK_PY_C_DEPTH: C frames kept below a Python stack, 0 = none */
     int dump_signal; /* 0 = none */
     long threshold;  /* absolute count, 0 = off (resolved from a percentage at init) */
     int on_exit, on_fatal, on_emfile, python;
@@ -79,6 +80,7 @@ struct fdl_config {
 };
 #define FDL_PY_DEPTH_DEFAULT 64
 #define FDL_PY_DEPTH_MAX 128
+#define FDL_PY_C_DEPTH_DEFAULT 8
 #define FDL_MISUSE_OFF 0
 #define FDL_MISUSE_REPORT 1
 #define FDL_MISUSE_ABORT 2
@@ -143,8 +145,9 @@ void fdl_release_range(unsigned lo, unsigned hi, int cloexec_only, enum fdc_call
                        const void *caller) FDL_HIDDEN;
 /* Marks fd as owned by a FILE* or DIR* (FDL_F_FILE / FDL_F_DIR). */
 void fdl_track_owner(int fd, int owner_flag) FDL_HIDDEN;
-/* The current stack, interned, for a misuse event (0 if none). */
-uint32_t fdl_track_here(void) FDL_HIDDEN;
+/* The current stack, interned, for a misuse event by `call` (0 if none), and in a thread
+ * running Python code its Python stack (*pystack, else 0). */
+uint32_t fdl_track_here(enum fdc_call call, uint32_t *pystack) FDL_HIDDEN;
 
 /* ---- misuse (misuse.c): double close, bad fd, use after close, owned close ---- */
 struct fdl_entry;
@@ -154,6 +157,8 @@ struct fdl_misuse {
     int32_t fd;
     uint8_t kind, call, closed_call, acquired_call, owner; /* fdc_misuse, fdc_call, fdc_owner */
     uint32_t stack, closed_stack, acquired_stack;
+    uint32_t pystack;          /* where, in Python (the C stack then stops at the interpreter) */
+    uint32_t acquired_pystack; /* the acquisition's Python stack, 0 = none */
 };
 void fdl_misuse_init(void) FDL_HIDDEN;
 void fdl_misuse_after_fork(void) FDL_HIDDEN;
@@ -206,8 +211,8 @@ long fdl_peak_get(uint64_t *time_ns) FDL_HIDDEN; /* highest live count, and when
  * this thread is already unwinding. */
 int fdl_capture(int level, int max, const uintptr_t **ips) FDL_HIDDEN;
 void fdl_capture_init(void) FDL_HIDDEN;
-/* The id of the last level-0 stack this thread stored, if ips[0..n) is that stack, else 0;
- * and remembering it (with the private stack, not in TLS: see capture.c). */
+/* The id of one of the last few level-0 stacks this thread stored, if ips[0..n) is one of
+ * them, else 0; and remembering one (with the private stack, not in TLS: see capture.c). */
 uint32_t fdl_capture_last_id(const uintptr_t *ips, int n) FDL_HIDDEN;
 void fdl_capture_set_last(const uintptr_t *ips, int n, uint32_t id) FDL_HIDDEN;
 /* Whether a call returning to `caller` comes from the shim or from libunwind. */
@@ -232,6 +237,14 @@ uint32_t fdl_python_stack(enum fdc_call call) FDL_HIDDEN;
  * FDLEAK_PY_DEPTH) one word FDL_PY_TRUNCATED | count. Its frame ids, how many, and that count. */
 #define FDL_PY_TRUNCATED 0x80000000u
 const uint32_t *fdl_python_frames(uint32_t pystack, uint32_t *n, uint32_t *dropped) FDL_HIDDEN;
+
+/* ---- CPython's eval loop (pyeval.c): the outer end of a Python acquisition's C stack ---- */
+/* Whether _PyEval_EvalFrameDefault's range is known; looks it up on the first call (not from
+ * a signal handler: dlsym). */
+int fdl_pyeval_known(void) FDL_HIDDEN;
+/* The number of frames of ips[0..n) before the first return address into the eval loop (n if
+ * none); only after fdl_pyeval_known() said 1. */
+int fdl_pyeval_cut(const uintptr_t *ips, int n) FDL_HIDDEN;
 
 /* ---- dumps (dump.c and the modules in dump.h) ---- */
 struct fdl_dump_req {

@@ -22,14 +22,15 @@ enum fdl_state {
 #define FDL_F_STOLEN 0x10  /* dup2/dup3 replaced a stream's descriptor: its fclose is misuse */
 
 struct fdl_entry {
-    uint32_t seq;   /* odd while a writer is changing the record */
-    uint32_t stack; /* stack id, 0 = none */
+    uint32_t seq; /* odd while a writer is changing the record */
+    /* The acquisition's stacks, kept after a release for misuse reports. */
+    uint32_t stack;   /* stack id, 0 = none */
+    uint32_t pystack; /* Python stack id, 0 = none */
+    uint32_t path;    /* path id, 0 = none */
     union {
-        uint32_t pystack; /* live: Python stack id, 0 = none */
-        uint32_t rstack;  /* FDL_F_RELEASED: the stack id of the release */
+        uint32_t tid;    /* live: the acquiring thread */
+        uint32_t rstack; /* FDL_F_RELEASED: the stack id of the release */
     };
-    uint32_t path; /* path id, 0 = none */
-    uint32_t tid;
     uint8_t state; /* enum fdl_state */
     uint8_t call;  /* enum fdc_call */
     union {

@@ -73,11 +73,12 @@ static void add(struct fdl_misuse *ev)
     fdl_busy_end(busy);
 }
 
-/* Merged when kind, call and stack repeat; a bounded close_range names each number it closed
+/* Merged when kind, call and stacks repeat (under Python the C stack stops at the interpreter:
+ * the Python stack tells the lines apart); a bounded close_range names each number it closed
  * twice, so there the number is part of the key. */
 static void store(struct fdl_misuse *ev)
 {
-    ev->stack = fdl_track_here();
+    ev->stack = fdl_track_here((enum fdc_call)ev->call, &ev->pystack);
     ev->count = 1;
     if (fdl_cfg.misuse == FDL_MISUSE_ABORT) {
         fdl_text_misuse_now(ev);
@@ -91,7 +92,7 @@ static void store(struct fdl_misuse *ev)
     for (uint32_t i = 0; i < n && i < FDC_MISUSE_MAX; i++) {
         struct fdl_misuse *e = &events[i];
         if (__atomic_load_n(&e->published, __ATOMIC_ACQUIRE) && e->kind == ev->kind &&
-            e->call == ev->call && e->stack == ev->stack &&
+            e->call == ev->call && e->stack == ev->stack && e->pystack == ev->pystack &&
             (e->fd == ev->fd || ev->call != FDC_CALL_close_range)) {
             __atomic_fetch_add(&e->count, 1, __ATOMIC_RELAXED);
             return;
@@ -120,6 +121,7 @@ static void from_released(struct fdl_misuse *ev, const struct fdl_entry *r)
     ev->closed_stack = r->rstack;
     ev->acquired_call = r->call;
     ev->acquired_stack = r->stack;
+    ev->acquired_pystack = r->pystack;
 }
 
 void fdl_misuse_ebadf(int fd, enum fdc_call call)
@@ -186,6 +188,7 @@ void fdl_misuse_owned(int fd, enum fdc_call call, const struct fdl_entry *old)
                             .kind = FDC_MISUSE_owned_close,
                             .acquired_call = old->call,
                             .acquired_stack = old->stack,
+                            .acquired_pystack = old->pystack,
                             .owner = (old->flags & FDL_F_DIR) ? FDC_OWNER_DIR : FDC_OWNER_FILE};
     add(&ev);
 }

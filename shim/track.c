@@ -110,16 +110,31 @@ static uint32_t intern_path(const char *path, int level)
 /* The stack of the acquisition being recorded at nesting level `level` (0: the program's call;
  * deeper: a signal handler's call that interrupted a recording). Only level 0 uses the
  * per-thread last-stack cache: a handler could interrupt it half written. A level too deep, or
- * a handler that interrupted libunwind, gets no stack (counted as unwind_failed). */
-static uint32_t capture_stack(int level)
+ * a handler that interrupted libunwind, gets no stack (counted as unwind_failed).
+ *
+ * With a Python stack (python: 1), only the native frames below the Python line: up to, not
+ * including, the first frame in CPython's eval loop (pyeval.c). They are few (the C function
+ * the line called and what it called down to the wrapper), the same for every Python line
+ * making the same call, so the last-stack cache almost always answers. */
+static uint32_t capture_stack(int level, int python)
 {
     const uintptr_t *ips;
-    int n = level < FDL_NEST_MAX ? fdl_capture(level, fdl_cfg.depth, &ips) : 0;
+    int max = fdl_cfg.depth;
+    if (python) {
+        if (!fdl_cfg.py_c_depth)
+            return 0;
+        python = fdl_pyeval_known(); /* else the whole C stack, as without Python */
+        if (python)
+            max = fdl_cfg.py_c_depth;
+    }
+    int n = level < FDL_NEST_MAX ? fdl_capture(level, max, &ips) : 0;
     if (n <= 0) {
         fdl_stat_add(&fdl_stat_unwind_failed, 1);
         return 0;
     }
-    /* A loop acquiring from one place skips hashing and the table probe for a memcmp. */
+    if (python && (n = fdl_pyeval_cut(ips, n)) == 0)
+        return 0; /* called straight from the eval loop: the Python line says it all */
+    /* A loop acquiring from a few places skips hashing and the table probe for a memcmp. */
     uint32_t id = level == 0 ? fdl_capture_last_id(ips, n) : 0;
     if (id)
         return id;
@@ -159,7 +174,7 @@ static void check_threshold(enum fdc_call call, long live, uint32_t stack)
                                      .safe = 1,
                                      .snapshot_token = -1,
                                      .call = call,
-                                     .stack = stack ? stack : capture_stack(0),
+                                     .stack = stack ? stack : capture_stack(0, 0),
                                      .threshold = fdl_cfg.threshold};
             fdl_dump(&r);
         }
@@ -210,10 +225,9 @@ void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, co
     e.call = (uint8_t)call;
     e.kind = (uint8_t)kind;
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
-    /* With a Python stack the C frames are mostly interpreter internals below a Python line
-     * that already says where: not worth libunwind's ~280 instructions plus ~75 a frame. */
+    /* With a Python stack, the C stack stops at the interpreter (capture_stack). */
     e.pystack = python ? fdl_python_stack(call) : 0;
-    e.stack = e.pystack ? 0 : capture_stack(l.nest);
+    e.stack = capture_stack(l.nest, e.pystack != 0);
     if (path)
         e.path = intern_path(path, l.nest);
     e.tid = fdl_tid();
@@ -245,7 +259,7 @@ void fdl_track_dup(int newfd, int oldfd, enum fdc_call call, int cloexec)
     e.path = (st == FDL_TRACKED || st == FDL_INHERITED) ? src.path : 0;
     e.flags = (uint8_t)((cloexec ? FDL_F_CLOEXEC : 0) | (stolen ? FDL_F_STOLEN : 0));
     e.pystack = fdl_cfg.python && l.nest == 0 ? fdl_python_stack(call) : 0;
-    e.stack = e.pystack ? 0 : capture_stack(l.nest);
+    e.stack = capture_stack(l.nest, e.pystack != 0);
     e.tid = fdl_tid();
     e.time_ns = now_coarse();
     put(newfd, &e, call);
@@ -264,14 +278,17 @@ void fdl_track_adopt(int fd, enum fdc_call call, enum fdc_kind kind)
 }
 
 /* The release site. One frame (the default) is the caller's return address, interned once
- * per distinct site through a per-thread cache: a loop closing from one place pays a compare.
- * The cache pair is written id-last and re-checked, so a signal handler's release between
- * the stores leaves it empty, never pairing one site with another's id. Deeper release stacks
- * unwind (FDLEAK_RELEASE_DEPTH), without the acquisition cache, which they would evict. */
+ * per distinct site through a per-thread cache of the last two sites: a loop closing from one
+ * or two places (a Python loop closing a file and a socket) pays a compare. Each cache pair is
+ * written id-last and re-checked, so a signal handler's release between the stores leaves it
+ * empty, never pairing one site with another's id. Deeper release stacks unwind
+ * (FDLEAK_RELEASE_DEPTH), without the acquisition cache, which they would evict. */
+#define RELEASE_SITES 2
 static __thread struct {
     uintptr_t ip;
     uint32_t id;
-} last_release;
+} last_release[RELEASE_SITES];
+static __thread unsigned last_release_next; /* the pair replaced next */
 
 static __attribute__((noinline)) uint32_t release_stack_slow(uintptr_t ip)
 {
@@ -287,14 +304,15 @@ static __attribute__((noinline)) uint32_t release_stack_slow(uintptr_t ip)
     if (!fdl_cfg.release_depth || !ip)
         return 0;
     uint32_t id = fdl_intern_put(&fdl_stacks, &ip, sizeof ip);
-    last_release.id = 0;
+    unsigned k = last_release_next++ % RELEASE_SITES;
+    last_release[k].id = 0;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    last_release.ip = ip;
+    last_release[k].ip = ip;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    last_release.id = id;
+    last_release[k].id = id;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (last_release.ip != ip)
-        last_release.id = 0;
+    if (last_release[k].ip != ip)
+        last_release[k].id = 0;
     return id;
 }
 
@@ -303,12 +321,14 @@ static __attribute__((noinline)) uint32_t release_stack_slow(uintptr_t ip)
 static inline uint32_t release_stack(const void *caller)
 {
     uintptr_t ip = (uintptr_t)caller;
-    uint32_t id = last_release.id;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (likely(id && last_release.ip == ip)) {
+    for (int k = 0; k < RELEASE_SITES; k++) {
+        uint32_t id = last_release[k].id;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (likely(last_release.id == id))
-            return id;
+        if (likely(id && last_release[k].ip == ip)) {
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            if (likely(last_release[k].id == id))
+                return id;
+        }
     }
     return release_stack_slow(ip);
 }
@@ -363,10 +383,11 @@ void fdl_track_owner(int fd, int owner_flag)
     fdl_table_set_flags(fd, (uint8_t)owner_flag, 0);
 }
 
-uint32_t fdl_track_here(void)
+uint32_t fdl_track_here(enum fdc_call call, uint32_t *pystack)
 {
     struct level l = level_begin();
-    uint32_t id = capture_stack(l.nest);
+    *pystack = fdl_cfg.python && l.nest == 0 ? fdl_python_stack(call) : 0;
+    uint32_t id = capture_stack(l.nest, *pystack != 0);
     level_end(l);
     return id;
 }
@@ -413,7 +434,7 @@ void fdl_failed(enum fdc_call call, int err)
                              .snapshot_token = -1,
                              .call = call,
                              .err = err,
-                             .stack = capture_stack(l.nest)};
+                             .stack = capture_stack(l.nest, 0)};
     fdl_dump(&r);
     level_end(l);
 }

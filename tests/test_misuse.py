@@ -72,7 +72,9 @@ def test_double_close_command_reports():
     eq(len(procs), 1, "processes with misuse")
     m = procs[0]["misuse"][0]
     eq(sorted(m), sorted(["kind", "fd", "call", "count", "stack", "closed_call", "closed_stack",
-                          "acquired_call", "acquired_stack", "owner"]), "misuse keys")
+                          "acquired_call", "acquired_stack", "acquired_pystack", "owner",
+                          "pystack"]), "misuse keys")
+    eq((m["pystack"], m["acquired_pystack"]), ([], []), "Python stacks (a C program: none)")
     eq((m["kind"], m["call"], m["closed_call"], m["acquired_call"], m["owner"]),
        ("double_close", "close", "close", "creat", ""), "misuse fields")
     check(any(f.get("function") == "closefile" for f in m["stack"]), "stack frames", m)

@@ -448,10 +448,12 @@ static void fdt_load_misuse(struct fdt_rd *r, struct fdt_dump *d, jv *arr)
         m->call = fdt_str(r, f, w, "call");
         m->count = fdt_int(r, f, w, "count", 0, INT64_MAX);
         m->stack = (uint32_t)fdt_int(r, f, w, "stack", 0, UINT32_MAX);
+        m->pystack = (uint32_t)fdt_int(r, f, w, "pystack", 0, UINT32_MAX);
         m->closed_call = fdt_str(r, f, w, "closed_call");
         m->closed_stack = (uint32_t)fdt_int(r, f, w, "closed_stack", 0, UINT32_MAX);
         m->acquired_call = fdt_str(r, f, w, "acquired_call");
         m->acquired_stack = (uint32_t)fdt_int(r, f, w, "acquired_stack", 0, UINT32_MAX);
+        m->acquired_pystack = (uint32_t)fdt_int(r, f, w, "acquired_pystack", 0, UINT32_MAX);
         m->owner = fdt_str(r, f, w, "owner");
     }
 }

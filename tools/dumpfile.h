@@ -66,6 +66,7 @@ struct fdt_dmisuse {
     int fd;
     int64_t count;
     uint32_t stack, closed_stack, acquired_stack;
+    uint32_t pystack, acquired_pystack; /* 0: none, or a dump from before they were recorded */
 };
 
 struct fdt_dump {

@@ -158,7 +158,10 @@ static struct fdc_rproc fdt_m_proc(const struct fdt_proc *p)
 
 static void fdt_m_misuse(void *ctx, size_t i, struct fdc_rmisuse *out)
 {
-    const struct fdt_dmisuse *e = &FDT_CTX_PROC(ctx)->dump->misuse[i];
+    const struct fdt_dump *d = FDT_CTX_PROC(ctx)->dump;
+    const struct fdt_dmisuse *e = &d->misuse[i];
+    const struct fdt_dpystack *ps = fdt_dump_pystack(d, e->pystack);
+    const struct fdt_dpystack *aps = fdt_dump_pystack(d, e->acquired_pystack);
     *out = (struct fdc_rmisuse){.kind = e->kind,
                                 .call = e->call,
                                 .closed_call = e->closed_call,
@@ -167,8 +170,12 @@ static void fdt_m_misuse(void *ctx, size_t i, struct fdc_rmisuse *out)
                                 .fd = e->fd,
                                 .count = (uint64_t)e->count,
                                 .stack = e->stack,
+                                .pystack = e->pystack,
+                                .pytruncated = ps ? ps->truncated : 0,
                                 .closed_stack = e->closed_stack,
-                                .acquired_stack = e->acquired_stack};
+                                .acquired_stack = e->acquired_stack,
+                                .acquired_pystack = e->acquired_pystack,
+                                .acquired_pytruncated = aps ? aps->truncated : 0};
 }
 
 bool fdt_render_nothing(const struct fdt_proc *p)
@@ -239,6 +246,24 @@ static void fdt_json_frames(struct fdt_jw *w, const char *key, struct fdt_proc *
     fdt_jw_end(w, ']');
 }
 
+/* A Python stack as "key": [{file, function, line}], innermost first; returns it (NULL if
+ * none). */
+static const struct fdt_dpystack *fdt_json_pyframes(struct fdt_jw *w, const char *key,
+                                                    const struct fdt_dump *d, uint32_t pystack)
+{
+    const struct fdt_dpystack *ps = fdt_dump_pystack(d, pystack);
+    fdt_jw_arr(w, key);
+    for (size_t i = 0; ps && i < ps->nframes; i++) {
+        fdt_jw_obj(w, NULL);
+        fdt_jw_str(w, "file", ps->frames[i].file);
+        fdt_jw_str(w, "function", ps->frames[i].function);
+        fdt_jw_int(w, "line", ps->frames[i].line);
+        fdt_jw_end(w, '}');
+    }
+    fdt_jw_end(w, ']');
+    return ps;
+}
+
 static void fdt_json_fd(struct fdt_jw *w, const struct fdt_dfd *f)
 {
     fdt_jw_obj(w, NULL);
@@ -304,16 +329,7 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p)
         fdt_jw_str(w, "call", g->call);
         fdt_jw_str(w, "kind", g->kind);
         fdt_json_frames(w, "stack", p, g->stack);
-        fdt_jw_arr(w, "pystack");
-        const struct fdt_dpystack *ps = fdt_dump_pystack(d, g->pystack);
-        for (size_t i = 0; ps && i < ps->nframes; i++) {
-            fdt_jw_obj(w, NULL);
-            fdt_jw_str(w, "file", ps->frames[i].file);
-            fdt_jw_str(w, "function", ps->frames[i].function);
-            fdt_jw_int(w, "line", ps->frames[i].line);
-            fdt_jw_end(w, '}');
-        }
-        fdt_jw_end(w, ']');
+        const struct fdt_dpystack *ps = fdt_json_pyframes(w, "pystack", d, g->pystack);
         if (ps && ps->truncated)
             fdt_jw_int(w, "pystack_truncated", ps->truncated);
         fdt_jw_arr(w, "fds");
@@ -341,10 +357,12 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p)
         fdt_jw_str(w, "call", e->call);
         fdt_jw_int(w, "count", e->count);
         fdt_json_frames(w, "stack", p, e->stack);
+        fdt_json_pyframes(w, "pystack", d, e->pystack);
         fdt_jw_str(w, "closed_call", e->closed_call);
         fdt_json_frames(w, "closed_stack", p, e->closed_stack);
         fdt_jw_str(w, "acquired_call", e->acquired_call);
         fdt_json_frames(w, "acquired_stack", p, e->acquired_stack);
+        fdt_json_pyframes(w, "acquired_pystack", d, e->acquired_pystack);
         fdt_jw_str(w, "owner", e->owner);
         fdt_jw_end(w, '}');
     }

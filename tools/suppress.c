@@ -304,10 +304,16 @@ void fdt_supp_apply(struct fdt_supp *s, struct fdt_proc *p)
     for (size_t gi = 0; gi < p->ngroups; gi++) {
         const struct fdt_group *g = &p->groups[gi];
         struct fdt_xframe *x;
-        size_t n = fdt_proc_xstack(p, g, &x), nc = 0;
+        size_t n = fdt_proc_xstack(p, g, &x), nc = 0, py = 0;
+        while (py < n && !x[py].py)
+            py++;
         for (size_t ri = 0; ri < s->n; ri++) {
             const struct fdt_rule *r = &s->rules[ri];
-            if ((!r->call || fnmatch(r->call, g->call, 0) == 0) && fdt_stack_match(r, 0, x, 0, n))
+            /* An entry starting with py: starts at the innermost Python frame: the C frames
+             * below a Python line (its C extension's path to the call) are not its business. */
+            size_t from = r->nframes && r->frames[0].type == FDT_F_PY && py < n ? py : 0;
+            if ((!r->call || fnmatch(r->call, g->call, 0) == 0) &&
+                fdt_stack_match(r, 0, x, from, n))
                 cand[nc++] = ri;
         }
         free(x);

@@ -199,6 +199,19 @@ static void test_depth(void)
     BAD("FDLEAK_DEPTH", "", depth, FDC_DEPTH_DEFAULT);
 }
 
+/* C frames under a Python stack: 0 (none) is allowed, unlike FDLEAK_DEPTH. */
+static void test_py_c_depth(void)
+{
+    EXPECT_EQ(load(NULL, NULL), 0);
+    EXPECT_EQ(fdl_cfg.py_c_depth, FDL_PY_C_DEPTH_DEFAULT);
+    GOOD("FDLEAK_PY_C_DEPTH", "0", py_c_depth, 0);
+    GOOD("FDLEAK_PY_C_DEPTH", "12", py_c_depth, 12);
+    GOOD("FDLEAK_PY_C_DEPTH", "128", py_c_depth, FDC_DEPTH_MAX);
+    BAD("FDLEAK_PY_C_DEPTH", "129", py_c_depth, FDL_PY_C_DEPTH_DEFAULT);
+    BAD("FDLEAK_PY_C_DEPTH", "-1", py_c_depth, FDL_PY_C_DEPTH_DEFAULT);
+    BAD("FDLEAK_PY_C_DEPTH", "short", py_c_depth, FDL_PY_C_DEPTH_DEFAULT);
+}
+
 static void test_threshold(void)
 {
     struct rlimit rl;
@@ -265,6 +278,7 @@ int main(void)
     RUN(test_sig_name_round_trip);
     RUN(test_defaults);
     RUN(test_depth);
+    RUN(test_py_c_depth);
     RUN(test_threshold);
     RUN(test_booleans);
     RUN(test_signal_setting);
