@@ -368,31 +368,48 @@ static int py_library(const char *file)
            strstr(file, "/lib64/python");
 }
 
+static void py_frame(const struct fdc_r *r, const struct fdc_rpyframe *f)
+{
+    color(r, C_BOLD);
+    put_file(r, f->file ? f->file : "?");
+    put(r, ":");
+    put_i64(r, f->line);
+    color(r, C_RESET);
+    put(r, " in ");
+    put_esc(r, f->function);
+    put(r, "\n");
+}
+
 /* A Python stack, innermost first; the innermost frame outside the library is marked "> "
- * (the program's line, found at a glance), and frames dropped past the depth limit are
- * counted on a last line. */
+ * (the program's line), and when library frames come before it, it is also named first, on a
+ * "program line:" line above the stack, so that it is found at a glance and not 15 lines
+ * down (a leak through urllib's redirects). Frames dropped past the depth limit are counted on
+ * a last line. */
 static void py_stack(const struct fdc_r *r, uint64_t pystack, size_t truncated, size_t n)
 {
     const struct fdc_rmodel *m = r->m;
-    line(r, "   Python stack:");
-    int marked = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct fdc_rpyframe f;
+    size_t mine = n;
+    struct fdc_rpyframe f;
+    for (size_t i = 0; i < n && mine == n; i++) {
         memset(&f, 0, sizeof f);
         m->pyframe(m->ctx, pystack, i, &f);
-        const char *file = f.file ? f.file : "?";
-        int mine = !marked && !py_library(file);
-        marked |= mine;
+        if (!py_library(f.file ? f.file : "?"))
+            mine = i;
+    }
+    if (mine > 0 && mine < n) {
+        memset(&f, 0, sizeof f);
+        m->pyframe(m->ctx, pystack, mine, &f);
         line_start(r);
-        put(r, mine ? "   > " : "     ");
-        color(r, C_BOLD);
-        put_file(r, file);
-        put(r, ":");
-        put_i64(r, f.line);
-        color(r, C_RESET);
-        put(r, " in ");
-        put_esc(r, f.function);
-        put(r, "\n");
+        put(r, "   program line: ");
+        py_frame(r, &f);
+    }
+    line(r, "   Python stack:");
+    for (size_t i = 0; i < n; i++) {
+        memset(&f, 0, sizeof f);
+        m->pyframe(m->ctx, pystack, i, &f);
+        line_start(r);
+        put(r, i == mine ? "   > " : "     ");
+        py_frame(r, &f);
     }
     if (truncated) {
         line_start(r);

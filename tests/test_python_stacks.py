@@ -205,6 +205,17 @@ def test_deep_stack_keeps_and_marks_the_script_line():
         marked = [l for l in r.stderr.splitlines() if re.search(r"==\d+==\s+> ", l)]
         eq(len(marked), 1, "marked lines under %s" % python, r.stderr)
         check(marked[0].endswith("tests/py/pystacks/leak_deep.py:%d in main" % line), marked[0])
+        # named first, above the 32-frame stack (issue 8 item 3: found at a glance)
+        first = re.search(r"==\d+==    program line: (\S+) in main\n==\d+==    Python stack:\n",
+                          r.stderr)
+        check(first and first.group(1).endswith("tests/py/pystacks/leak_deep.py:%d" % line),
+              "the program's line above the Python stack under %s" % python, r.stderr)
+    # not when the innermost frame is already the program's
+    r = subprocess.run([lib.tool(), "run", "--", "/usr/bin/python3", os.path.join(DIR, "leak_pipe.py")],
+                       cwd=lib.ROOT, env=lib.tool_env(), capture_output=True, text=True,
+                       timeout=lib.TIMEOUT)
+    check("Python stack:" in r.stderr and "program line:" not in r.stderr,
+          "a program line repeated for leak_pipe.py", r.stderr)
 
 
 def test_depth_limit_counts_dropped_frames():
