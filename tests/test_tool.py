@@ -818,3 +818,29 @@ def test_separate_debug_file_by_build_id():
     finally:
         if debug and os.path.exists(debug):
             os.unlink(debug)
+
+
+def test_run_waits_for_processes_that_outlive_the_program():
+    """A process the program started and left running (a multiprocessing resource tracker, a
+    worker finishing) is waited for, a bounded while, so its exit dump is in the report; one
+    still running after that is named as unchecked, and the command does not wait for it."""
+    late = ("import os, time\ntime.sleep(0.5)\nkept = os.pipe()  # the late leak\n")
+    script = ("(exec /usr/bin/python3 -c '%s' </dev/null >/dev/null 2>&1) & exit 0" % late)
+    r = lib.run_tool(["run", "--", "/bin/bash", "-c", script])
+    lib.eq(r.returncode, 0, "fdleak run", r.stderr)
+    lib.check("could not be checked" not in r.stderr, "the late child was not waited for", r.stderr)
+    lib.check(re.search(r"2 fds leaked from pipe2?\(\) \[pipe\]", r.stderr), "its leak", r.stderr)
+    lib.check("<string>:3 in <module>" in r.stderr, "its Python line", r.stderr)
+    t0 = time.monotonic()
+    r = lib.run_tool(["run", "--", "/bin/bash", "-c",
+                      "(exec /bin/sleep 20 </dev/null >/dev/null 2>&1) & echo $! ; exit 0"])
+    took = time.monotonic() - t0
+    pid = int(r.stdout.split()[0])
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    lib.eq(r.returncode, 0, "fdleak run", r.stderr)
+    lib.check(re.search(r"process %d \(\S*sleep[^)]*\) could not be checked: still running" % pid,
+                    r.stderr), "the daemon named as unchecked", r.stderr)
+    lib.check(took < 15, "fdleak run waited %.1f s for a daemon" % took)

@@ -21,9 +21,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Bounds what a planted file can make the command read; real dumps are far smaller. */
@@ -247,6 +249,71 @@ static bool fdt_parse_name(const char *name, struct fdt_entry *e)
     return !strcmp(end, ".json");
 }
 
+/* ---------------------------------------------------------------- descendants still running */
+
+/* How long `fdleak run` waits, once the program has ended, for the processes it started that
+ * are still running (a multiprocessing resource tracker reads EOF and exits just after its
+ * parent): their exit dumps would otherwise come after the run directory is gone. Bounded: a
+ * daemon the program left behind is named as unchecked, not waited for. */
+#define FDT_DESCENDANT_WAIT_MS 2000
+#define FDT_DESCENDANT_POLL_MS 10
+
+/* Whether a process is running: it exists and is not a zombie (a zombie has written its exit
+ * dump, if any). */
+static bool fdt_running(long pid)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM)) /* EPERM: another user's */
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    const char *close_paren = strrchr(buf, ')'); /* the name may hold anything but ends there */
+    return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
+}
+
+/* Whether a process that announced itself in the run directory (started.<pid>) still runs. */
+static bool fdt_any_running(int dirfd)
+{
+    int fd = dup(dirfd);
+    DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dh) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    rewinddir(dh);
+    bool any = false;
+    struct dirent *de;
+    while (!any && (de = readdir(dh))) {
+        struct fdt_entry e;
+        if (fdt_parse_name(de->d_name, &e) && e.marker)
+            any = fdt_running(e.pid);
+    }
+    closedir(dh);
+    return any;
+}
+
+/* Reaps what was reparented to us (we are the subreaper of the program's processes) and waits,
+ * at most FDT_DESCENDANT_WAIT_MS, until no started process runs. */
+static void fdt_wait_descendants(int dirfd)
+{
+    for (int waited = 0;; waited += FDT_DESCENDANT_POLL_MS) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (!fdt_any_running(dirfd) || waited >= FDT_DESCENDANT_WAIT_MS)
+            return;
+        struct timespec ts = {0, FDT_DESCENDANT_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int fdt_cmp_entry(const void *a, const void *b)
 {
     const struct fdt_entry *x = a, *y = b;
@@ -356,6 +423,10 @@ static void fdt_collect_one(struct fdt_rundir *r, int keepfd, const char *keep, 
                             : fdt_xasprintf("process %ld", pid);
             if (nbad)
                 fdt_msg("%s could not be checked: it left no complete dump", who);
+            else if (fdt_running(pid))
+                fdt_msg("%s could not be checked: still running %d s after the program ended "
+                        "(fdleak snapshot %ld asks it for a dump now)",
+                        who, FDT_DESCENDANT_WAIT_MS / 1000, pid);
             else
                 fdt_msg("%s could not be checked: it wrote no dump (killed by SIGKILL, ended by "
                         "a raw exit syscall, or could not write to the run directory: the "
@@ -578,6 +649,8 @@ static int fdt_run_child(char **argv, FILE *out, int *exec_err, pid_t *child)
     sigaction(SIGHUP, &ign, &ohup);
     sigaction(SIGTERM, &fwd, &oterm);
     fflush(NULL);
+    /* The program's orphaned processes become ours, to be reaped while we wait for them. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     int errpipe[2];
     *exec_err = 0;
     if (pipe2(errpipe, O_CLOEXEC) != 0) {
@@ -654,6 +727,7 @@ int fdt_cmd_run(int argc, char **argv)
         return exec_err == ENOENT ? 127 : exec_err ? 126 : 1;
     }
 
+    fdt_wait_descendants(rd.fd);
     struct fdt_collected c;
     fdt_collect(&rd, pid, keepfd, o.keep_dumps, o.supp, &c);
     if (keepfd >= 0)
