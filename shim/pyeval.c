@@ -7,7 +7,8 @@
  * _PyEval_EvalFrameDefault is exported by CPython 3.8 to 3.13, from libpython3.X.so and from a
  * statically linked interpreter alike (they export the C API from the executable). Its range
  * is looked up once, the first time an acquisition has a Python stack (libpython is loaded by
- * then, even in an embedding program that dlopen()s it late): dlsym for the address,
+ * then, even in an embedding program that dlopen()s it late: python.c knows its handle):
+ * dlsym for the address,
  * dladdr1(RTLD_DL_SYMENT) for its symbol's st_size. Kept apart from python.c, whose walk of
  * the frame chain is a separate concern (and a separate file to change per CPython version).
  *
@@ -25,7 +26,7 @@ static uintptr_t lo, hi; /* [lo, hi): the function's code */
 
 static void lookup(void)
 {
-    void *f = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+    void *f = fdl_python_symbol("_PyEval_EvalFrameDefault");
     const ElfW(Sym) *sym = NULL;
     Dl_info info;
     int found = f && dladdr1(f, &info, (void **)&sym, RTLD_DL_SYMENT) && sym &&

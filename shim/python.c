@@ -140,6 +140,11 @@ static void *sym(const char *name)
     return dlsym(py_handle, name);
 }
 
+void *fdl_python_symbol(const char *name)
+{
+    return sym(name);
+}
+
 static const char *attr_text(py_object *code, const char *attr, char *dst, size_t cap)
 {
     py_object *v = py.get_attr(code, attr);

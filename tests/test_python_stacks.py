@@ -369,6 +369,11 @@ def test_embedded_interpreter_loaded_with_dlopen():
                for e in lib.leaks(d)]
         eq(got, [[("<string>", "make", 3), ("<string>", "<module>", 4)]] * 2,
            "Python stacks of the two leaked pipe ends, CPython %d.%d" % ver, lib.leaks(d))
+        # the C stack cut at the eval loop, found through the same handle: a few frames
+        # (os_pipe_impl up to PyObject_Vectorcall), not the full depth down to main()
+        for e in lib.leaks(d):
+            n = len(lib.stack_ips(d, e["stack"]))
+            check(0 < n < 8, "C frames under the Python stack, CPython %d.%d: %d" % (ver + (n,)))
         done += 1
     if not done:
         raise lib.Skip("no shared libpython installed (pyenv builds one)")
