@@ -227,8 +227,8 @@ void fdl_capture_fork_child(void) FDL_HIDDEN;
 
 /* ---- Python stacks (python.c) ---- */
 void fdl_python_init(void) FDL_HIDDEN;
-void fdl_python_embedded(void *handle) FDL_HIDDEN; /* a libpython the program dlopen()ed */
-void *fdl_python_symbol(const char *name) FDL_HIDDEN;  /* CPython's, wherever it was found */
+void fdl_python_embedded(void *handle) FDL_HIDDEN;    /* a libpython the program dlopen()ed */
+void *fdl_python_symbol(const char *name) FDL_HIDDEN; /* CPython's, wherever it was found */
 void fdl_python_hook_point(void) FDL_HIDDEN; /* may register the audit hook: the GIL is held */
 void fdl_python_acquired(int fd, enum fdc_call call, uint32_t pystack) FDL_HIDDEN;
 /* The calling thread's Python stack (or, with the audit hook, the pending one if it is this
