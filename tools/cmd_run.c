@@ -278,37 +278,23 @@ static bool fdt_running(long pid)
     return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
 }
 
-/* Whether a process that announced itself in the run directory (started.<pid>) still runs. */
-static bool fdt_any_running(int dirfd)
+/* Reaps what exited, and tells whether a process we started still runs. We are the
+ * subreaper of the program's processes: each living descendant is our child or descends from
+ * one that lives, so living children mean living descendants (one that has not even written
+ * its started marker yet, between its parent's fork and its exec, included). */
+static bool fdt_children_running(void)
 {
-    int fd = dup(dirfd);
-    DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!dh) {
-        if (fd >= 0)
-            close(fd);
-        return false;
-    }
-    rewinddir(dh);
-    bool any = false;
-    struct dirent *de;
-    while (!any && (de = readdir(dh))) {
-        struct fdt_entry e;
-        if (fdt_parse_name(de->d_name, &e) && e.marker)
-            any = fdt_running(e.pid);
-    }
-    closedir(dh);
-    return any;
+    pid_t r;
+    while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
+        ;
+    return r == 0;
 }
 
-/* Reaps what was reparented to us (we are the subreaper of the program's processes) and waits,
- * at most FDT_DESCENDANT_WAIT_MS, until no started process runs. */
-static void fdt_wait_descendants(int dirfd)
+/* Waits, at most FDT_DESCENDANT_WAIT_MS, until no process the program started runs. */
+static void fdt_wait_descendants(void)
 {
-    for (int waited = 0;; waited += FDT_DESCENDANT_POLL_MS) {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-        if (!fdt_any_running(dirfd) || waited >= FDT_DESCENDANT_WAIT_MS)
-            return;
+    for (int waited = 0; fdt_children_running() && waited < FDT_DESCENDANT_WAIT_MS;
+         waited += FDT_DESCENDANT_POLL_MS) {
         struct timespec ts = {0, FDT_DESCENDANT_POLL_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -727,7 +713,7 @@ int fdt_cmd_run(int argc, char **argv)
         return exec_err == ENOENT ? 127 : exec_err ? 126 : 1;
     }
 
-    fdt_wait_descendants(rd.fd);
+    fdt_wait_descendants();
     struct fdt_collected c;
     fdt_collect(&rd, pid, keepfd, o.keep_dumps, o.supp, &c);
     if (keepfd >= 0)
