@@ -142,6 +142,8 @@ void fdl_table_set_pystack(int fd, uint32_t pystack)
     write_end(e, w);
 }
 
+unsigned long fdl_table_reads_given_up;
+
 static int read_entry(const struct fdl_entry *e, struct fdl_entry *out)
 {
     /* Bounded: a signal handler that interrupted this thread's own writer would otherwise
@@ -152,8 +154,9 @@ static int read_entry(const struct fdl_entry *e, struct fdl_entry *out)
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         uint32_t s2 = __atomic_load_n(&e->seq, __ATOMIC_RELAXED);
         if (s1 == s2 && !(s1 & 1))
-            break;
+            return out->state;
     }
+    __atomic_fetch_add(&fdl_table_reads_given_up, 1, __ATOMIC_RELAXED);
     return out->state;
 }
 

@@ -51,8 +51,11 @@ int fdl_table_set(int fd, const struct fdl_entry *e);
 /* Marks fd free; returns the state it had. */
 int fdl_table_clear(int fd);
 
-/* Copies a consistent record of fd into *out; returns its state (FDL_FREE if none). */
+/* Copies a consistent record of fd into *out; returns its state (FDL_FREE if none). The copy
+ * is taken as it is after a bounded number of retries (a signal handler must not spin on a
+ * writer it interrupted): such reads are counted in fdl_table_reads_given_up. */
 int fdl_table_get(int fd, struct fdl_entry *out);
+extern unsigned long fdl_table_reads_given_up;
 
 /* Marks a live fd free and released by rcall at rstack, keeping its acquisition stack and
  * call for misuse reports; *old_flags gets the flags it had. Returns the state it had; a free
