@@ -41,6 +41,19 @@ static long parse_long(const char *s, long lo, long hi)
     return v < lo ? -1 : v;
 }
 
+/* A number setting from lo to hi, else def (range, dflt: the message's words for them). */
+static int number(const char *var, long lo, long hi, int def, const char *range, const char *dflt)
+{
+    const char *v = getenv(var);
+    if (!v)
+        return def;
+    long d = parse_long(v, lo, hi);
+    if (d >= 0)
+        return (int)d;
+    bad(var, v, range, dflt);
+    return def;
+}
+
 static int parse_bool(const char *var, int dflt)
 {
     const char *v = getenv(var);
@@ -80,25 +93,13 @@ void fdl_config_load(void)
 
     /* Unwinding costs ~7 ns a frame on every acquisition: 16 frames keep an open+close within
      * 10% of its bare cost (32 frames: ~17%) and already go past valgrind's default of 12. */
-    c->depth = FDC_DEPTH_DEFAULT;
-    if ((v = getenv("FDLEAK_DEPTH"))) {
-        long d = parse_long(v, 1, FDC_DEPTH_MAX);
-        if (d < 0)
-            bad("FDLEAK_DEPTH", v, "not a number from 1 to 128; using ", "16");
-        else
-            c->depth = (int)d;
-    }
+    c->depth = number("FDLEAK_DEPTH", 1, FDC_DEPTH_MAX, FDC_DEPTH_DEFAULT,
+                      "not a number from 1 to 128; using ", "16");
 
     /* Python frames have their own limit: a walk of the interpreter's frame chain costs a few
      * loads a frame, and standard-library layers (urllib, asyncio) run 20 frames deep. */
-    c->py_depth = FDL_PY_DEPTH_DEFAULT;
-    if ((v = getenv("FDLEAK_PY_DEPTH"))) {
-        long d = parse_long(v, 1, FDL_PY_DEPTH_MAX);
-        if (d < 0)
-            bad("FDLEAK_PY_DEPTH", v, "not a number from 1 to 128; using ", "64");
-        else
-            c->py_depth = (int)d;
-    }
+    c->py_depth = number("FDLEAK_PY_DEPTH", 1, FDL_PY_DEPTH_MAX, FDL_PY_DEPTH_DEFAULT,
+                         "not a number from 1 to 128; using ", "64");
 
     /* Below a Python line, the C frames up to the interpreter's eval loop (track.c). Each
      * frame unwound costs ~80 instructions on every Python acquisition (callgrind, bench
@@ -106,25 +107,13 @@ void fdl_config_load(void)
      * loop in 3 frames from os.pipe, 6 from open(), 9 from sqlite3.connect; 8 keeps all of
      * the C extension's frames of these and drops only the outermost call plumbing.
      * 0: no C stack under a Python one. */
-    c->py_c_depth = FDL_PY_C_DEPTH_DEFAULT;
-    if ((v = getenv("FDLEAK_PY_C_DEPTH"))) {
-        long d = parse_long(v, 0, FDC_DEPTH_MAX);
-        if (d < 0)
-            bad("FDLEAK_PY_C_DEPTH", v, "not a number from 0 to 128; using ", "8");
-        else
-            c->py_c_depth = (int)d;
-    }
+    c->py_c_depth = number("FDLEAK_PY_C_DEPTH", 0, FDC_DEPTH_MAX, FDL_PY_C_DEPTH_DEFAULT,
+                           "not a number from 0 to 128; using ", "8");
 
     /* A release keeps where it happened for misuse reports. One frame (the caller of close)
      * costs a cached intern; a deeper release stack is a full unwind per close. */
-    c->release_depth = 1;
-    if ((v = getenv("FDLEAK_RELEASE_DEPTH"))) {
-        long d = parse_long(v, 0, FDC_DEPTH_MAX);
-        if (d < 0)
-            bad("FDLEAK_RELEASE_DEPTH", v, "not a number from 0 to 128; using ", "1");
-        else
-            c->release_depth = (int)d;
-    }
+    c->release_depth = number("FDLEAK_RELEASE_DEPTH", 0, FDC_DEPTH_MAX, 1,
+                              "not a number from 0 to 128; using ", "1");
     c->misuse = FDL_MISUSE_REPORT;
     if ((v = getenv("FDLEAK_MISUSE"))) {
         if (!strcmp(v, "report"))

@@ -331,16 +331,7 @@ def test_pip_install_offline():
     the module imports from the install, and pytest finds the plugin by its entry point."""
     _need_pytest()
     d = lib.new_tmpdir()
-    venv = os.path.join(d, "venv")
-    r = subprocess.run([PYTHON, "-m", "venv", "--system-site-packages", "--without-pip", venv],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise lib.Skip("no venv module: %s" % r.stderr.strip()[-200:])
-    py = os.path.join(venv, "bin", "python")
-    r = subprocess.run([py, "-m", "pip", "--version"], capture_output=True, text=True,
-                       timeout=120)
-    if r.returncode != 0:
-        raise lib.Skip("no pip (apt-get install python3-pip)")
+    venv, py = _venv_with_pip(d)
     src = os.path.join(d, "src")
     subprocess.run(["cp", "-r", PKG, src], check=True, timeout=60)
     env = lib.plain_env({"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})

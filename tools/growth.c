@@ -661,12 +661,7 @@ void fdt_gjson_stacks(struct fdt_jw *w, const struct fdt_ggroup *g)
     }
     fdt_jw_end(w, ']');
     fdt_jw_arr(w, "pystack");
-    for (size_t i = 0; i < g->npy; i++) {
-        fdt_jw_obj(w, NULL);
-        fdt_jw_str(w, "file", g->py[i].file);
-        fdt_jw_str(w, "function", g->py[i].function);
-        fdt_jw_int(w, "line", g->py[i].line);
-        fdt_jw_end(w, '}');
-    }
+    for (size_t i = 0; i < g->npy; i++)
+        fdt_json_pyframe(w, g->py[i].file, g->py[i].function, g->py[i].line);
     fdt_jw_end(w, ']');
 }

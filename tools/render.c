@@ -246,6 +246,15 @@ static void fdt_json_frames(struct fdt_jw *w, const char *key, struct fdt_proc *
     fdt_jw_end(w, ']');
 }
 
+void fdt_json_pyframe(struct fdt_jw *w, const char *file, const char *function, long line)
+{
+    fdt_jw_obj(w, NULL);
+    fdt_jw_str(w, "file", file);
+    fdt_jw_str(w, "function", function);
+    fdt_jw_int(w, "line", line);
+    fdt_jw_end(w, '}');
+}
+
 /* A Python stack as "key": [{file, function, line}], innermost first; returns it (NULL if
  * none). */
 static const struct fdt_dpystack *fdt_json_pyframes(struct fdt_jw *w, const char *key,
@@ -253,13 +262,8 @@ static const struct fdt_dpystack *fdt_json_pyframes(struct fdt_jw *w, const char
 {
     const struct fdt_dpystack *ps = fdt_dump_pystack(d, pystack);
     fdt_jw_arr(w, key);
-    for (size_t i = 0; ps && i < ps->nframes; i++) {
-        fdt_jw_obj(w, NULL);
-        fdt_jw_str(w, "file", ps->frames[i].file);
-        fdt_jw_str(w, "function", ps->frames[i].function);
-        fdt_jw_int(w, "line", ps->frames[i].line);
-        fdt_jw_end(w, '}');
-    }
+    for (size_t i = 0; ps && i < ps->nframes; i++)
+        fdt_json_pyframe(w, ps->frames[i].file, ps->frames[i].function, ps->frames[i].line);
     fdt_jw_end(w, ']');
     return ps;
 }

@@ -29,6 +29,8 @@ void fdt_render_json(struct fdt_jw *w, struct fdt_proc *p);
 /* One frame of a "stack" array, as the JSON report writes it (README, JSON contract). */
 void fdt_json_frame(struct fdt_jw *w, uint64_t ip, const char *module, uint64_t offset,
                     const char *function, const char *file, int line, bool inlined);
+/* One frame of a "pystack" array: {"file", "function", "line"}. */
+void fdt_json_pyframe(struct fdt_jw *w, const char *file, const char *function, long line);
 /* Writes {"version": 1, "processes": [...]} to path ("-" = stdout). 0 or -1 (message given). */
 int fdt_render_json_file(const char *path, struct fdt_proc *procs, size_t n);
 
