@@ -33,6 +33,7 @@ struct fdl_thread {
     uintptr_t busy_frame; /* frame of the outermost fdl_busy_begin, 0 = not recorded */
     uint8_t nest;         /* recordings in progress (a signal handler's acquisition nests) */
     uint8_t in_unwind;    /* inside libunwind (or loading it): nested captures are refused */
+    const void *caller;   /* the wrapper's return address, handed to fdl_track (wrap.h) */
 };
 extern __thread struct fdl_thread fdl_tls FDL_HIDDEN;
 /* Set by the vfork trampoline (vfork.S) and the clone wrapper while a child borrows this

@@ -144,6 +144,40 @@ static uint32_t capture_stack(int level, int python)
     return id;
 }
 
+/* The C stack under a Python stack, remembered per thread: a Python line that makes the same
+ * call again (a loop) reaches the wrapper through the same native frames, so the unwind
+ * (libunwind's ~280 instructions plus ~80 a frame) is skipped when the same Python stack makes
+ * the same call from the same C call site (the wrapper's return address) at the same stack
+ * depth (the address of the caller's record, on this thread's stack). Another native path
+ * from that line to the same call site at the same depth would be taken for the remembered
+ * one; with the call site and the depth both equal, none was seen. Level 0 only, like the
+ * last-stack cache. */
+#define PY_C_CACHE 8
+static __thread struct py_c_entry {
+    const void *caller;
+    uintptr_t depth;
+    uint32_t pystack, stack;
+    uint8_t call;
+} py_c_cache[PY_C_CACHE];
+static __thread unsigned py_c_next;
+
+static uint32_t py_c_stack(int level, enum fdc_call call, const void *caller, uintptr_t depth,
+                           uint32_t pystack)
+{
+    if (level != 0)
+        return capture_stack(level, 1);
+    for (int i = 0; i < PY_C_CACHE; i++) {
+        const struct py_c_entry *c = &py_c_cache[i];
+        if (c->caller == caller && c->pystack == pystack && c->depth == depth && c->call == call)
+            return c->stack;
+    }
+    uint32_t stack = capture_stack(level, 1);
+    if (stack)
+        py_c_cache[py_c_next++ % PY_C_CACHE] =
+            (struct py_c_entry){caller, depth, pystack, stack, (uint8_t)call};
+    return stack;
+}
+
 /* Enters a recording: busy (the shim's own calls pass through) and one nesting level deeper.
  * Saved and restored, never incremented and decremented: a frame abandoned by siglongjmp is
  * undone by fdl_thread's heal at the next entry, not carried forever. */
@@ -217,6 +251,8 @@ static void put(int fd, const struct fdl_entry *e, enum fdc_call call)
 void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, const char *path,
                int cloexec)
 {
+    const void *caller = fdl_tls.caller; /* the program's call site, if the wrapper said it */
+    fdl_tls.caller = NULL;
     struct level l = level_begin();
     /* The Python hooks keep per-thread state a signal handler must not interleave with. */
     int python = fdl_cfg.python && l.nest == 0;
@@ -227,7 +263,8 @@ void fdl_track(const int *fds, int n, enum fdc_call call, enum fdc_kind kind, co
     e.flags = cloexec ? FDL_F_CLOEXEC : 0;
     /* With a Python stack, the C stack stops at the interpreter (capture_stack). */
     e.pystack = python ? fdl_python_stack(call) : 0;
-    e.stack = capture_stack(l.nest, e.pystack != 0);
+    e.stack = e.pystack && caller ? py_c_stack(l.nest, call, caller, (uintptr_t)&e, e.pystack)
+                                  : capture_stack(l.nest, e.pystack != 0);
     if (path)
         e.path = intern_path(path, l.nest);
     e.tid = fdl_tid();

@@ -12,27 +12,30 @@
 
 #define FDL_EXPORT __attribute__((visibility("default")))
 
-/* Result of a call that returns one new descriptor (or -1). */
-static inline int fdl_done1(int fd, enum fdc_call call, enum fdc_kind kind, const char *path,
-                            int cloexec)
+/* Result of a call that returns one new descriptor (or -1). Inlined into the wrapper, so that
+ * the return address it hands to fdl_track is the wrapper's: the program's call site. */
+static inline __attribute__((always_inline)) int
+fdl_done1(int fd, enum fdc_call call, enum fdc_kind kind, const char *path, int cloexec)
 {
     int err = errno;
-    if (fd >= 0)
+    if (fd >= 0) {
+        fdl_tls.caller = __builtin_return_address(0);
         fdl_track(&fd, 1, call, kind, path, cloexec);
-    else
+    } else
         fdl_failed(call, err);
     errno = err;
     return fd;
 }
 
 /* Result of a call that fills two descriptors (pipe, socketpair, openpty). */
-static inline int fdl_done2(int r, const int *fds, enum fdc_call call, enum fdc_kind kind,
-                            int cloexec)
+static inline __attribute__((always_inline)) int
+fdl_done2(int r, const int *fds, enum fdc_call call, enum fdc_kind kind, int cloexec)
 {
     int err = errno;
-    if (r == 0)
+    if (r == 0) {
+        fdl_tls.caller = __builtin_return_address(0);
         fdl_track(fds, 2, call, kind, NULL, cloexec);
-    else
+    } else
         fdl_failed(call, err);
     errno = err;
     return r;

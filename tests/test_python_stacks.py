@@ -599,3 +599,22 @@ def test_cstack_diff_matches_python_groups_across_runs():
         check(r.stdout.index("Python stack:") < r.stdout.index("C stack:"),
               "%s: Python stack first, then the C frames" % what, r.stdout)
         check("_PyEval_EvalFrame" not in r.stdout, "%s: eval loop frames" % what, r.stdout)
+
+
+def test_cstack_same_line_two_native_paths():
+    """One Python line making the same call (open64) by two native paths, alternately: each
+    keeps its own C stack (the per-thread memory of C stacks under a Python line is keyed by
+    the call site and the stack depth too, not by the Python stack alone)."""
+    for python in _interpreters():
+        what = "two paths under %s" % python
+        target = os.path.join(lib.new_tmpdir(), "f")
+        open(target, "w").close()
+        text, proc, path, line = _cstack_run("two_paths.py", python, [target])
+        at = [g for g in proc["groups"]
+              if (_user_frame(g["pystack"]) or {}).get("line") == line]
+        # (a path may split further where the interpreter specializes the call after its
+        # first runs: 3.12 reaches os.open by two routes)
+        ffi = sum(g["count"] for g in at if any("libffi" in f["module"] for f in g["stack"]))
+        eq((ffi, sum(g["count"] for g in at) - ffi), (2, 2),
+           "%s: fds whose C stack goes through libffi, and the others" % what,
+           [(g["count"], [f["module"] for f in g["stack"]]) for g in at])
