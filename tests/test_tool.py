@@ -844,3 +844,12 @@ def test_run_waits_for_processes_that_outlive_the_program():
     lib.check(re.search(r"process %d \(\S*sleep[^)]*\) could not be checked: still running" % pid,
                     r.stderr), "the daemon named as unchecked", r.stderr)
     lib.check(took < 15, "fdleak run waited %.1f s for a daemon" % took)
+
+
+def test_run_reaps_orphans_while_the_program_runs():
+    """`fdleak run` is the subreaper of the program's processes: the orphans it inherits are
+    reaped as they end, as init would, not left as zombies until the program ends."""
+    script = ("for i in $(seq 30); do ( /bin/true & ); done; sleep 0.5; "
+              "ps -o stat= --ppid $PPID | grep -c Z")
+    r = lib.run_tool(["run", "--", "/bin/bash", "-c", script])
+    lib.eq(r.stdout.split(), ["0"], "zombies under fdleak run while the program runs", r.stderr)

@@ -669,9 +669,18 @@ static int fdt_run_child(char **argv, FILE *out, int *exec_err, pid_t *child)
     while ((got = read(errpipe[0], exec_err, sizeof *exec_err)) < 0 && errno == EINTR)
         ;
     close(errpipe[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    /* As the subreaper we also reap the program's orphans as they end (as init would; a
+     * service starting helpers for its whole life must not pile up zombies under us). */
+    int status = 0, st;
+    for (;;) {
+        pid_t r = waitpid(-1, &st, 0);
+        if (r == pid) {
+            status = st;
+            break;
+        }
+        if (r < 0 && errno != EINTR)
+            break;
+    }
     fdt_child_pid = 0;
     if (got != (ssize_t)sizeof *exec_err)
         *exec_err = 0;
