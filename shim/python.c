@@ -55,6 +55,7 @@
 #include "safemem.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <string.h>
 
 typedef struct py_object py_object;
@@ -135,9 +136,14 @@ static struct {
  * loaded with dlopen (fdl_python_embedded). */
 static void *py_handle = RTLD_DEFAULT;
 
+/* Many of these are optional (other versions have other names): a failed lookup's error is
+ * read back at once, so that the program's next dlerror() does not report it. */
 static void *sym(const char *name)
 {
-    return dlsym(py_handle, name);
+    void *p = dlsym(py_handle, name);
+    if (!p)
+        dlerror();
+    return p;
 }
 
 void *fdl_python_symbol(const char *name)
@@ -862,8 +868,10 @@ void fdl_python_embedded(void *handle)
     static int once;
     if (!fdl_cfg.python || py.add_audit_hook || __atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL))
         return;
+    int err = errno; /* inside the program's dlsym */
     py_handle = handle;
     fdl_python_init();
+    errno = err;
 }
 
 /* Registers the audit hook if the calling thread holds the GIL, once. PyGILState_Check alone

@@ -48,7 +48,8 @@ FDL_EXPORT int clone(clone_fn fn, void *stack, int flags, void *arg, ...)
     int saved = fdl_vfork_child;
     if (vfork_like)
         fdl_vfork_child = 1;
-    int copied = !(flags & CLONE_VM) && fdl_ready && !fdl_vfork_child;
+    /* With CLONE_SETTLS the child's thread-local storage is not our copy: left alone. */
+    int copied = !(flags & (CLONE_VM | CLONE_SETTLS)) && fdl_ready && !fdl_vfork_child;
     struct copied_child c = {fn, arg};
     if (copied)
         fdl_capture_fork_prepare();

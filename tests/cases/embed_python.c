@@ -15,8 +15,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "dlopen: %s\n", dlerror());
         return 3;
     }
+    /* the dlerror idiom: a lookup that succeeded leaves no error to read */
+    dlerror();
     void (*init)(void) = (void (*)(void))dlsym(py, "Py_Initialize");
+    const char *err = dlerror();
     int (*run)(const char *) = (int (*)(const char *))dlsym(py, "PyRun_SimpleString");
+    if (err || dlerror()) {
+        fprintf(stderr, "dlerror after a lookup that succeeded: %s\n", err ? err : "(second)");
+        return 6;
+    }
     if (!init || !run)
         return 4;
     init();
