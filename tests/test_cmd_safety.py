@@ -147,6 +147,26 @@ def test_snapshot_refuses_a_process_that_does_not_catch_the_signal():
                       "a signal was sent (%s): %s" % (words, pend))
 
 
+def test_snapshot_waits_out_a_moment_with_the_signal_blocked():
+    """The library blocks every signal for a moment in a thread's first capture; a program may
+    too. A target that blocks the dump signal for 0.3 s and then unblocks it is snapshotted,
+    not refused (the check used to refuse it at once)."""
+    _own_snapdir()
+    setup = ("signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMAX - 3])\n"
+             "signal.signal(signal.SIGALRM, lambda *a: signal.pthread_sigmask("
+             "signal.SIG_UNBLOCK, [signal.SIGRTMAX - 3]))\n"
+             "signal.setitimer(signal.ITIMER_REAL, 0.3)\n"
+             "f = open('/dev/null')")
+    with Target(setup=setup) as t:
+        with open("/proc/%d/status" % t.pid) as f:
+            blk = [int(l.split()[1], 16) for l in f if l.startswith("SigBlk:")][0]
+        lib.check(blk & (1 << (signal.SIGRTMAX - 4)), "the target does not block the signal yet")
+        r = _fdleak(["snapshot", "--timeout=10", str(t.pid)])
+        lib.eq(r.returncode, 0, "snapshot of a process that blocks the signal for 0.3 s",
+               r.stderr)
+        lib.check("fdleak: process %d" % t.pid in r.stdout, "report", r.stdout)
+
+
 def test_snapshot_of_another_users_process():
     """Root snapshots a process of nobody whose snapshot directory nobody made: it works, and the
     file read was nobody's (uid from /proc/PID/status, not from who runs the command)."""

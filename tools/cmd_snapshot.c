@@ -20,7 +20,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -31,6 +33,8 @@
 
 /* A snapshot is a dump like any other; this only bounds what a process can make root read. */
 #define FDT_SNAPSHOT_MAX_BYTES ((size_t)1 << 30)
+/* how long a failed check is tried again before the process is refused */
+#define FDT_SETTLE_MS 500
 
 static const char fdt_usage_snapshot[] =
     "Usage: fdleak snapshot [OPTIONS] PID\n"
@@ -140,10 +144,13 @@ static int fdt_target_read(struct fdt_target *t)
     return 0;
 }
 
+/* A zombie still takes signal 0, so with a pidfd "alive" is "its pidfd is not readable yet". */
 bool fdt_target_alive(const struct fdt_target *t)
 {
-    if (t->pidfd >= 0)
-        return pidfd_send_signal(t->pidfd, 0, NULL, 0) == 0;
+    if (t->pidfd >= 0) {
+        struct pollfd p = {.fd = t->pidfd, .events = POLLIN};
+        return poll(&p, 1, 0) == 0;
+    }
     return kill((pid_t)t->pid, 0) == 0 || errno != ESRCH;
 }
 
@@ -210,54 +217,64 @@ static char *fdt_target_snapdir(const struct fdt_target *t)
     return dir;
 }
 
-/* Checks the target before anything is sent. 0, or 1 after one line saying why not. */
-static int fdt_snapshot_check(struct fdt_target *t, int *sig_out)
+static int fdt_why(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fdt_why(char *why, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* Checks the target before anything is sent. 0, or 1 with the reason in why. */
+static int fdt_snapshot_check(struct fdt_target *t, int *sig_out, char *why, size_t n)
 {
     char signame[32], esc[256];
     int shim = fdt_proc_has_shim(t->pid);
-    if (shim < 0) {
-        fdt_msg("cannot read /proc/%ld/maps: %s (run as its user or root)", t->pid,
-                strerror(errno));
-        return 1;
-    }
+    if (shim < 0)
+        return fdt_why(why, n, "cannot read /proc/%ld/maps: %s (run as its user or root)", t->pid,
+                       strerror(errno));
     if (!shim) {
-        fdt_msg("process %ld is not running under fdleak (libfdleak.so is not loaded); nothing "
-                "sent",
-                t->pid);
-        return 1;
+        return fdt_why(
+            why, n,
+            "process %ld is not running under fdleak (libfdleak.so is not loaded); nothing "
+            "sent",
+            t->pid);
     }
     char *sigenv;
     int sig = fdt_target_signal(t->pid, &sigenv);
     if (sig == 0) {
-        fdt_msg("process %ld has the dump signal disabled (FDLEAK_SIGNAL=%s); nothing sent", t->pid,
-                fdt_escape(sigenv, esc, sizeof esc));
+        fdt_why(why, n, "process %ld has the dump signal disabled (FDLEAK_SIGNAL=%s); nothing sent",
+                t->pid, fdt_escape(sigenv, esc, sizeof esc));
         free(sigenv);
         return 1;
     }
     free(sigenv);
     if (fdt_target_read(t) != 0) {
-        fdt_msg("cannot read /proc/%ld/status: %s; nothing sent", t->pid, strerror(errno));
-        return 1;
+        return fdt_why(why, n, "cannot read /proc/%ld/status: %s; nothing sent", t->pid,
+                       strerror(errno));
     }
     fdc_sig_name(sig, signame, sizeof signame);
     uint64_t bit = (uint64_t)1 << (sig - 1);
     if (t->ignored & bit) {
-        fdt_msg("process %ld ignores %s: the program set it to SIG_IGN, so no dump would come; "
-                "nothing sent",
-                t->pid, signame);
-        return 1;
+        return fdt_why(
+            why, n,
+            "process %ld ignores %s: the program set it to SIG_IGN, so no dump would come; "
+            "nothing sent",
+            t->pid, signame);
     }
     if (!(t->caught & bit)) {
-        fdt_msg("process %ld does not catch %s: not running under fdleak's dump signal, or "
-                "FDLEAK_SIGNAL differs, or the program replaced the handler; nothing sent",
-                t->pid, signame);
-        return 1;
+        return fdt_why(why, n,
+                       "process %ld does not catch %s: not running under fdleak's dump signal, or "
+                       "FDLEAK_SIGNAL differs, or the program replaced the handler; nothing sent",
+                       t->pid, signame);
     }
     if (t->blocked_all & bit) {
-        fdt_msg("process %ld blocks %s in every thread: the dump would not come until it "
-                "unblocks it; nothing sent",
-                t->pid, signame);
-        return 1;
+        return fdt_why(why, n,
+                       "process %ld blocks %s in every thread: the dump would not come until it "
+                       "unblocks it; nothing sent",
+                       t->pid, signame);
     }
     *sig_out = sig;
     return 0;
@@ -300,15 +317,31 @@ void fdt_target_close(struct fdt_target *t)
 struct fdt_dump *fdt_snapshot_take(struct fdt_target *t, long timeout_s, bool *exited)
 {
     long pid = t->pid;
-    int sig;
+    int sig = 0;
     *exited = false;
     if (!fdt_target_alive(t)) {
         fdt_msg("process %ld exited; nothing sent", pid);
         *exited = true;
         return NULL;
     }
-    if (fdt_snapshot_check(t, &sig))
-        return NULL;
+    /* A process fails a check for a moment while it starts (no handler yet), while it exits
+     * (its maps go before its pidfd turns readable) and in the library's short sections with
+     * every signal blocked: a failed check is tried again for a while, and a process that ends
+     * meanwhile is said to have exited, which is what happened. */
+    char why[1024];
+    long settle = fdt_now_ms() + FDT_SETTLE_MS;
+    while (fdt_snapshot_check(t, &sig, why, sizeof why)) {
+        long left = settle - fdt_now_ms();
+        if (fdt_target_wait_exit(t, left <= 0 ? 0 : left < 20 ? (int)left : 20)) {
+            fdt_msg("process %ld exited; nothing sent", pid);
+            *exited = true;
+            return NULL;
+        }
+        if (left <= 0) {
+            fdt_msg("%s", why);
+            return NULL;
+        }
+    }
     char *dir = fdt_target_snapdir(t), esc[1024], signame[32];
     fdt_escape(dir, esc, sizeof esc);
     fdc_sig_name(sig, signame, sizeof signame);
@@ -334,7 +367,13 @@ struct fdt_dump *fdt_snapshot_take(struct fdt_target *t, long timeout_s, bool *e
     snprintf(name, sizeof name, FDC_SNAPSHOT_FILE_PREFIX "%ld.%u" FDC_SNAPSHOT_FILE_SUFFIX, pid,
              (unsigned)token);
     if (fdt_target_send(t, sig, token) != 0) {
-        fdt_msg("cannot send %s to process %ld: %s", signame, pid, strerror(errno));
+        int e = errno;
+        if (e == ESRCH || fdt_target_wait_exit(t, 0)) {
+            fdt_msg("process %ld exited; nothing sent", pid);
+            *exited = true;
+        } else {
+            fdt_msg("cannot send %s to process %ld: %s", signame, pid, strerror(e));
+        }
         if (dfd >= 0)
             close(dfd);
         free(dir);
