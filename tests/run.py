@@ -13,6 +13,7 @@ Tests guard their own time (subprocess timeouts); the runner does not kill them.
 import importlib
 import inspect
 import os
+import signal
 import sys
 import traceback
 
@@ -60,7 +61,20 @@ def _collect():
     return tests, errors
 
 
+def _default_signals():
+    """The programs the tests start inherit what this runner ignores, across exec: started as
+    a background job of a script (`make test &`, as CI runners may), the runner has SIGINT and
+    SIGQUIT ignored, and a program expected to die of Ctrl-C would sleep on. Dispositions are
+    made what an interactive start gives, so results do not depend on how the suite was
+    started."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for s in (signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(s, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def main(argv):
+    _default_signals()
     filters = argv[1:]
     tests, errors = _collect()
     import lib  # after _collect has put tests/ on the path
