@@ -94,11 +94,11 @@ NOINLINE static void misuse_use_after_close(void)
     ret("dup", dup(fd));
 }
 
-NOINLINE static void misuse_inherited_twice(void)
+NOINLINE static void misuse_inherited_twice(int fd)
 {
-    /* fd 7 is opened by the test before exec: inherited */
-    close(7);
-    ret("close", close(7));
+    /* fd was opened by the test before exec: inherited */
+    close(fd);
+    ret("close", close(fd));
 }
 
 /* ---- use after close by the calls that use a descriptor ---- */
@@ -262,7 +262,7 @@ int main(int argc, char **argv)
     else if (!strcmp(m, "bad_io"))
         misuse_bad_io();
     else if (!strcmp(m, "inherited_twice"))
-        misuse_inherited_twice();
+        misuse_inherited_twice(argc > 2 ? atoi(argv[2]) : 7);
     else if (!strcmp(m, "silent"))
         silent();
     else if (!strcmp(m, "threads"))
