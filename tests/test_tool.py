@@ -562,6 +562,22 @@ def test_snapshot_errors():
     _one_line_error(r, "no process 999999999")
 
 
+def test_snapshot_of_a_process_that_is_ending():
+    """A process whose main thread has ended and whose last thread ends it 200 ms later: /proc
+    shows it with no memory map, as while any process exits, and its pidfd is not readable
+    yet. The snapshot says it exited, not that it is not running under fdleak (it said so when
+    a check failed once)."""
+    env = lib.shim_env({})
+    p = subprocess.Popen([_fixture("leaks"), "leader_exit"], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_ready(p)
+        r = _fdleak(["snapshot", str(p.pid)])
+        _one_line_error(r, "process %d exited; nothing sent" % p.pid)
+    finally:
+        p.communicate(timeout=TIMEOUT)
+
+
 def test_snapshot_timeout_on_stopped_process():
     env = lib.shim_env({})
     p = subprocess.Popen([_fixture("leaks"), "file:1", "hold"], env=env, stdin=subprocess.PIPE,

@@ -11,12 +11,15 @@
  *   raw        open a file with syscall(), which no wrapper sees (unknown origin)
  *   hold       print "ready", then per stdin line "more K" open K files and print "ready"
  *   pause      print "ready", then wait (up to 10 min) for a signal
+ *   leader_exit  print "ready" and end the main thread; another thread ends the process
+ *              200 ms later (meanwhile /proc shows no memory map for the process)
  *
  * Built with -DSELF_DUMP it defines open/socket/pipe/dup2 itself and writes, at exit, a raw
  * dump to $SELF_DUMP following docs/dump-format.md: sample dumps for `fdleak report` tests
  * that do not depend on the shim. */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,6 +90,13 @@ static void wait_stdin(void)
     }
 }
 
+static void *exit_later(void *unused)
+{
+    (void)unused;
+    usleep(200 * 1000);
+    exit(0);
+}
+
 int main(int argc, char **argv)
 {
     snprintf(tmpfile_path, sizeof tmpfile_path, "%s", argv[0]);
@@ -127,6 +137,13 @@ int main(int argc, char **argv)
             exit(atoi(a + 5));
         } else if (!strcmp(a, "hold")) {
             wait_stdin();
+        } else if (!strcmp(a, "leader_exit")) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, exit_later, NULL) != 0)
+                return 98;
+            printf("ready\n");
+            fflush(stdout);
+            pthread_exit(NULL);
         } else if (!strcmp(a, "pause")) {
             printf("ready\n");
             fflush(stdout);
