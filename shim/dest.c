@@ -305,7 +305,7 @@ static void mark_started(void)
         fd = fdl_dest_openat(AT_FDCWD, path, flags, 0600);
     if (fd < 0)
         return;
-    long len = syscall(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
+    long len = syscall(SYS_readlinkat, AT_FDCWD, FDL_PROC_SELF "/exe", exe, sizeof(exe) - 1);
     if (len > 0) {
         long w = syscall(SYS_write, fd, exe, (size_t)len);
         (void)w;

@@ -50,9 +50,9 @@ static void nap(void)
 
 static void read_process_info(void)
 {
-    long n = syscall(SYS_readlinkat, AT_FDCWD, "/proc/self/exe", exe, sizeof(exe) - 1);
+    long n = syscall(SYS_readlinkat, AT_FDCWD, FDL_PROC_SELF "/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
-    cmdline_len = fdl_dest_read_proc("/proc/self/cmdline", cmdline, sizeof(cmdline), NULL);
+    cmdline_len = fdl_dest_read_proc(FDL_PROC_SELF "/cmdline", cmdline, sizeof(cmdline), NULL);
 }
 
 static int dump_lock(const struct fdl_dump_req *req)

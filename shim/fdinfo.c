@@ -98,7 +98,7 @@ void fdl_details(const struct fdl_rec *r, struct fdl_details *d)
                     (!r->e.path && (r->e.kind == FDC_KIND_file || r->e.kind == FDC_KIND_directory ||
                                     r->e.kind == FDC_KIND_pty));
     if (want_link) {
-        static const char dir[] = "/proc/self/fd/";
+        static const char dir[] = FDL_PROC_SELF "/fd/";
         char p[sizeof(dir) + 24];
         memcpy(p, dir, sizeof(dir) - 1);
         p[sizeof(dir) - 1 + fdl_fmt_u64(p + sizeof(dir) - 1, (uint64_t)r->fd)] = 0;

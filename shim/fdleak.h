@@ -20,6 +20,11 @@ void fdl_assert_fail(const char *expr, const char *file, int line) FDL_HIDDEN
 #define FDL_ASSERT(x) ((void)0)
 #endif
 
+/* Where the process's own /proc files are read: the calling thread's directory. /proc/self
+ * is the main thread's, and once the main thread has called pthread_exit (the process living
+ * on in its other threads) it lists no descriptor, memory map or command line. Since 3.17. */
+#define FDL_PROC_SELF "/proc/thread-self"
+
 /* Calls, kinds, origins and triggers, and their names in dumps: common/contract.h. */
 #include "contract.h"
 

@@ -62,8 +62,8 @@ static void add_fd(struct fdl_scratch *s, int fd)
 int fdl_list_fds(void (*fn)(int fd, void *arg), void *arg)
 {
     static char dents[16384]; /* under the dump lock, or at start-up */
-    int dfd =
-        (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int dfd = (int)syscall(SYS_openat, AT_FDCWD, FDL_PROC_SELF "/fd",
+                           O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (dfd < 0)
         return -1;
     for (;;) {

@@ -155,7 +155,7 @@ void fdl_maps_read(void)
     nmods = 0;
     modpaths_used = 0;
     have_cur = 0;
-    fdl_dest_read_proc("/proc/self/maps", iobuf, sizeof(iobuf), maps_line);
+    fdl_dest_read_proc(FDL_PROC_SELF "/maps", iobuf, sizeof(iobuf), maps_line);
     finish_module();
 }
 

@@ -22,7 +22,9 @@ ssize_t fdl_safemem_read(void *dst, const void *src, size_t n)
     struct iovec local = {.iov_base = dst, .iov_len = n};
     struct iovec remote = {.iov_base = (void *)src, .iov_len = n};
     int saved = errno;
-    long r = syscall(SYS_process_vm_readv, syscall(SYS_getpid), &local, 1ul, &remote, 1ul, 0ul);
+    /* The calling thread by its tid: the process's pid names the main thread, whose memory
+     * is gone once it has called pthread_exit while the others live on. */
+    long r = syscall(SYS_process_vm_readv, syscall(SYS_gettid), &local, 1ul, &remote, 1ul, 0ul);
     if (r >= 0) {
         errno = saved;
         return (ssize_t)r;

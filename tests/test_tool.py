@@ -562,11 +562,43 @@ def test_snapshot_errors():
     _one_line_error(r, "no process 999999999")
 
 
+def test_snapshot_after_the_main_thread_ended():
+    """A process whose main thread called pthread_exit lives on in another thread; /proc/PID
+    then shows no memory map, environment or current directory. The snapshot reads them from
+    the live thread: its relative FDLEAK_SNAPSHOT_DIR is found, and the report comes (the
+    command said the process was not running under fdleak)."""
+    d = lib.new_tmpdir()
+    env = lib.shim_env({"FDLEAK_SNAPSHOT_DIR": "snaps"})
+    p = subprocess.Popen([_fixture("leaks"), "file:3", "leader_hold"], env=env, cwd=d,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        _wait_ready(p)
+        for _ in range(500):  # until the main thread is a zombie (bounded: 5 s)
+            with open("/proc/%d/stat" % p.pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("the main thread did not end")
+        r = _fdleak(["snapshot", str(p.pid)])
+        assert r.returncode == 0, r.stderr
+        assert "3 fds leaked from open() [file]" in r.stdout, r.stdout
+        assert "leaks.c:%d)" % _mark("loop_open") in r.stdout, r.stdout
+        assert os.path.isdir(os.path.join(d, "snaps")), os.listdir(d)
+    finally:
+        err = p.communicate(timeout=TIMEOUT)[1]
+    assert p.returncode == 0, err
+    # the exit report, from that thread, finds them too (it found none, listing /proc/self/fd)
+    assert "3 fds leaked from open() [file]" in err, err
+    assert "summary: 6 open fds" in err, err
+
+
 def test_snapshot_of_a_process_that_is_ending():
-    """A process whose main thread has ended and whose last thread ends it 200 ms later: /proc
-    shows it with no memory map, as while any process exits, and its pidfd is not readable
-    yet. The snapshot says it exited, not that it is not running under fdleak (it said so when
-    a check failed once)."""
+    """A process whose checks fail while it ends: its main thread has ended, and its last
+    thread, which blocks every signal, ends it 200 ms later. The snapshot tries the checks
+    again and says the process exited, not why a check failed (the command said it was not
+    running under fdleak, then)."""
     env = lib.shim_env({})
     p = subprocess.Popen([_fixture("leaks"), "leader_exit"], env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

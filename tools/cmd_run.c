@@ -264,18 +264,10 @@ static bool fdt_running(long pid)
 {
     if (pid <= 0 || (kill((pid_t)pid, 0) != 0 && errno != EPERM)) /* EPERM: another user's */
         return false;
-    char path[64], buf[512];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
-    const char *close_paren = strrchr(buf, ')'); /* the name may hold anything but ends there */
-    return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
+    char st = fdt_proc_state(path);
+    return st && st != 'Z' && st != 'X';
 }
 
 /* Reaps what exited, and tells whether a process we started still runs. We are the

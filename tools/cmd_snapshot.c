@@ -52,11 +52,40 @@ static const char fdt_usage_snapshot[] =
 static const struct fdt_cmd_spec fdt_snapshot_spec = {
     .name = "snapshot", .usage = fdt_usage_snapshot, .opts = FDT_OPTS_SNAPSHOT, .report_fd = 1};
 
-/* Reads /proc/PID/environ and returns the value of name (malloc'd) or NULL. */
-static char *fdt_proc_getenv(long pid, const char *name)
+/* Chooses t->view. A process whose main thread called pthread_exit lives on in its other
+ * threads, but /proc/PID shows the main thread, a zombie: no memory map, no environment, no
+ * current directory. A live thread's directory shows them. */
+static void fdt_target_view(struct fdt_target *t)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+    char path[96];
+    snprintf(t->view, sizeof t->view, "/proc/%ld", t->pid);
+    snprintf(path, sizeof path, "/proc/%ld/stat", t->pid);
+    if (fdt_proc_state(path) != 'Z')
+        return;
+    snprintf(path, sizeof path, "/proc/%ld/task", t->pid);
+    DIR *dh = opendir(path);
+    struct dirent *e;
+    while (dh && (e = readdir(dh))) {
+        char *end;
+        long tid = strtol(e->d_name, &end, 10);
+        if (*end || tid <= 0 || tid == t->pid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/task/%ld/stat", t->pid, tid);
+        char st = fdt_proc_state(path);
+        if (st && st != 'Z' && st != 'X') {
+            snprintf(t->view, sizeof t->view, "/proc/%ld/task/%ld", t->pid, tid);
+            break;
+        }
+    }
+    if (dh)
+        closedir(dh);
+}
+
+/* Reads VIEW/environ and returns the value of name (malloc'd) or NULL. */
+static char *fdt_proc_getenv(const char *view, const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof path, "%s/environ", view);
     FILE *f = fopen(path, "re");
     if (!f)
         return NULL;
@@ -74,13 +103,13 @@ static char *fdt_proc_getenv(long pid, const char *name)
     return val;
 }
 
-/* 1 if /proc/PID/maps shows libfdleak.so, 0 if not, -1 if unreadable. */
-static int fdt_proc_has_shim(long pid)
+/* 1 if VIEW/maps shows libfdleak.so, 0 if not, -1 if unreadable. */
+static int fdt_proc_has_shim(const char *view)
 {
-    char path[64], *line = NULL;
+    char path[96], *line = NULL;
     size_t cap = 0;
     int found = 0;
-    snprintf(path, sizeof path, "/proc/%ld/maps", pid);
+    snprintf(path, sizeof path, "%s/maps", view);
     FILE *f = fopen(path, "re");
     if (!f)
         return -1;
@@ -121,7 +150,7 @@ static int fdt_read_status(const char *path, uid_t *euid, uint64_t *cgt, uint64_
 static int fdt_target_read(struct fdt_target *t)
 {
     char path[96];
-    snprintf(path, sizeof path, "/proc/%ld/status", t->pid);
+    snprintf(path, sizeof path, "%s/status", t->view);
     if (fdt_read_status(path, &t->euid, &t->caught, &t->ignored, NULL) != 0)
         return -1;
     t->blocked_all = ~(uint64_t)0;
@@ -132,6 +161,12 @@ static int fdt_target_read(struct fdt_target *t)
     while (dh && (e = readdir(dh))) {
         uint64_t blk;
         if (e->d_name[0] == '.')
+            continue;
+        /* an ended thread (the main one after pthread_exit) takes no signal: its mask
+         * does not count */
+        snprintf(path, sizeof path, "/proc/%ld/task/%.20s/stat", t->pid, e->d_name);
+        char st = fdt_proc_state(path);
+        if (st == 'Z' || st == 'X')
             continue;
         snprintf(path, sizeof path, "/proc/%ld/task/%.20s/status", t->pid, e->d_name);
         if (fdt_read_status(path, NULL, NULL, NULL, &blk) == 0)
@@ -192,10 +227,10 @@ static long fdt_now_ms(void)
 
 /* The signal the library chose, by its own reading of FDLEAK_SIGNAL (common/signame.c): a
  * value it refuses leaves it on the default. 0 = disabled. *env gets the raw value. */
-static int fdt_target_signal(long pid, char **env)
+static int fdt_target_signal(const struct fdt_target *t, char **env)
 {
     int sig = fdc_sig_default(), parsed;
-    *env = fdt_proc_getenv(pid, "FDLEAK_SIGNAL");
+    *env = fdt_proc_getenv(t->view, "FDLEAK_SIGNAL");
     if (*env && fdc_sig_parse(*env, &parsed) == 0 &&
         (parsed == 0 || fdc_sig_usable_for_dump(parsed)))
         sig = parsed;
@@ -206,11 +241,11 @@ static int fdt_target_signal(long pid, char **env)
  * process's current directory, as the library opens it) or /tmp/fdleak-<euid>. */
 static char *fdt_target_snapdir(const struct fdt_target *t)
 {
-    char *env = fdt_proc_getenv(t->pid, "FDLEAK_SNAPSHOT_DIR"), *dir;
+    char *env = fdt_proc_getenv(t->view, "FDLEAK_SNAPSHOT_DIR"), *dir;
     if (!env || !*env)
         dir = fdt_xasprintf(FDC_SNAPSHOT_DIR_PREFIX "%u", (unsigned)t->euid);
     else if (env[0] != '/')
-        dir = fdt_xasprintf("/proc/%ld/cwd/%s", t->pid, env);
+        dir = fdt_xasprintf("%s/cwd/%s", t->view, env);
     else
         dir = fdt_xstrdup(env);
     free(env);
@@ -231,7 +266,8 @@ static int fdt_why(char *why, size_t n, const char *fmt, ...)
 static int fdt_snapshot_check(struct fdt_target *t, int *sig_out, char *why, size_t n)
 {
     char signame[32], esc[256];
-    int shim = fdt_proc_has_shim(t->pid);
+    fdt_target_view(t);
+    int shim = fdt_proc_has_shim(t->view);
     if (shim < 0)
         return fdt_why(why, n, "cannot read /proc/%ld/maps: %s (run as its user or root)", t->pid,
                        strerror(errno));
@@ -243,7 +279,7 @@ static int fdt_snapshot_check(struct fdt_target *t, int *sig_out, char *why, siz
             t->pid);
     }
     char *sigenv;
-    int sig = fdt_target_signal(t->pid, &sigenv);
+    int sig = fdt_target_signal(t, &sigenv);
     if (sig == 0) {
         fdt_why(why, n, "process %ld has the dump signal disabled (FDLEAK_SIGNAL=%s); nothing sent",
                 t->pid, fdt_escape(sigenv, esc, sizeof esc));

@@ -18,6 +18,9 @@ struct fdt_target {
     int pidfd; /* pins the process: the pid cannot be reused while we hold it; -1 if no pidfd */
     uid_t euid;
     uint64_t caught, ignored, blocked_all; /* blocked_all: blocked in every thread */
+    /* where the memory map, environment and current directory are read: /proc/PID, or a live
+     * thread's /proc/PID/task/TID once the main thread has ended (the process lives on) */
+    char view[64];
 };
 
 /* Pins pid. 0, or 1 after "no process PID". */

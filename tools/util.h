@@ -19,4 +19,7 @@ char *fdt_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2))) 
 /* Parses a decimal integer in [lo, hi] with nothing after it. 0 or -1. */
 int fdt_parse_long(const char *s, long lo, long hi, long *out);
 
+/* The state letter of a /proc/.../stat file (R, S, Z...), 0 if unreadable. */
+char fdt_proc_state(const char *stat_path);
+
 #endif

@@ -11,8 +11,9 @@
  *   raw        open a file with syscall(), which no wrapper sees (unknown origin)
  *   hold       print "ready", then per stdin line "more K" open K files and print "ready"
  *   pause      print "ready", then wait (up to 10 min) for a signal
- *   leader_exit  print "ready" and end the main thread; another thread ends the process
- *              200 ms later (meanwhile /proc shows no memory map for the process)
+ *   leader_exit  print "ready" and end the main thread; another thread, every signal
+ *              blocked, ends the process 200 ms later
+ *   leader_hold  end the main thread; another thread does "hold", then ends the process
  *
  * Built with -DSELF_DUMP it defines open/socket/pipe/dup2 itself and writes, at exit, a raw
  * dump to $SELF_DUMP following docs/dump-format.md: sample dumps for `fdleak report` tests
@@ -90,9 +91,19 @@ static void wait_stdin(void)
     }
 }
 
+static void *hold_then_exit(void *unused)
+{
+    (void)unused;
+    wait_stdin();
+    exit(0);
+}
+
 static void *exit_later(void *unused)
 {
     (void)unused;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     usleep(200 * 1000);
     exit(0);
 }
@@ -137,12 +148,15 @@ int main(int argc, char **argv)
             exit(atoi(a + 5));
         } else if (!strcmp(a, "hold")) {
             wait_stdin();
-        } else if (!strcmp(a, "leader_exit")) {
+        } else if (!strcmp(a, "leader_exit") || !strcmp(a, "leader_hold")) {
+            int hold = !strcmp(a, "leader_hold");
             pthread_t t;
-            if (pthread_create(&t, NULL, exit_later, NULL) != 0)
+            if (pthread_create(&t, NULL, hold ? hold_then_exit : exit_later, NULL) != 0)
                 return 98;
-            printf("ready\n");
-            fflush(stdout);
+            if (!hold) {
+                printf("ready\n");
+                fflush(stdout);
+            }
             pthread_exit(NULL);
         } else if (!strcmp(a, "pause")) {
             printf("ready\n");
