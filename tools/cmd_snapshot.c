@@ -179,12 +179,13 @@ static int fdt_target_read(struct fdt_target *t)
     return 0;
 }
 
-/* A zombie still takes signal 0, so with a pidfd "alive" is "its pidfd is not readable yet". */
+/* A zombie still takes signal 0, so with a pidfd "alive" is "its pidfd is not readable yet"
+ * (a poll cut short by a signal of ours says nothing either way: alive). */
 bool fdt_target_alive(const struct fdt_target *t)
 {
     if (t->pidfd >= 0) {
         struct pollfd p = {.fd = t->pidfd, .events = POLLIN};
-        return poll(&p, 1, 0) == 0;
+        return poll(&p, 1, 0) != 1;
     }
     return kill((pid_t)t->pid, 0) == 0 || errno != ESRCH;
 }
